@@ -1,0 +1,91 @@
+"""The ``linkwatch`` command: a click group; each command parses, calls one library
+function and prints. ``LinkwatchError`` becomes a one-line message and its exit code.
+
+Exit codes: 0 done (dead links are findings, not failures), 1 ``--fail-on`` matched or an
+unexpected error, 2 usage or configuration, 3 store, 4 report, 5 corpus, 6 store busy,
+7 a daemon already runs, 8 archive.
+"""
+
+from __future__ import annotations
+
+import click
+
+from linkwatch import __version__
+from linkwatch.cli.app import App, setup_logging
+from linkwatch.clock import fixed_clock, parse_instant
+from linkwatch.errors import LinkwatchError
+
+
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time: {value!r}") from None
+
+
+class LinkwatchGroup(click.Group):
+    """Turns ``LinkwatchError`` into a one-line message and its exit code, for every
+    command (also under ``CliRunner``)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except LinkwatchError as exc:
+            click.echo(f"linkwatch: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            ctx.exit(0)
+
+
+@click.group(cls=LinkwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="linkwatch")
+@click.option(
+    "--config", "config_path", metavar="FILE", envvar="LINKWATCH_CONFIG",
+    help="Settings file (default: ./linkwatch.toml if present).",
+)
+@click.option("--state", "state_path", metavar="PATH", help="State database (state.path).")
+@click.option(
+    "--now", callback=_parse_now, metavar="ISO-8601",
+    help="Act as if it were this moment (replay a schedule; tests).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    state_path: str | None,
+    now: object,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """linkwatch: keep every source cited in a corpus alive or preserved.
+
+    extract -> scan -> check -> archive -> report, by hand or as a daemon.
+    """
+    verbosity = -1 if quiet else verbose
+    setup_logging(verbosity)
+    app = App(config_path=config_path, verbosity=verbosity)
+    if now is not None:
+        app.clock = fixed_clock(now)  # type: ignore[arg-type]
+    if state_path:
+        app.overrides["state"] = {"path": state_path}
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _register() -> None:
+    from linkwatch.cli import archive, check, corpus, report, service
+
+    for module in (corpus, check, archive, report, service):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli.main(prog_name="linkwatch")

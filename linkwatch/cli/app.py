@@ -1,0 +1,84 @@
+"""What every command needs: settings, the clock, the store, and output helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from linkwatch.clock import Clock, system_clock
+from linkwatch.config import Settings, load_settings
+from linkwatch.store import Store, open_store
+
+FORMATS = ("text", "json", "jsonl")
+
+
+@dataclass
+class App:
+    """Built once per invocation by the group callback; passed to commands as ``obj``."""
+
+    config_path: str | None
+    clock: Clock = system_clock
+    verbosity: int = 0
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _store: Store | None = None
+
+    def settings(self, **more: dict[str, Any]) -> Settings:
+        """Settings, with this command's flags applied on top (built once)."""
+        if self._settings is None or more:
+            merged = {s: dict(kv) for s, kv in self.overrides.items()}
+            for section, values in more.items():
+                merged.setdefault(section, {}).update(values)
+            self._settings = load_settings(self.config_path, overrides=merged)
+        return self._settings
+
+    def store(self) -> Store:
+        if self._store is None:
+            s = self.settings()
+            self._store = open_store(
+                s.state_path, busy_timeout_s=s.state.busy_timeout_s, clock=self.clock
+            )
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def interactive(self) -> bool:
+        """Progress bars only for a person at a terminal."""
+        return self.verbosity >= 0 and sys.stderr.isatty()
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def emit_records(records: Any, fmt: str) -> None:
+    """Print a list of dicts as one JSON document (json) or one line each (jsonl)."""
+    if fmt == "json":
+        click.echo(json.dumps(list(records), ensure_ascii=False, indent=2, default=str))
+    else:
+        for record in records:
+            emit_json(record)
+
+
+def setup_logging(verbosity: int) -> None:
+    """Logs go to stderr, one line each, without timestamps (journald adds them)."""
+    level = logging.WARNING
+    if verbosity > 0:
+        level = logging.INFO if verbosity == 1 else logging.DEBUG
+    elif verbosity < 0:
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("linkwatch")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False

@@ -1,0 +1,415 @@
+"""Settings: built once from defaults, ``linkwatch.toml``, ``LINKWATCH_*`` env, CLI flags.
+
+Precedence, lowest first: the ``DEFAULT_*`` values below -> the TOML file (``--config FILE`` or
+``./linkwatch.toml``) -> environment variables ``LINKWATCH_<SECTION>_<KEY>`` -> CLI flags.
+An unknown key anywhere is a ``ConfigError`` naming the key and where it came from.
+The result is a frozen ``Settings``; nothing else in linkwatch reads ``os.environ``.
+
+Secrets (archive.org S3 keys) come from ``archive.credentials_file`` (a file others cannot
+read, e.g. a systemd credential) or, for development, ``LINKWATCH_IA_ACCESS_KEY`` /
+``LINKWATCH_IA_SECRET_KEY``. They are held in ``Secret`` whose ``repr``/``str`` is ``***``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from linkwatch.errors import ConfigError
+
+CONFIG_FILENAME = "linkwatch.toml"
+ENV_PREFIX = "LINKWATCH_"
+SECRET_ENV = ("LINKWATCH_IA_ACCESS_KEY", "LINKWATCH_IA_SECRET_KEY")
+
+# corpus
+DEFAULT_CORPUS_PATHS: tuple[str, ...] = ("corpus/**/*",)
+DEFAULT_CORPUS_EXCLUDE: tuple[str, ...] = ()
+DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_LINKS_PER_DOC = 10_000
+DEFAULT_MAX_URL_LENGTH = 8192
+# state and report
+DEFAULT_STATE_PATH = "state/linkwatch.db"
+DEFAULT_REPORT_DIR = "reports/"
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+# check
+DEFAULT_CONCURRENCY = 16
+DEFAULT_PER_HOST = 2
+DEFAULT_HOST_INTERVAL_S = 1.0
+DEFAULT_TIMEOUT_S = 20.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_MAX_REDIRECTS = 10
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_CONTACT = ""
+DEFAULT_STRIKES = 3
+DEFAULT_STRIKE_SPACING = "3d"
+DEFAULT_RECHECK_ALIVE = "1d"
+DEFAULT_RECHECK_MAX = "30d"
+DEFAULT_RECHECK_FAILING = "1d"
+DEFAULT_UNVERIFIABLE_AFTER = "30d"
+DEFAULT_RETRY_AFTER_CAP = "6h"
+# archive
+DEFAULT_WAYBACK_URL = "https://web.archive.org"
+DEFAULT_AVAILABILITY_URL = "https://archive.org"
+DEFAULT_CAPTURES_PER_MINUTE = 6
+DEFAULT_CONCURRENT_CAPTURES = 3
+DEFAULT_CDX_PER_MINUTE = 24
+DEFAULT_IF_NOT_ARCHIVED_WITHIN = "30d"
+DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S = 30.0
+DEFAULT_POLL_TIMEOUT_S = 300.0
+DEFAULT_POLL_INTERVAL_S = 6.0
+DEFAULT_ARCHIVE_MAX_ATTEMPTS = 5
+DEFAULT_BACKOFF_429_S = 60.0
+# schedule
+DEFAULT_SCAN_EVERY = "1h"
+DEFAULT_CHECK_EVERY = "15m"
+DEFAULT_ARCHIVE_EVERY = "15m"
+DEFAULT_REPORT_EVERY = "1d"
+DEFAULT_REPORT_AT = ""
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """``"90"``, ``"15m"``, ``"1h 30m"``, ``"3d"`` -> seconds. Raises ``ValueError``."""
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip().lower()
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(s):
+        if s[pos : m.start()].strip():
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not s or s[pos:].strip():
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 3d)")
+    return total
+
+
+class Secret:
+    """A string that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    paths: tuple[str, ...] = DEFAULT_CORPUS_PATHS
+    exclude: tuple[str, ...] = DEFAULT_CORPUS_EXCLUDE
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_links_per_doc: int = DEFAULT_MAX_LINKS_PER_DOC
+    max_url_length: int = DEFAULT_MAX_URL_LENGTH
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    path: str = DEFAULT_STATE_PATH
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    dir: str = DEFAULT_REPORT_DIR
+    title: str = "linkwatch report"
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_host: int = DEFAULT_PER_HOST
+    host_interval_s: float = DEFAULT_HOST_INTERVAL_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    contact: str = DEFAULT_CONTACT
+    user_agent: str = ""
+    host_user_agents: Mapping[str, str] = field(default_factory=dict)
+    allow_networks: tuple[str, ...] = ()
+    deny_networks: tuple[str, ...] = ()
+    proxy: str = ""
+    honor_robots: bool = False
+    strikes: int = DEFAULT_STRIKES
+    strike_spacing: str = DEFAULT_STRIKE_SPACING
+    recheck_alive: str = DEFAULT_RECHECK_ALIVE
+    recheck_max: str = DEFAULT_RECHECK_MAX
+    recheck_failing: str = DEFAULT_RECHECK_FAILING
+    unverifiable_after: str = DEFAULT_UNVERIFIABLE_AFTER
+    retry_after_cap: str = DEFAULT_RETRY_AFTER_CAP
+    soft404_probe: bool = True
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    enabled: bool = True
+    wayback_url: str = DEFAULT_WAYBACK_URL
+    availability_url: str = DEFAULT_AVAILABILITY_URL
+    credentials_file: str = ""
+    captures_per_minute: int = DEFAULT_CAPTURES_PER_MINUTE
+    concurrent_captures: int = DEFAULT_CONCURRENT_CAPTURES
+    cdx_per_minute: int = DEFAULT_CDX_PER_MINUTE
+    if_not_archived_within: str = DEFAULT_IF_NOT_ARCHIVED_WITHIN
+    request_timeout_s: float = DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S
+    poll_timeout_s: float = DEFAULT_POLL_TIMEOUT_S
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    max_attempts: int = DEFAULT_ARCHIVE_MAX_ATTEMPTS
+    backoff_429_s: float = DEFAULT_BACKOFF_429_S
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    scan_every: str = DEFAULT_SCAN_EVERY
+    check_every: str = DEFAULT_CHECK_EVERY
+    archive_every: str = DEFAULT_ARCHIVE_EVERY
+    report_every: str = DEFAULT_REPORT_EVERY
+    report_at: str = DEFAULT_REPORT_AT
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: Secret
+    secret_key: Secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+    check: CheckSettings = field(default_factory=CheckSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    credentials: Credentials | None = None
+    source: str = "defaults"
+    base_dir: str = "."
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, relative to the config file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def state_path(self) -> Path:
+        return self.resolve(self.state.path)
+
+    @property
+    def report_dir(self) -> Path:
+        return self.resolve(self.report.dir)
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for ``status``: plain data, secrets masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "credentials":
+                out[f.name] = None if value is None else {"access_key": "***", "secret_key": "***"}
+            elif dataclasses.is_dataclass(value):
+                out[f.name] = {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+            else:
+                out[f.name] = value
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in fields(Settings)
+    if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+}
+
+
+def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
+    where = f"{section}.{key} in {origin}"
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(raw, str) and raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"expected true or false, got {raw!r}")
+        if isinstance(default, int):
+            if isinstance(raw, bool):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            if isinstance(raw, str):
+                raw = json.loads(raw) if raw.strip().startswith("[") else [
+                    p.strip() for p in raw.split(",") if p.strip()
+                ]
+            if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+                raise ValueError("expected a list of strings")
+            return tuple(raw)
+        if isinstance(default, Mapping):
+            if isinstance(raw, str):
+                raw = json.loads(raw)
+            if not isinstance(raw, Mapping):
+                raise ValueError("expected a table")
+            return dict(raw)
+        if not isinstance(raw, str):
+            raise ValueError(f"expected a string, got {type(raw).__name__}")
+        if key.endswith(("_every", "_spacing", "_within", "_after", "_cap")) or key.startswith(
+            "recheck_"
+        ):
+            if raw:
+                parse_duration(raw)
+        return raw
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"invalid value for {where}: {exc}") from None
+
+
+def _merge(
+    layers: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str
+) -> None:
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown section [{section}] in {origin}")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"[{section}] in {origin} must be a table")
+        defaults = _SECTIONS[section]()
+        known = {f.name for f in fields(defaults)}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown key {section}.{key} in {origin}")
+            value = _coerce(section, key, raw, getattr(defaults, key), origin)
+            layers.setdefault(section, {})[key] = value
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in SECRET_ENV:
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            if rest in ("config",):
+                continue
+            raise ConfigError(f"unknown environment variable {name}")
+        data.setdefault(section, {})[rest[len(section) + 1 :]] = value
+    return data
+
+
+def find_config(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return path
+    if env.get("LINKWATCH_CONFIG"):
+        return find_config(env["LINKWATCH_CONFIG"], {})
+    local = Path(CONFIG_FILENAME)
+    return local if local.is_file() else None
+
+
+def load_settings(
+    config_path: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build the frozen ``Settings`` (the only function that reads the environment)."""
+    env = os.environ if env is None else env
+    layers: dict[str, dict[str, Any]] = {}
+    path = find_config(config_path, env)
+    source, base_dir = "defaults", "."
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        _merge(layers, data, str(path))
+        source, base_dir = str(path), str(path.parent)
+    _merge(layers, _env_layer(env), "the environment")
+    if overrides:
+        _merge(layers, {s: {k: v for k, v in kv.items() if v is not None}
+                        for s, kv in overrides.items()}, "command-line options")
+    sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
+    creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
+    return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
+
+
+def load_credentials(
+    credentials_file: str, env: Mapping[str, str], base_dir: str = "."
+) -> Credentials | None:
+    """archive.org S3 keys: a file others cannot read, else the development env vars.
+
+    The file holds ``access:secret`` on one line (or two lines), as in
+    ``Authorization: LOW access:secret``. A group/world-readable file is refused.
+    """
+    if credentials_file:
+        path = Path(credentials_file)
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        creds_dir = env.get("CREDENTIALS_DIRECTORY")
+        if not path.exists() and creds_dir and (Path(creds_dir) / path.name).exists():
+            path = Path(creds_dir) / path.name
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read archive credentials file {path}: {exc.strerror}"
+            ) from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"archive credentials file {path} is readable by others; run: chmod 600 {path}"
+            )
+        parts = [p.strip() for p in re.split(r"[:\n]", text.strip(), maxsplit=1)]
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(
+                f"archive credentials file {path} must hold 'ACCESS_KEY:SECRET_KEY'"
+            )
+        return Credentials(Secret(parts[0]), Secret(parts[1]))
+    access, secret = (env.get(name, "") for name in SECRET_ENV)
+    if access and secret:
+        return Credentials(Secret(access), Secret(secret))
+    if access or secret:
+        raise ConfigError("set both LINKWATCH_IA_ACCESS_KEY and LINKWATCH_IA_SECRET_KEY")
+    return None
+
+
+def duration_s(text: str) -> float:
+    """A duration setting in seconds (settings are validated at load time)."""
+    return parse_duration(text) if text else 0.0

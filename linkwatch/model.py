@@ -1,0 +1,130 @@
+"""Records shared by every stage: frozen dataclasses and enums, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class DocFormat(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    PDF = "pdf"
+    BINARY = "binary"
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One place in one document where a URL is cited.
+
+    ``url`` is absolute and resolved (against ``<base>`` or the front matter's own URL);
+    ``raw`` is the URL exactly as written. ``source`` says where it was found, e.g.
+    ``a@href``, ``img@srcset``, ``frontmatter:link``, ``markdown:reference``, ``text``.
+    """
+
+    url: str
+    document: str
+    line: int
+    column: int
+    text: str
+    source: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractWarning:
+    """A problem with one document that did not stop the scan."""
+
+    document: str
+    message: str
+    line: int | None = None
+
+
+class Outcome(StrEnum):
+    """What one check of one URL found. Outcomes are data, never exceptions."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    BROKEN = "broken"
+    SOFT404 = "soft404"
+    BLOCKED = "blocked"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    NETWORK_ERROR = "network_error"
+    TOO_LARGE = "too_large"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    SKIPPED_POLICY = "skipped_policy"
+    SKIPPED_SCHEME = "skipped_scheme"
+    SKIPPED_ROBOTS = "skipped_robots"
+    INVALID_URL = "invalid_url"
+
+    @property
+    def is_alive(self) -> bool:
+        return self in (Outcome.OK, Outcome.REDIRECTED)
+
+    @property
+    def is_strike(self) -> bool:
+        """Only conclusive failures count towards declaring a link dead."""
+        return self in (Outcome.BROKEN, Outcome.SOFT404)
+
+
+class LinkState(StrEnum):
+    """A link's verdict: ``new`` -> ``alive`` / ``failing`` -> ``dead``, or ``unverifiable``."""
+
+    NEW = "new"
+    ALIVE = "alive"
+    FAILING = "failing"
+    DEAD = "dead"
+    UNVERIFIABLE = "unverifiable"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The result of checking one URL once."""
+
+    url: str
+    outcome: Outcome
+    checked_at: datetime
+    status: int | None = None
+    final_url: str | None = None
+    redirects: tuple[str, ...] = ()
+    permanent_redirect: bool | None = None
+    elapsed_ms: int = 0
+    error: str | None = None
+    retry_after_s: float | None = None
+    title: str | None = None
+    content_hash: str | None = None
+
+
+class ArchiveAction(StrEnum):
+    CAPTURED = "captured"
+    ALREADY_ARCHIVED = "already_archived"
+    QUEUED = "queued"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One archived copy of a URL."""
+
+    url: str
+    timestamp: str  # Wayback timestamp, 14 digits, UTC
+    status: int | None = None
+    original: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveResult:
+    """What the archiver did for one link."""
+
+    url: str
+    action: ArchiveAction
+    snapshot: Snapshot | None = None
+    error: str | None = None
+    retryable: bool = False
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,31 @@
+"""All SQL in linkwatch lives here. ``Store`` is one connection with area methods.
+
+Each area (corpus, checks, archive, reporting, runs) is a mixin in its own module over
+``StoreCore`` (connection, migrations, ``write()``), so a later PostgreSQL store can
+replace this package without touching the stages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linkwatch.clock import Clock, system_clock
+from linkwatch.store.archive import ArchiveStore
+from linkwatch.store.checks import CheckStore
+from linkwatch.store.core import StoreCore
+from linkwatch.store.corpus import CorpusStore
+from linkwatch.store.reporting import ReportStore
+from linkwatch.store.runs import RunStore
+
+
+class Store(CorpusStore, CheckStore, ArchiveStore, ReportStore, RunStore):
+    """The state database."""
+
+
+def open_store(
+    path: str | Path, *, busy_timeout_s: float = 10.0, clock: Clock = system_clock
+) -> Store:
+    return Store(path, busy_timeout_s=busy_timeout_s, clock=clock)
+
+
+__all__ = ["Store", "StoreCore", "open_store"]
