@@ -172,3 +172,15 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@step
+def m002_links_best_snapshot(db: Database) -> None:
+    """The snapshot to use instead of a link, chosen by the archive stage (IABot rule)."""
+    _run(
+        db,
+        """
+        ALTER TABLE links ADD COLUMN snapshot_url TEXT;
+        ALTER TABLE links ADD COLUMN snapshot_timestamp TEXT
+        """,
+    )
