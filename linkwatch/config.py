@@ -39,6 +39,10 @@ DEFAULT_MAX_URL_LENGTH = 8192
 DEFAULT_STATE_PATH = "state/linkwatch.db"
 DEFAULT_REPORT_DIR = "reports/"
 DEFAULT_BUSY_TIMEOUT_S = 10.0
+DEFAULT_REPORT_INDEX_ROWS = 100  # rows per section on index.html; the rest on section pages
+DEFAULT_REPORT_PAGE_ROWS = 1000  # rows per page of a full section list
+DEFAULT_REPORT_TREND_DAYS = 60  # days of check history in the trend chart
+DEFAULT_REPORT_TIMELINE = 6  # last outcomes shown as evidence per failing link
 # check
 DEFAULT_CONCURRENCY = 16
 DEFAULT_PER_HOST = 2
@@ -73,6 +77,7 @@ DEFAULT_CHECK_EVERY = "15m"
 DEFAULT_ARCHIVE_EVERY = "15m"
 DEFAULT_REPORT_EVERY = "1d"
 DEFAULT_REPORT_AT = ""
+DEFAULT_STALL_AFTER = "10m"
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -140,6 +145,10 @@ class StateSettings:
 class ReportSettings:
     dir: str = DEFAULT_REPORT_DIR
     title: str = "linkwatch report"
+    index_rows: int = DEFAULT_REPORT_INDEX_ROWS
+    page_rows: int = DEFAULT_REPORT_PAGE_ROWS
+    trend_days: int = DEFAULT_REPORT_TREND_DAYS
+    timeline: int = DEFAULT_REPORT_TIMELINE
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,8 @@ class ScheduleSettings:
     archive_every: str = DEFAULT_ARCHIVE_EVERY
     report_every: str = DEFAULT_REPORT_EVERY
     report_at: str = DEFAULT_REPORT_AT
+    # the watchdog stops pinging when a running job has made no progress for this long
+    stall_after: str = DEFAULT_STALL_AFTER
 
 
 @dataclass(frozen=True)
@@ -215,7 +226,7 @@ class Settings:
     def resolve(self, path: str) -> Path:
         """A path from the config, relative to the config file's directory."""
         p = Path(path).expanduser()
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return p if p.is_absolute() else Path(os.path.normpath(Path(self.base_dir) / p))
 
     @property
     def state_path(self) -> Path:
@@ -254,7 +265,11 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
+def _coerce(
+    section: str, key: str, raw: Any, default: Any, origin: str, *, typed: bool
+) -> Any:
+    """Check and convert one value; ``typed`` sources (TOML) must already have the type,
+    text sources (env, flags) are parsed."""
     where = f"{section}.{key} in {origin}"
     try:
         if isinstance(default, bool):
@@ -272,7 +287,7 @@ def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
         if isinstance(default, float):
             return float(raw)
         if isinstance(default, tuple):
-            if isinstance(raw, str):
+            if isinstance(raw, str) and not typed:
                 raw = json.loads(raw) if raw.strip().startswith("[") else [
                     p.strip() for p in raw.split(",") if p.strip()
                 ]
@@ -287,6 +302,8 @@ def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
             return dict(raw)
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {type(raw).__name__}")
+        if key.endswith("_at") and raw and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
+            raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
         if key.endswith(("_every", "_spacing", "_within", "_after", "_cap")) or key.startswith(
             "recheck_"
         ):
@@ -298,7 +315,8 @@ def _coerce(section: str, key: str, raw: Any, default: Any, origin: str) -> Any:
 
 
 def _merge(
-    layers: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str
+    layers: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str,
+    *, typed: bool = False,
 ) -> None:
     for section, values in data.items():
         if section not in _SECTIONS:
@@ -310,7 +328,7 @@ def _merge(
         for key, raw in values.items():
             if key not in known:
                 raise ConfigError(f"unknown key {section}.{key} in {origin}")
-            value = _coerce(section, key, raw, getattr(defaults, key), origin)
+            value = _coerce(section, key, raw, getattr(defaults, key), origin, typed=typed)
             layers.setdefault(section, {})[key] = value
 
 
@@ -324,8 +342,11 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if section is None:
             if rest in ("config",):
                 continue
-            raise ConfigError(f"unknown environment variable {name}")
-        data.setdefault(section, {})[rest[len(section) + 1 :]] = value
+            raise ConfigError(f"unknown environment variable {name} (no section {rest!r})")
+        key = rest[len(section) + 1 :]
+        if key not in {f.name for f in fields(_SECTIONS[section])}:
+            raise ConfigError(f"unknown key {section}.{key} in environment variable {name}")
+        data.setdefault(section, {})[key] = value
     return data
 
 
@@ -359,7 +380,7 @@ def load_settings(
             raise ConfigError(f"cannot read {path}: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        _merge(layers, data, str(path))
+        _merge(layers, data, str(path), typed=True)
         source, base_dir = str(path), str(path.parent)
     _merge(layers, _env_layer(env), "the environment")
     if overrides:

@@ -1,7 +1,172 @@
-"""CLI commands: service."""
+"""CLI commands: run (one whole cycle), daemon, status, db."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from linkwatch import __version__
+from linkwatch.cli.app import App, emit_json
+from linkwatch.cli.progress import stage_progress
+from linkwatch.cycle import JOB_ORDER, JobContext, run_job
+from linkwatch.errors import LinkwatchError
+from linkwatch.store.migrations import migrations
+
+
+@click.command()
+@click.option("--skip", type=click.Choice(JOB_ORDER), multiple=True,
+              help="Leave out a stage (repeatable), e.g. --skip archive.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Summary format.")
+@click.pass_obj
+def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
+    """Run one whole cycle now: scan -> check due -> archive queue -> report.
+
+    A stage that fails is reported and the later stages still run; the exit code is then
+    that stage's error code.
+    """
+    settings, store = app.settings(), app.store()
+    summaries: dict[str, Any] = {}
+    first_error: LinkwatchError | None = None
+    for job in JOB_ORDER:
+        if job in skip:
+            continue
+        with stage_progress(app.interactive, job) as progress:
+            ctx = JobContext(settings, store, app.clock, progress=progress)
+            try:
+                summaries[job] = run_job(job, ctx)
+            except LinkwatchError as exc:
+                summaries[job] = {"error": str(exc)}
+                click.echo(f"linkwatch: {job} failed: {exc}", err=True)
+                first_error = first_error or exc
+    if fmt == "json":
+        emit_json(summaries)
+    else:
+        for job, summary in summaries.items():
+            click.echo(f"{job:8} {_one_line(summary)}")
+        report = summaries.get("report", {})
+        if isinstance(report, dict) and report.get("index"):
+            click.echo(f"report: {report['index']}")
+    if first_error is not None:
+        raise click.exceptions.Exit(first_error.exit_code)
+
+
+def _one_line(summary: dict[str, Any]) -> str:
+    parts = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} {v}" for k, v in value.items() if v)
+            if inner:
+                parts.append(f"{key}: {inner}")
+        elif value not in (None, "", [], 0, False) or key in ("checked", "documents"):
+            parts.append(f"{key} {value}")
+    return "; ".join(parts)
+
+
+@click.command()
+@click.pass_obj
+def daemon(app: App) -> None:
+    """Run the service loop: scan, check, archive and report on schedule.
+
+    Intervals come from [schedule]; what is due comes from the database. SIGTERM/SIGINT
+    finish in-flight work and exit 0; SIGHUP reloads the config. Under systemd it sends
+    READY/STATUS/WATCHDOG notifications (Type=notify).
+    """
+    from linkwatch.daemon import make_daemon
+
+    d = make_daemon(app.config_path, app.overrides, clock=app.clock)
+    d.install_signals()
+    raise click.exceptions.Exit(d.run())
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.pass_obj
+def status(app: App, fmt: str) -> None:
+    """Show settings (secrets masked), last runs, links by state, the archive queue and
+    budget, next scheduled runs, and whether a daemon is running."""
+    info = collect_status(app)
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    d = info["daemon"]
+    click.echo(f"linkwatch {__version__} (SQLite {info['sqlite_version']})")
+    click.echo(f"config:   {info['settings']['source']}")
+    click.echo(f"state:    {info['state_path']}")
+    click.echo(f"daemon:   {'running, pid ' + str(d['pid']) if d['running'] else 'not running'}")
+    click.echo("links:    " + (", ".join(f"{k} {v}" for k, v in sorted(info["links"].items()))
+                               or "none yet (run `linkwatch scan`)"))
+    for job in JOB_ORDER:
+        last = info["last_runs"].get(job)
+        when = f"{last['status']} at {last['finished_at'] or last['started_at']}" if last else "never"
+        click.echo(f"{job:8}  last: {when}; next: {info['next_runs'][job]}")
+    archive = info.get("archive", {})
+    if archive:
+        click.echo("archive:  " + _one_line(archive))
+
+
+def collect_status(app: App) -> dict[str, Any]:
+    from linkwatch.daemon import daemon_pid, next_runs
+
+    settings, store = app.settings(), app.store()
+    pid = daemon_pid(settings)
+    info: dict[str, Any] = {
+        "version": __version__,
+        "sqlite_version": sqlite3.sqlite_version,
+        "state_path": str(settings.state_path),
+        "settings": settings.masked(),
+        "daemon": {"running": pid is not None, "pid": pid},
+        "links": store.links_by_state(),
+        "counts": store.table_counts(),
+        "last_runs": store.last_runs(),
+        "next_runs": next_runs(settings, store, app.clock()),
+    }
+    try:
+        from linkwatch.archive import archive_status
+    except ImportError:
+        info["archive"] = {}
+    else:
+        info["archive"] = archive_status(settings, store)
+    return info
+
+
+@click.group()
+def db() -> None:
+    """Maintain the state database (backup, integrity check, migrations)."""
+
+
+@db.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.pass_obj
+def backup(app: App, target: str) -> None:
+    """Write a consistent copy of the live database to TARGET (VACUUM INTO).
+
+    Safe while the daemon runs; never copy the live file (or delete its -wal file) by hand.
+    """
+    app.store().backup(target)
+    click.echo(f"backup written to {target}")
+
+
+@db.command()
+@click.pass_obj
+def check(app: App) -> None:
+    """Run SQLite's integrity check; exit 3 if the database is damaged."""
+    result = app.store().integrity_check()
+    click.echo(result)
+    if result != "ok":
+        raise click.exceptions.Exit(3)
+
+
+@db.command()
+@click.pass_obj
+def migrate(app: App) -> None:
+    """Apply pending schema migrations (opening the database does this too)."""
+    applied = [m.name for m in migrations.applied(app.store().db)]
+    click.echo(f"schema up to date: {', '.join(applied)}")
+
+
+COMMANDS: list[click.Command] = [run, daemon, status, db]

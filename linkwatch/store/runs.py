@@ -1,9 +1,85 @@
-"""Runs of each job, the daemon lock and status figures (issue 6)."""
+"""Runs of each job, and the figures ``status`` shows (issue 6).
+
+A ``runs`` row is written when a job starts and finished when it ends, so a crash mid-run
+stays visible (status ``running`` with a dead pid becomes ``aborted`` at the next start)
+and the next run simply redoes what is still due.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+
 from linkwatch.store.core import StoreCore
+
+JOBS = ("scan", "check", "archive", "report")
 
 
 class RunStore(StoreCore):
-    pass
+    def start_run(self, job: str) -> int:
+        with self.write() as db:
+            table = db["runs"]
+            table.insert({"job": job, "started_at": self.now(), "status": "running",
+                          "summary": "{}", "pid": os.getpid()})
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+    def finish_run(
+        self, run_id: int, *, status: str, summary: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.write() as db:
+            db["runs"].update(run_id, {
+                "finished_at": self.now(), "status": status,
+                "summary": json.dumps(summary or {}, default=str), "error": error,
+            })
+
+    def abort_stale_runs(self, live_pids: set[int] | None = None) -> int:
+        """Mark runs left ``running`` by a process that is gone as ``aborted``."""
+        rows = self.query("SELECT id, pid FROM runs WHERE status = 'running'")
+        stale = [r["id"] for r in rows if not _pid_alive(r["pid"], live_pids)]
+        if stale:
+            with self.write() as db:
+                for run_id in stale:
+                    db["runs"].update(run_id, {"status": "aborted", "finished_at": self.now(),
+                                               "error": "process ended before the run finished"})
+        return len(stale)
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of each job (any status), with its summary decoded."""
+        rows = self.query(
+            "SELECT r.* FROM runs r JOIN (SELECT job, MAX(id) AS id FROM runs GROUP BY job) "
+            "latest ON latest.id = r.id"
+        )
+        return {r["job"]: {**r, "summary": json.loads(r["summary"] or "{}")} for r in rows}
+
+    def last_finished_at(self, job: str) -> str | None:
+        """When ``job`` last finished successfully (what the daemon's due-ness uses)."""
+        value = self.scalar(
+            "SELECT MAX(finished_at) FROM runs WHERE job = ? AND status = 'ok'", [job]
+        )
+        return None if value is None else str(value)
+
+    def links_by_state(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT state, COUNT(*) FROM links GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
+    def table_counts(self) -> dict[str, int]:
+        tables = ("documents", "links", "citations", "checks", "snapshots", "archive_queue")
+        return {t: int(self.scalar(f"SELECT COUNT(*) FROM {t}")) for t in tables}  # noqa: S608
+
+
+def _pid_alive(pid: int | None, live_pids: set[int] | None) -> bool:
+    if pid is None:
+        return False
+    if live_pids is not None:
+        return pid in live_pids
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

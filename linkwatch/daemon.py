@@ -1,0 +1,317 @@
+"""The service loop: ``schedule`` says when to wake up; the database says what is due.
+
+Threads: the main thread owns signals, the scheduler, sd_notify and the watchdog; one worker
+thread runs jobs one at a time with its own store connection. The watchdog is pinged only
+while the worker is idle or has reported progress within ``schedule.stall_after``, so a hung
+check stops the pings and systemd restarts the unit.
+
+Signals: SIGTERM/SIGINT stop taking new work, let the running job finish its in-flight
+requests (each has a deadline) and commit, then exit 0; a second signal exits at once.
+SIGHUP reloads the config. Every job is wrapped: an error is logged and the loop goes on;
+``MAX_STORE_FAILURES`` consecutive store or config failures exit 1 so ``Restart=`` acts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import schedule
+
+from linkwatch.clock import Clock, parse_instant, system_clock
+from linkwatch.config import Settings, duration_s, load_settings
+from linkwatch.cycle import JOB_ORDER, JobContext, run_job
+from linkwatch.errors import ConfigError, DaemonRunningError, LinkwatchError, StoreError
+from linkwatch.notify import Notifier
+from linkwatch.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+MAX_STORE_FAILURES = 3
+TICK_S = 0.5
+STOP_TIMEOUT_S = 45.0
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.state_path.with_name(settings.state_path.name + ".daemon.lock")
+
+
+class DaemonLock:
+    """An exclusive ``flock`` beside the database: one daemon per state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            f.close()
+            raise DaemonRunningError(
+                f"a linkwatch daemon (pid {pid}) already runs on this state ({self.path}); "
+                "stop it first, or use the CLI beside it"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def daemon_pid(settings: Settings) -> int | None:
+    """The pid of the daemon running on this state, or None."""
+    path = lock_path(settings)
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = f.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
+
+
+def job_intervals(settings: Settings) -> dict[str, float]:
+    s = settings.schedule
+    return {
+        "scan": duration_s(s.scan_every),
+        "check": duration_s(s.check_every),
+        "archive": duration_s(s.archive_every),
+        "report": duration_s(s.report_every),
+    }
+
+
+def next_runs(settings: Settings, store: Store, now: datetime) -> dict[str, str]:
+    """When each job is next due, from its last successful run (what ``status`` shows)."""
+    out: dict[str, str] = {}
+    for job, interval in job_intervals(settings).items():
+        last = store.last_finished_at(job)
+        if interval <= 0:
+            out[job] = "never (disabled)"
+        elif last is None:
+            out[job] = "now"
+        else:
+            out[job] = max(now, parse_instant(last) + timedelta(seconds=interval)).isoformat(
+                timespec="seconds"
+            )
+    return out
+
+
+class Daemon:
+    def __init__(
+        self,
+        load: Callable[[], Settings],
+        *,
+        clock: Clock = system_clock,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._load = load
+        self.clock = clock
+        self.notifier = Notifier(env)
+        self.stop = threading.Event()
+        self._reload = threading.Event()
+        self._requests: queue.Queue[str] = queue.Queue()
+        self._pending: set[str] = set()
+        self._pending_lock = threading.Lock()
+        self._busy: str | None = None
+        self._heartbeat = time.monotonic()
+        self._progress = (0, 0)
+        self._fatal: str | None = None
+        self._failures = 0
+        self.settings = load()
+        self.scheduler = schedule.Scheduler()
+
+    # -- scheduling -------------------------------------------------------------------
+    def request(self, job: str) -> None:
+        """Ask the worker to run ``job`` soon; requests for a queued job coalesce."""
+        with self._pending_lock:
+            if job in self._pending:
+                return
+            self._pending.add(job)
+        self._requests.put(job)
+
+    def _plan(self) -> None:
+        self.scheduler.clear()
+        for job, interval in job_intervals(self.settings).items():
+            if interval > 0:
+                self.scheduler.every(max(1, round(interval))).seconds.do(self.request, job)
+        if self.settings.schedule.report_at:
+            self.scheduler.every().day.at(self.settings.schedule.report_at).do(
+                self.request, "report"
+            )
+
+    def _request_overdue(self, store: Store) -> None:
+        now = self.clock()
+        for job in JOB_ORDER:
+            due = next_runs(self.settings, store, now)[job]
+            if due == "now" or (due[0].isdigit() and parse_instant(due) <= now):
+                self.request(job)
+
+    # -- signals ----------------------------------------------------------------------
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(128 + signum)
+        log.info("signal %s: finishing in-flight work, then exiting", signal.Signals(signum).name)
+        self.stop.set()
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload.set()
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    # -- the worker -------------------------------------------------------------------
+    def _beat(self, done: int, total: int) -> None:
+        self._heartbeat = time.monotonic()
+        self._progress = (done, total)
+
+    def _worker(self) -> None:
+        store: Store | None = None
+        try:
+            while not self.stop.is_set() and self._fatal is None:
+                try:
+                    job = self._requests.get(timeout=TICK_S)
+                except queue.Empty:
+                    continue
+                with self._pending_lock:
+                    self._pending.discard(job)
+                store = self._run_one(job, store)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _run_one(self, job: str, store: Store | None) -> Store | None:
+        self._busy = job
+        self._beat(0, 0)
+        settings = self.settings
+        try:
+            if store is None:
+                store = open_store(settings.state_path, busy_timeout_s=settings.state.busy_timeout_s,
+                                   clock=self.clock)
+            ctx = JobContext(settings, store, self.clock, self.stop, self._beat)
+            summary = run_job(job, ctx)
+            self._failures = 0
+            log.info("%s done: %s", job, _brief(summary))
+        except (StoreError, ConfigError) as exc:
+            self._failures += 1
+            log.error("%s failed (%d in a row): %s", job, self._failures, exc)
+            if store is not None:
+                store.close()
+                store = None
+            if self._failures >= MAX_STORE_FAILURES:
+                self._fatal = f"{self._failures} store/config failures in a row: {exc}"
+        except LinkwatchError as exc:
+            log.error("%s failed: %s", job, exc)
+        except Exception:
+            log.exception("%s failed with an unexpected error; the daemon goes on", job)
+        finally:
+            self._busy = None
+            self._beat(0, 0)
+        return store
+
+    # -- the main loop ----------------------------------------------------------------
+    def _watchdog_due(self) -> bool:
+        stall = duration_s(self.settings.schedule.stall_after)
+        return self._busy is None or time.monotonic() - self._heartbeat < stall
+
+    def _status_line(self) -> str:
+        if self._busy is None:
+            return "idle"
+        done, total = self._progress
+        return f"{self._busy} {done}/{total}" if total else self._busy
+
+    def _reload_settings(self) -> None:
+        self._reload.clear()
+        try:
+            self.settings = self._load()
+        except ConfigError as exc:
+            self._failures += 1
+            log.error("reload failed, keeping the previous settings: %s", exc)
+            if self._failures >= MAX_STORE_FAILURES:
+                self._fatal = f"config could not be read {self._failures} times: {exc}"
+            return
+        log.info("settings reloaded from %s", self.settings.source)
+        self._plan()
+
+    def run(self) -> int:
+        lock = DaemonLock(lock_path(self.settings))
+        lock.acquire()
+        try:
+            return self._serve()
+        finally:
+            lock.release()
+            self.notifier.close()
+
+    def _serve(self) -> int:
+        with open_store(self.settings.state_path, clock=self.clock) as store:
+            aborted = store.abort_stale_runs()  # type: ignore[attr-defined]
+            if aborted:
+                log.warning("%d run(s) ended by a crash; their due work will be redone", aborted)
+            self._request_overdue(store)  # type: ignore[arg-type]
+        self._plan()
+        worker = threading.Thread(target=self._worker, name="linkwatch-worker", daemon=True)
+        worker.start()
+        self.notifier.ready(f"started; state {self.settings.state_path}")
+        log.info("daemon started (pid %d, state %s)", os.getpid(), self.settings.state_path)
+        ping_every = (self.notifier.watchdog_s or 0) / 2
+        last_ping = 0.0
+        last_status = ""
+        while not self.stop.is_set() and self._fatal is None:
+            if self._reload.is_set():
+                self._reload_settings()
+            self.scheduler.run_pending()
+            if ping_every and time.monotonic() - last_ping >= ping_every and self._watchdog_due():
+                self.notifier.watchdog()
+                last_ping = time.monotonic()
+            line = self._status_line()
+            if line != last_status:
+                self.notifier.status(line)
+                last_status = line
+            self.stop.wait(min(TICK_S, ping_every or TICK_S))
+        self.stop.set()
+        self.notifier.stopping()
+        worker.join(STOP_TIMEOUT_S)
+        if worker.is_alive():
+            log.error("the running job did not stop within %ss; exiting anyway", STOP_TIMEOUT_S)
+            return 1
+        if self._fatal is not None:
+            log.error("exiting: %s", self._fatal)
+            return 1
+        log.info("daemon stopped")
+        return 0
+
+
+def _brief(summary: dict[str, Any]) -> str:
+    items = [f"{k}={v}" for k, v in summary.items() if isinstance(v, int | float | str)]
+    return ", ".join(items[:8])
+
+
+def make_daemon(config_path: str | None, overrides: dict[str, dict[str, Any]],
+                clock: Clock = system_clock) -> Daemon:
+    return Daemon(lambda: load_settings(config_path, overrides=overrides), clock=clock)

@@ -1,0 +1,126 @@
+"""The store's contract: WAL, one short write path, migrations, refusing newer schemas."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from linkwatch.errors import StoreBusyError, StoreError
+from linkwatch.store import Store, open_store
+
+
+def test_opens_in_wal_mode_with_foreign_keys(store: Store) -> None:
+    assert store.scalar("PRAGMA journal_mode") == "wal"
+    assert store.scalar("PRAGMA foreign_keys") == 1
+
+
+def test_write_rolls_back_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        with store.write() as db:
+            db["meta"].insert({"key": "k", "value": "v"})
+            raise RuntimeError("boom")
+    assert store.get_meta("k") is None
+
+
+def test_nested_writes_join_the_outer_transaction(store: Store) -> None:
+    with store.write():
+        store.set_meta("a", "1")
+        store.set_meta("b", "2")
+    assert (store.get_meta("a"), store.get_meta("b")) == ("1", "2")
+
+
+def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    first, second = open_store(path), open_store(path, busy_timeout_s=5)
+    try:
+        entered = threading.Event()
+
+        def hold_lock() -> None:
+            with first.write():
+                first.set_meta("holder", "first")
+                entered.set()
+                time.sleep(0.5)
+
+        t = threading.Thread(target=hold_lock)
+        t.start()
+        entered.wait(2)
+        second.set_meta("waiter", "second")  # blocks until the first commits
+        t.join()
+        assert second.get_meta("holder") == "first"
+        assert second.get_meta("waiter") == "second"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_writer_that_cannot_get_the_lock_gets_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    first, second = open_store(path), open_store(path, busy_timeout_s=0.1)
+    try:
+        with first.write():
+            with pytest.raises(StoreBusyError, match="try again"):
+                second.set_meta("k", "v")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    writer, reader = open_store(path), open_store(path, busy_timeout_s=0.1)
+    try:
+        writer.set_meta("k", "old")
+        with writer.write():
+            writer.db["meta"].upsert({"key": "k", "value": "new"}, pk="key")
+            assert reader.get_meta("k") == "old"
+        assert reader.get_meta("k") == "new"
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    open_store(path).close()
+    s = open_store(path)
+    try:
+        names = [r["name"] for r in s.query("SELECT name FROM _sqlite_migrations")]
+        assert len(names) == len(set(names)) >= 2
+    finally:
+        s.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                 "VALUES ('linkwatch', 'm999_from_the_future', 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this linkwatch"):
+        open_store(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable"):
+        open_store(path)
+
+
+def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None:
+    store.set_meta("k", "v")
+    target = tmp_path / "backup.db"
+    store.backup(target)
+    copy = open_store(target)
+    try:
+        assert copy.get_meta("k") == "v" and copy.integrity_check() == "ok"
+    finally:
+        copy.close()
+    with pytest.raises(StoreError, match="exists"):
+        store.backup(target)

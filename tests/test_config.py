@@ -1,0 +1,159 @@
+"""Settings: defaults -> TOML -> LINKWATCH_* env -> CLI flags; unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from linkwatch.config import (
+    DEFAULT_PER_HOST,
+    DEFAULT_STATE_PATH,
+    Secret,
+    load_settings,
+    parse_duration,
+)
+from linkwatch.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "linkwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={})
+    assert s.state.path == DEFAULT_STATE_PATH
+    assert s.report.dir == "reports/"
+    assert s.check.per_host == DEFAULT_PER_HOST
+    assert s.source == "defaults"
+
+
+def test_file_in_working_directory_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, '[check]\nper_host = 5\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(env={}).check.per_host == 5
+
+
+def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "[check]\nper_host = 3\nconcurrency = 7\ntimeout_s = 4.5\n")
+    env = {"LINKWATCH_CHECK_CONCURRENCY": "9", "LINKWATCH_CHECK_TIMEOUT_S": "8"}
+    s = load_settings(path, env=env, overrides={"check": {"timeout_s": 2.0, "per_host": None}})
+    assert (s.check.per_host, s.check.concurrency, s.check.timeout_s) == (3, 9, 2.0)
+
+
+def test_env_lists_are_comma_separated(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, ""), env={
+        "LINKWATCH_CHECK_ALLOW_NETWORKS": "127.0.0.0/8, 10.1.0.0/16",
+        "LINKWATCH_CORPUS_PATHS": '["a/*.md", "b/**/*.html"]',
+    })
+    assert s.check.allow_networks == ("127.0.0.0/8", "10.1.0.0/16")
+    assert s.corpus.paths == ("a/*.md", "b/**/*.html")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("[check]\nper_hots = 2\n", ["check.per_hots", "linkwatch.toml"]),
+        ("[chekc]\nper_host = 2\n", ["[chekc]", "linkwatch.toml"]),
+    ],
+    ids=["unknown-key", "unknown-section"],
+)
+def test_unknown_keys_name_the_key_and_the_file(tmp_path: Path, text: str, names: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), env={})
+    for name in names:
+        assert name in str(err.value)
+
+
+def test_unknown_env_variable_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LINKWATCH_CHECK_PERHOST"):
+        load_settings(write(tmp_path, ""), env={"LINKWATCH_CHECK_PERHOST": "2"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['[check]\nper_host = "two"\n', "[check]\nstrike_spacing = \"soon\"\n",
+     "[schedule]\nreport_at = \"25:00\"\n", "[corpus]\npaths = \"*.md\"\n", "not toml ["],
+    ids=["int", "duration", "time-of-day", "list", "syntax"],
+)
+def test_bad_values_are_config_errors(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, ""), env={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.check.per_host = 9  # type: ignore[misc]
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "linkwatch.toml"
+    path.write_text('[state]\npath = "../state/x.db"\n', encoding="utf-8")
+    s = load_settings(str(path), env={})
+    assert s.state_path == tmp_path / "state" / "x.db"
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(str(tmp_path / "nope.toml"), env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("1h 30m", 5400), ("3d", 259200), ("1w", 604800)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5 parsecs", "m5"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+class TestSecrets:
+    def test_env_keys_are_wrapped_and_never_printed(self, tmp_path: Path) -> None:
+        s = load_settings(write(tmp_path, ""), env={
+            "LINKWATCH_IA_ACCESS_KEY": "AKIA-visible", "LINKWATCH_IA_SECRET_KEY": "s3cr3t-value"})
+        assert s.credentials is not None
+        assert s.credentials.secret_key.reveal() == "s3cr3t-value"
+        for text in (repr(s), str(s), repr(s.masked())):
+            assert "s3cr3t-value" not in text and "AKIA-visible" not in text
+
+    def test_credentials_file_must_not_be_readable_by_others(self, tmp_path: Path) -> None:
+        key = tmp_path / "ia.key"
+        key.write_text("access:secret\n", encoding="utf-8")
+        os.chmod(key, 0o644)
+        with pytest.raises(ConfigError, match="chmod 600"):
+            load_settings(write(tmp_path, '[archive]\ncredentials_file = "ia.key"\n'), env={})
+
+    def test_credentials_file_is_read(self, tmp_path: Path) -> None:
+        key = tmp_path / "ia.key"
+        key.write_text("access:secret\n", encoding="utf-8")
+        os.chmod(key, 0o600)
+        s = load_settings(write(tmp_path, '[archive]\ncredentials_file = "ia.key"\n'), env={})
+        assert s.credentials is not None and s.credentials.access_key.reveal() == "access"
+
+    def test_systemd_credentials_directory_is_searched(self, tmp_path: Path) -> None:
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "ia-s3").write_text("a:b", encoding="utf-8")
+        os.chmod(creds / "ia-s3", 0o400)
+        s = load_settings(write(tmp_path, '[archive]\ncredentials_file = "ia-s3"\n'),
+                          env={"CREDENTIALS_DIRECTORY": str(creds)})
+        assert s.credentials is not None and s.credentials.secret_key.reveal() == "b"
+
+    def test_half_a_key_pair_is_an_error(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="both"):
+            load_settings(write(tmp_path, ""), env={"LINKWATCH_IA_ACCESS_KEY": "a"})
+
+    def test_secret_repr(self) -> None:
+        assert repr(Secret("x")) == "Secret('***')" and str(Secret("x")) == "***"
