@@ -1,0 +1,187 @@
+"""The service loop in-process, with jobs replaced by small functions: scheduling,
+error containment, the watchdog rule and stopping. (test_service.py runs the real
+daemon as a subprocess against the simulated web and the fake Wayback Machine.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linkwatch import cycle
+from linkwatch.config import Settings, load_settings
+from linkwatch.daemon import Daemon
+from linkwatch.errors import StoreError
+from tests.daemon.conftest import NotifySocket
+
+Job = Callable[[cycle.JobContext], dict[str, Any]]
+
+
+def settings_for(tmp_path: Path, **schedule: str) -> Settings:
+    values = {"scan_every": "1h", "check_every": "1h", "archive_every": "1h",
+              "report_every": "1h", "stall_after": "1s", **schedule}
+    return load_settings(None, env={}, overrides={
+        "state": {"path": str(tmp_path / "state" / "l.db")}, "schedule": values})
+
+
+@pytest.fixture
+def jobs(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+    """Every job records when it ran; tests override single jobs."""
+    calls: dict[str, list[float]] = {name: [] for name in cycle.JOB_ORDER}
+
+    def recorder(name: str) -> Job:
+        def job(ctx: cycle.JobContext) -> dict[str, Any]:
+            calls[name].append(time.monotonic())
+            return {"ok": 1}
+        return job
+
+    monkeypatch.setattr(cycle, "JOBS", {name: recorder(name) for name in cycle.JOB_ORDER})
+    return calls
+
+
+@pytest.fixture
+def running() -> Iterator[Callable[[Daemon], threading.Thread]]:
+    started: list[tuple[Daemon, threading.Thread]] = []
+    results: dict[int, int] = {}
+
+    def start(d: Daemon) -> threading.Thread:
+        t = threading.Thread(target=lambda: results.setdefault(id(d), d.run()), daemon=True)
+        t.start()
+        started.append((d, t))
+        return t
+
+    yield start
+    for d, t in started:
+        d.stop.set()
+        t.join(10)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_overdue_jobs_run_once_at_start_in_order(tmp_path: Path, jobs: dict[str, list[float]],
+                                                 running: Callable[[Daemon], threading.Thread]) -> None:
+    d = Daemon(lambda: settings_for(tmp_path))
+    running(d)
+    assert wait_for(lambda: all(jobs[j] for j in cycle.JOB_ORDER))
+    order = sorted(cycle.JOB_ORDER, key=lambda j: jobs[j][0])
+    assert order == list(cycle.JOB_ORDER)
+    time.sleep(0.6)
+    assert all(len(jobs[j]) == 1 for j in cycle.JOB_ORDER)
+
+
+def test_jobs_not_yet_due_are_not_rerun_after_a_restart(
+    tmp_path: Path, jobs: dict[str, list[float]], running: Callable[[Daemon], threading.Thread]
+) -> None:
+    first = Daemon(lambda: settings_for(tmp_path))
+    t = running(first)
+    assert wait_for(lambda: bool(jobs["report"]))
+    first.stop.set()
+    t.join(5)
+    second = Daemon(lambda: settings_for(tmp_path))
+    running(second)
+    time.sleep(1.0)
+    assert all(len(jobs[j]) == 1 for j in cycle.JOB_ORDER)
+
+
+def test_intervals_wake_the_jobs_again(tmp_path: Path, jobs: dict[str, list[float]],
+                                       running: Callable[[Daemon], threading.Thread]) -> None:
+    d = Daemon(lambda: settings_for(tmp_path, check_every="1s"))
+    running(d)
+    assert wait_for(lambda: len(jobs["check"]) >= 3, timeout=6)
+    assert len(jobs["scan"]) == 1
+
+
+def test_a_job_that_raises_does_not_stop_the_loop(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    running: Callable[[Daemon], threading.Thread],
+) -> None:
+    attempts: list[int] = []
+
+    def flaky(ctx: cycle.JobContext) -> dict[str, Any]:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("a bug in one run")
+        return {}
+
+    monkeypatch.setitem(cycle.JOBS, "check", flaky)
+    d = Daemon(lambda: settings_for(tmp_path, check_every="1s"))
+    t = running(d)
+    assert wait_for(lambda: len(attempts) >= 2, timeout=6)
+    assert t.is_alive()
+    d.stop.set()
+    t.join(5)
+    from linkwatch.store import open_store
+    with open_store(tmp_path / "state" / "l.db") as s:
+        statuses = [r["status"] for r in s.query("SELECT status FROM runs WHERE job='check'")]
+    assert statuses[0] == "error" and "ok" in statuses[1:]
+
+
+def test_repeated_store_failures_exit_non_zero(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(ctx: cycle.JobContext) -> dict[str, Any]:
+        raise StoreError("disk full")
+
+    for name in cycle.JOB_ORDER:
+        monkeypatch.setitem(cycle.JOBS, name, broken)
+    d = Daemon(lambda: settings_for(tmp_path))
+    started = time.monotonic()
+    assert d.run() == 1
+    assert time.monotonic() - started < 10
+
+
+def test_an_idle_daemon_stops_within_a_second(tmp_path: Path, jobs: dict[str, list[float]],
+                                              running: Callable[[Daemon], threading.Thread]) -> None:
+    d = Daemon(lambda: settings_for(tmp_path))
+    t = running(d)
+    assert wait_for(lambda: bool(jobs["report"]))
+    time.sleep(0.2)
+    began = time.monotonic()
+    d.stop.set()
+    t.join(5)
+    assert not t.is_alive() and time.monotonic() - began < 1.0
+
+
+def test_watchdog_pings_only_while_work_progresses(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    notify_socket: NotifySocket, running: Callable[[Daemon], threading.Thread],
+) -> None:
+    release = threading.Event()
+
+    def hanging_check(ctx: cycle.JobContext) -> dict[str, Any]:
+        assert ctx.progress is not None
+        ctx.progress(0, 1)
+        release.wait(10)  # a check that makes no progress
+        return {}
+
+    monkeypatch.setitem(cycle.JOBS, "check", hanging_check)
+    env = {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "400000"}
+    d = Daemon(lambda: settings_for(tmp_path, stall_after="1s"), env=env)
+    running(d)
+    assert wait_for(lambda: any("STATUS=check" in m for m in notify_socket.drain()))
+    time.sleep(1.2)  # past stall_after: pings must stop
+    notify_socket.drain()
+    notify_socket.messages.clear()
+    time.sleep(1.0)
+    assert "WATCHDOG=1" not in notify_socket.drain()
+    release.set()
+    assert wait_for(lambda: "WATCHDOG=1" in notify_socket.drain(), timeout=3)
+
+
+def test_ready_is_sent_after_start_up(tmp_path: Path, jobs: dict[str, list[float]],
+                                      notify_socket: NotifySocket,
+                                      running: Callable[[Daemon], threading.Thread]) -> None:
+    d = Daemon(lambda: settings_for(tmp_path), env={"NOTIFY_SOCKET": str(notify_socket.path)})
+    running(d)
+    assert wait_for(lambda: any(m.startswith("READY=1") for m in notify_socket.drain()))

@@ -1,0 +1,67 @@
+"""Every command has --help and appears in the README; config keys are documented;
+the README's quick start is what .ci/run runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from linkwatch.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            out += all_commands(command, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("path", all_commands(), ids=lambda p: " ".join(p) or "linkwatch")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert len(result.output.splitlines()) > 3
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands), ids=str)
+def test_every_command_is_in_the_readme(name: str) -> None:
+    assert f"linkwatch {name}" in README
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    section = README.split("## Quick start", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    commands = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert "run" in commands[0] and "pytest" in commands[1]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_config_key_is_documented() -> None:
+    import dataclasses
+
+    from linkwatch.config import Settings
+
+    settings = Settings()
+    for section in ("corpus", "state", "report", "check", "archive", "schedule"):
+        for f in dataclasses.fields(getattr(settings, section)):
+            assert f"`{section}.{f.name}`" in README, f"{section}.{f.name} missing from README"
+
+
+def test_the_example_config_parses() -> None:
+    from linkwatch.config import load_settings
+
+    s = load_settings(str(ROOT / "examples" / "linkwatch.toml"), env={})
+    assert s.corpus.paths
