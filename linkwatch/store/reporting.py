@@ -1,9 +1,112 @@
-"""Read models for the report (issue 5)."""
+"""Read models for the report (issue 5): one consistent read of everything it shows.
+
+``report_rows()`` runs every query inside one read transaction, so a report never mixes
+the state before and after a concurrent check batch (WAL gives the reader a snapshot and
+never blocks the writer).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from linkwatch.store.core import StoreCore
+
+LAST_GENERATED_KEY = "report.last_generated_at"
+ARCHIVE_META_PREFIX = "archive."
+PROBLEM_STATES = ("dead", "failing", "unverifiable")
+
+_LINKS = """
+SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
+       last_checked_at, last_outcome, last_status, last_final_url, last_error,
+       redirect_permanent, invalid_reason, archived_copy, snapshot_url,
+       snapshot_timestamp, title
+FROM links
+WHERE EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
+              WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)
+ORDER BY id
+"""
+
+_CITATIONS = """
+SELECT c.link_id, c.document_id, c.line, c.col, c.text, c.source, c.raw_url, c.fragment
+FROM citations c JOIN documents d ON d.id = c.document_id
+WHERE c.ended_at IS NULL AND d.removed_at IS NULL
+ORDER BY c.document_id, c.line, c.col, c.id
+"""
+
+_DOCUMENTS = """
+SELECT id, path, format, warnings, last_scanned_at
+FROM documents WHERE removed_at IS NULL ORDER BY path
+"""
+
+_TIMELINE = """
+SELECT link_id, checked_at, outcome, status, error, strike, network_down FROM (
+    SELECT c.link_id, c.checked_at, c.outcome, c.status, c.error, c.strike, c.network_down,
+           row_number() OVER (PARTITION BY c.link_id ORDER BY c.checked_at DESC) AS n
+    FROM checks c JOIN links l ON l.id = c.link_id
+    WHERE l.state IN ('dead', 'failing', 'unverifiable')
+) WHERE n <= ? ORDER BY link_id, checked_at
+"""
+
+_TREND = """
+SELECT substr(checked_at, 1, 10) AS day, outcome, count(*) AS n
+FROM checks WHERE checked_at >= ? GROUP BY day, outcome ORDER BY day
+"""
+
+_CHANGES = """
+SELECT s.link_id, s.at, s.from_state, s.to_state FROM state_changes s
+WHERE s.at > ? ORDER BY s.at
+"""
 
 
 class ReportStore(StoreCore):
-    pass
+    def report_rows(
+        self, *, since: str | None, trend_since: str, timeline: int
+    ) -> dict[str, Any]:
+        """Everything the report shows, read in one transaction.
+
+        ``since`` is the previous report's time (``None`` for the first report): state
+        changes and checks after it are "new since the previous report".
+        """
+        after = since or ""
+        own_transaction = not self._in_write and not self.conn.in_transaction
+        if own_transaction:
+            self.conn.execute("BEGIN")
+        try:
+            return {
+                "links": self.query(_LINKS),
+                "citations": self.query(_CITATIONS),
+                "documents": self.query(_DOCUMENTS),
+                "timeline": self.query(_TIMELINE, [timeline]),
+                "trend": self.query(_TREND, [trend_since]),
+                "changes": self.query(_CHANGES, [after]),
+                "checks_since": self.scalar(
+                    "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
+                ),
+                "checks_total": self.scalar("SELECT count(*) FROM checks"),
+                "queue": self.query(
+                    "SELECT status, count(*) AS n, sum(attempts) AS attempts "
+                    "FROM archive_queue GROUP BY status ORDER BY status"
+                ),
+                "queue_errors": self.query(
+                    "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
+                    "FROM archive_queue q JOIN links l ON l.id = q.link_id "
+                    "WHERE q.last_error IS NOT NULL ORDER BY q.updated_at DESC LIMIT 20"
+                ),
+                "archive_meta": self.query(
+                    "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+                    [ARCHIVE_META_PREFIX, ARCHIVE_META_PREFIX[:-1] + "/"],
+                ),
+                "runs": self.query(
+                    "SELECT id, job, started_at, finished_at, status, summary, error "
+                    "FROM runs ORDER BY started_at DESC, id DESC LIMIT 10"
+                ),
+            }
+        finally:
+            if own_transaction:
+                self.conn.execute("COMMIT")
+
+    def last_report_at(self) -> str | None:
+        return self.get_meta(LAST_GENERATED_KEY)
+
+    def record_report(self, generated_at: str) -> None:
+        self.set_meta(LAST_GENERATED_KEY, generated_at)

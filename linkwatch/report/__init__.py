@@ -1,0 +1,110 @@
+"""The link-health report: what broke, where it is cited, and the copy to use instead.
+
+``generate_report(settings, store, clock=...)`` reads the store in one transaction, builds
+the view model (``data``), renders every page in memory (``render``) and only then writes
+``index.html``, ``report.json``, the section pages and ``docs/<id>.html`` atomically
+(``output``). A render error never touches the previous report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from linkwatch.clock import Clock
+from linkwatch.config import Settings
+from linkwatch.errors import ReportError
+from linkwatch.report.data import ReportModel, build_model
+from linkwatch.report.output import write_files, write_report
+from linkwatch.report.render import PAGE_PATTERN, render_pages
+from linkwatch.store import Store
+
+__all__ = ["ReportSummary", "build_report", "generate_report", "load_model", "write_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """What ``generate_report`` wrote."""
+
+    index: Path
+    json: Path
+    pages: int
+    links: int
+    documents: int
+    states: dict[str, int]
+    newly_dead: int
+    newly_recovered: int
+    bytes: int
+    index_bytes: int
+    read_s: float
+    render_s: float
+    write_s: float
+    generated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": str(self.index),
+            "json": str(self.json),
+            "pages": self.pages,
+            "links": self.links,
+            "documents": self.documents,
+            "states": self.states,
+            "newly_dead": self.newly_dead,
+            "newly_recovered": self.newly_recovered,
+            "bytes": self.bytes,
+            "index_bytes": self.index_bytes,
+            "read_s": round(self.read_s, 3),
+            "render_s": round(self.render_s, 3),
+            "write_s": round(self.write_s, 3),
+            "generated_at": self.generated_at,
+        }
+
+
+def load_model(settings: Settings, store: Store, *, clock: Clock) -> ReportModel:
+    """The report's view model from the store, as of ``clock()``."""
+    now = clock()
+    days = max(settings.report.trend_days, 1)
+    trend_since = (now - timedelta(days=days - 1)).date().isoformat()
+    previous = store.last_report_at()
+    rows = store.report_rows(since=previous, trend_since=trend_since,
+                             timeline=settings.report.timeline)
+    return build_model(rows, title=settings.report.title, generated_at=now, previous_at=previous,
+                       trend_days=days, has_credentials=settings.credentials is not None)
+
+
+def build_report(model: ReportModel, settings: Settings) -> dict[str, str]:
+    """Every file of the report, rendered in memory: ``{relative path: text}``."""
+    try:
+        files = render_pages(model, index_rows=max(settings.report.index_rows, 1),
+                             page_rows=max(settings.report.page_rows, 1))
+        files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False, indent=1)
+    except (jinja2.TemplateError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ReportError(f"cannot render the report: {type(exc).__name__}: {exc}") from exc
+    return files
+
+
+def generate_report(settings: Settings, store: Store, *, clock: Clock) -> ReportSummary:
+    """Read, render in memory, then write the report atomically; remember when."""
+    started = time.perf_counter()
+    model = load_model(settings, store, clock=clock)
+    read_done = time.perf_counter()
+    files = build_report(model, settings)
+    render_done = time.perf_counter()
+    directory = settings.report_dir
+    total = write_files(directory, files, PAGE_PATTERN)
+    s = model.summary
+    store.record_report(s.generated_at)
+    return ReportSummary(
+        index=directory / "index.html", json=directory / "report.json", pages=len(files) - 1,
+        links=s.links, documents=s.documents, states=dict(s.states),
+        newly_dead=len(s.newly_dead), newly_recovered=len(s.newly_recovered), bytes=total,
+        index_bytes=len(files["index.html"].encode("utf-8")), read_s=read_done - started,
+        render_s=render_done - read_done, write_s=time.perf_counter() - render_done,
+        generated_at=s.generated_at,
+    )

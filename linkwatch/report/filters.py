@@ -1,0 +1,110 @@
+"""Turning untrusted values into safe display text and safe hrefs. Pure functions.
+
+Every string in the report came from the corpus or from the web: URLs, anchor text,
+document paths, titles, error messages, snapshot URLs. Autoescaping stops markup; these
+filters stop the rest:
+
+- ``safe_href``: only http(s) URLs, parsed and re-serialised (punycode host, unsafe
+  characters percent-encoded) become an ``href``; anything else (``javascript:``,
+  ``data:``, ``vbscript:``, relative, malformed) gives ``None`` and renders as text.
+- ``safe_snapshot_href``: only real Wayback replay URLs
+  (``https://web.archive.org/web/<14 digits>/...``).
+- ``display_host``: hosts as punycode, so an IDN homograph cannot pass for a known site.
+- ``clean_text``: bidi overrides/isolates and invisible characters become visible
+  ``[U+202E]`` markers; other control characters become spaces.
+- ``truncate``: long strings shortened for display (the template keeps the full value in
+  ``title=``).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import idna
+
+from linkwatch.urls import try_canonicalize
+
+DEFAULT_TRUNCATE = 120
+ELLIPSIS = "…"
+
+# Bidi embeddings/overrides/isolates, zero-width and other invisible format characters,
+# line/paragraph separators, the BOM, interlinear annotations and tag characters.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_WAYBACK_REPLAY = re.compile(
+    r"^https://web\.archive\.org/web/\d{14}(?:[a-z]{2}_)?/https?(?::|%3A)[\x21-\x7e]+$",
+    re.IGNORECASE,
+)
+
+
+def clean_text(value: object) -> str:
+    """Display text with invisible and bidi control characters made visible and harmless."""
+    text = "" if value is None else str(value)
+    if text.isascii():
+        return _CONTROL.sub(" ", text) if not text.isprintable() else text
+    text = _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return _CONTROL.sub(" ", text)
+
+
+def truncate(value: object, limit: int = DEFAULT_TRUNCATE) -> str:
+    """``value`` cleaned and cut to ``limit`` characters (ending in an ellipsis)."""
+    text = clean_text(value)
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + ELLIPSIS
+
+
+def is_truncated(value: object, limit: int = DEFAULT_TRUNCATE) -> bool:
+    return len(clean_text(value)) > limit
+
+
+def safe_href(value: object) -> str | None:
+    """The URL re-serialised if it is an absolute http(s) URL with a host, else ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    key, _reason = try_canonicalize(value)
+    if key is None or not key.isascii():
+        return None
+    return key
+
+
+def safe_snapshot_href(value: object) -> str | None:
+    """A Wayback replay URL (``https://web.archive.org/web/<14 digits>/http...``) or ``None``."""
+    href = safe_href(value)
+    if href is None or not _WAYBACK_REPLAY.match(href):
+        return None
+    return href
+
+
+def display_host(value: object) -> str:
+    """A host name as punycode (``xn--...``); anything undecodable shown escaped."""
+    host = clean_text(value).strip().lower()
+    if host.isascii():
+        return host
+    try:
+        return ".".join(
+            label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+            for label in host.split(".")
+        )
+    except (idna.IDNAError, UnicodeError):
+        return host.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def display_url(value: object) -> str:
+    """A URL as text: the canonical (punycode) form when it parses, else cleaned text."""
+    href = safe_href(value)
+    if href is not None:
+        return href
+    return clean_text(value)
+
+
+def host_of_url(value: object) -> str:
+    """The punycode host of a URL, or ``""``."""
+    try:
+        return display_host(urlsplit(str(value)).hostname or "")
+    except ValueError:
+        return ""

@@ -1,0 +1,94 @@
+"""Writing report files atomically and durably.
+
+Each file: a temporary file in the same directory, write, flush, fsync, chmod 0644 (mkstemp
+creates 0600, which a web server cannot read), ``os.replace``, fsync the directory. On any
+error the temporary file is removed and the previous file stays as it was.
+
+A report is many files; they are written pages first and ``index.html`` + ``report.json``
+last, so the index never links to a page that does not exist yet. Pages of an older report
+that the new one no longer has are removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from linkwatch.errors import ReportError
+
+FILE_MODE = 0o644
+LAST_FILES = ("report.json", "index.html")
+_TEMP_PREFIX = ".linkwatch-"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # not supported here (e.g. some network file systems)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_report(path: str | Path, data: str | bytes, *, sync_dir: bool = True) -> int:
+    """Replace ``path`` atomically with ``data``; returns the bytes written."""
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX, suffix=".tmp")
+    except OSError as exc:
+        raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), FILE_MODE)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
+    if sync_dir:
+        _fsync_dir(target.parent)
+    return len(payload)
+
+
+def write_files(directory: Path, files: Mapping[str, str | bytes], owned: re.Pattern[str]) -> int:
+    """Write every file of a report, ``index.html`` and ``report.json`` last.
+
+    Returns the total bytes. Afterwards, pages matching ``owned`` that this report does not
+    have are removed (pages of an older, larger report).
+    """
+    pages = [name for name in files if name not in LAST_FILES]
+    total = sum(write_report(directory / name, files[name], sync_dir=False) for name in pages)
+    for parent in {(directory / name).parent for name in pages}:
+        _fsync_dir(parent)
+    for name in LAST_FILES:
+        if name in files:
+            total += write_report(directory / name, files[name])
+    remove_stale(directory, set(files), owned)
+    return total
+
+
+def remove_stale(directory: Path, keep: set[str], owned: re.Pattern[str]) -> int:
+    """Delete pages of an older report that this one does not have; returns how many."""
+    removed = 0
+    for candidate in [*directory.glob("*.html"), *directory.glob("docs/*.html")]:
+        name = candidate.relative_to(directory).as_posix()
+        if name not in keep and owned.match(name):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed += 1
+    return removed

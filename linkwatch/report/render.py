@@ -1,0 +1,221 @@
+"""Rendering the view model to pages, fully in memory. Pure: model in, ``{path: text}`` out.
+
+The jinja2 environment autoescapes everything (``autoescape=True``, not by extension),
+fails on undefined names (``StrictUndefined``) and loads only the templates shipped in the
+package. The one inline script is the package's ``static/report.js``, pinned by its
+sha256 hash in the page's Content-Security-Policy; nothing else may run or load.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from linkwatch import __version__
+from linkwatch.model import LinkState
+from linkwatch.report import filters
+from linkwatch.report.chart import trend_chart
+from linkwatch.report.data import DocumentView, ReportModel
+
+KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
+KNOWN_STATES = frozenset(state.value for state in LinkState)
+SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable",
+                   "no-snapshot")
+# the pages a report writes (and may remove when a newer report no longer has them)
+PAGE_PATTERN = re.compile(
+    rf"^(?:(?:{'|'.join(SECTION_ANCHORS)})(?:-\d+)?\.html|docs/\d+\.html)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One list of the report: the first rows on index.html, all rows on its own pages."""
+
+    kind: str  # macro name in _tables.html
+    anchor: str
+    heading: str
+    blurb: str
+    items: Sequence[Any]
+    page_rows: int
+    index_rows: int
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def rows(self) -> Sequence[Any]:
+        return self.items[: self.index_rows]
+
+    @property
+    def pages(self) -> int:
+        return max(math.ceil(self.total / self.page_rows), 1)
+
+    def page_name(self, page: int) -> str:
+        return f"{self.anchor}.html" if page == 1 else f"{self.anchor}-{page}.html"
+
+    @property
+    def first_page(self) -> str:
+        return self.page_name(1)
+
+
+def _static(name: str) -> str:
+    return files("linkwatch.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@cache
+def stylesheet() -> str:
+    css = _static("report.css")
+    if "</" in css:
+        raise ValueError("report.css must not contain '</'")
+    return css
+
+
+@cache
+def script_source() -> str:
+    source = _static("report.js")
+    if "</" in source:
+        raise ValueError("report.js must not contain '</'")
+    return source
+
+
+def script_hash() -> str:
+    digest = hashlib.sha256(script_source().encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def content_security_policy() -> str:
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src '{script_hash()}'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def _when(value: object) -> str:
+    """``2026-01-02T03:04:05+00:00`` -> ``2026-01-02 03:04``; other text cleaned."""
+    if not value:
+        return "–"
+    text = filters.clean_text(value)
+    if len(text) >= 16 and text[10] == "T":
+        return text[:10] + " " + text[11:16]
+    return filters.truncate(text, 40)
+
+
+def _wayback_date(value: object) -> str:
+    text = filters.clean_text(value)
+    if len(text) == 14 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
+    return "snapshot"
+
+
+def _state_class(value: object) -> str:
+    return str(value) if value in KNOWN_STATES else "other"
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "clean": filters.clean_text,
+    "trunc": filters.truncate,
+    "is_truncated": filters.is_truncated,
+    "safe_href": filters.safe_href,
+    "safe_snapshot_href": filters.safe_snapshot_href,
+    "display_host": filters.display_host,
+    "display_url": filters.display_url,
+    "when": _when,
+    "wayback_date": _wayback_date,
+    "state_class": _state_class,
+    "kind_symbol": lambda kind: KIND_SYMBOLS.get(kind, "·"),
+    "pct": _pct,
+}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("linkwatch.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Section]:
+    def section(kind: str, anchor: str, heading: str, blurb: str, items: Sequence[Any]) -> Section:
+        return Section(kind, anchor, heading, blurb, items, page_rows, index_rows)
+
+    return [
+        section("problems", "problems", "Dead and failing links",
+                "Dead: repeated conclusive failures days apart. Failing: at least one. "
+                "Use the snapshot instead of a dead link.", model.problems),
+        section("redirected", "redirected", "Redirected links",
+                "The page moved: update the citation to its new address.", model.redirected),
+        section("documents", "documents", "Documents",
+                "Citation health per document; open one for every citation, line by line.",
+                model.documents),
+        section("domains", "domains", "Sites",
+                "Which sites rot most, and which block or rate-limit our checks.",
+                model.domains),
+        section("unverifiable", "unverifiable", "Unverifiable and invalid links",
+                "Links we cannot judge (the site blocks checks for weeks) or that are not "
+                "valid web addresses.", model.unverifiable),
+        section("no_snapshot", "no-snapshot", "Links without any snapshot",
+                "No archived copy is known yet: these are lost if the page goes away.",
+                model.no_snapshot),
+    ]
+
+
+def _common(model: ReportModel, root: str) -> dict[str, Any]:
+    return {
+        "title": model.title,
+        "generated_at": model.summary.generated_at,
+        "previous_at": model.summary.previous_at,
+        "root": root,
+        "csp": content_security_policy(),
+        "css": Markup(stylesheet()),  # noqa: S704 - the package's own file
+        "script": Markup(script_source()),  # noqa: S704 - the package's own file, hashed
+        "version": __version__,
+    }
+
+
+def render_document(model: ReportModel, doc: DocumentView) -> str:
+    return environment().get_template("document.html").render(
+        **_common(model, "../"), doc=doc
+    )
+
+
+def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict[str, str]:
+    """Every page of the report: ``{relative path: html}``."""
+    env = environment()
+    secs = sections(model, index_rows=index_rows, page_rows=page_rows)
+    pages = {
+        "index.html": env.get_template("index.html").render(
+            **_common(model, ""), summary=model.summary, trend=model.trend,
+            chart=trend_chart(model.trend), sections=secs,
+        )
+    }
+    section_template = env.get_template("section.html")
+    for sec in secs:
+        for page in range(1, sec.pages + 1):
+            rows = sec.items[(page - 1) * page_rows : page * page_rows]
+            pages[sec.page_name(page)] = section_template.render(
+                **_common(model, ""), sec=sec, page=page, rows=rows
+            )
+    for doc in model.documents:
+        pages[f"docs/{doc.id}.html"] = render_document(model, doc)
+    return pages
