@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,15 +70,34 @@ def emit_records(records: Any, fmt: str) -> None:
             emit_json(record)
 
 
-def setup_logging(verbosity: int) -> None:
-    """Logs go to stderr, one line each, without timestamps (journald adds them)."""
+_SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7,
+}
+
+
+class JournalFormatter(logging.Formatter):
+    """``<3>linkwatch.daemon: message``: journald reads the priority prefix."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
+        return f"<{priority}>{super().format(record)}"
+
+
+def setup_logging(verbosity: int, *, journald: bool | None = None) -> None:
+    """Logs go to stderr, one line each, without timestamps (journald adds them); under
+    systemd (``$JOURNAL_STREAM``) with syslog priority prefixes."""
+    if journald is None:
+        journald = bool(os.environ.get("JOURNAL_STREAM"))
     level = logging.WARNING
     if verbosity > 0:
         level = logging.INFO if verbosity == 1 else logging.DEBUG
     elif verbosity < 0:
         level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if journald:
+        handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("linkwatch")
     root.handlers[:] = [handler]
     root.setLevel(level)

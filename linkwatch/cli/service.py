@@ -75,8 +75,12 @@ def daemon(app: App) -> None:
     finish in-flight work and exit 0; SIGHUP reloads the config. Under systemd it sends
     READY/STATUS/WATCHDOG notifications (Type=notify).
     """
+    import logging
+
     from linkwatch.daemon import make_daemon
 
+    if app.verbosity == 0:
+        logging.getLogger("linkwatch").setLevel(logging.INFO)  # a service says what it does
     d = make_daemon(app.config_path, app.overrides, clock=app.clock)
     d.install_signals()
     raise click.exceptions.Exit(d.run())
