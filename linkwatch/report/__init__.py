@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from linkwatch.clock import Clock
 from linkwatch.config import Settings
 from linkwatch.errors import ReportError
@@ -84,7 +82,7 @@ def build_report(model: ReportModel, settings: Settings) -> dict[str, str]:
         files = render_pages(model, index_rows=max(settings.report.index_rows, 1),
                              page_rows=max(settings.report.page_rows, 1))
         files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False, indent=1)
-    except (jinja2.TemplateError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # a template or data bug: keep the previous report, say why
         raise ReportError(f"cannot render the report: {type(exc).__name__}: {exc}") from exc
     return files
 

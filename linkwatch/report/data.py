@@ -7,7 +7,7 @@ point of use (``linkwatch.report.filters``), where the output context is known.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
