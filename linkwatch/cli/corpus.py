@@ -1,7 +1,127 @@
-"""CLI commands: corpus."""
+"""CLI commands for the corpus: ``extract`` (print citations, no state) and ``scan``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from linkwatch.cli.app import App, emit_records
+from linkwatch.cli.progress import stage_progress
+from linkwatch.errors import CorpusError
+from linkwatch.extract import Extraction, walk_files
+from linkwatch.extract.scan import ScanSummary, extract_paths, scan_corpus
+from linkwatch.urls import archived_original
+
+
+def _inputs(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """(file, label) for each file named or found (recursively) in a folder named."""
+    items: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_file():
+            items.append((path, given))
+        elif path.is_dir():
+            items.extend((f, os.path.join(given, os.path.relpath(f, path))) for f in walk_files(path))
+        else:
+            raise CorpusError(f"no such file or folder: {given}")
+    return items
+
+
+def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
+    """The ``extract`` output records of one document."""
+    for c in extraction.citations:
+        record: dict[str, Any] = {
+            "url": c.url, "document": c.document, "line": c.line, "column": c.column,
+            "text": c.text, "source": c.source, "raw": c.raw,
+        }
+        key, reason = extraction.keys.get(c.url, (None, None))
+        if reason:
+            record["invalid"] = reason
+        archived = archived_original(c.url) if key else None
+        if archived:
+            record["archived_original"] = archived[0]
+        yield record
+
+
+def _text_line(r: dict[str, Any]) -> str:
+    extra = f"  (archived copy of {r['archived_original']})" if "archived_original" in r else ""
+    if "invalid" in r:
+        extra = f"  (invalid: {r['invalid']})"
+    text = f'  "{r["text"]}"' if r["text"] else ""
+    return f"{r['document']}:{r['line']}:{r['column']}: {r['url']}  [{r['source']}]{text}{extra}"
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+    show_default=True, help="Output: readable lines, one JSON list, or one JSON object a line.",
+)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.pass_obj
+def extract(app: App, fmt: str, paths: tuple[str, ...]) -> None:
+    """Print the URLs cited in files or folders (recursively), with where they are cited.
+
+    Touches no database. Each record has url (absolute, resolved), document (the path as
+    given), line, column, text (anchor text or context), source (a@href, img@srcset,
+    frontmatter:link, markdown:reference, text, ...) and raw (as written). Problems with a
+    file are warnings on stderr; the exit code stays 0.
+    """
+    settings = app.settings()
+    items = _inputs(paths)
+    records: list[dict[str, Any]] = []
+    for _, extraction in extract_paths(items, settings):
+        for w in extraction.warnings:
+            if app.verbosity >= 0:
+                where = f"{w.document}:{w.line}" if w.line else w.document
+                click.echo(f"linkwatch: warning: {where}: {w.message}", err=True)
+        if fmt == "json":
+            records.extend(citation_dicts(extraction))
+        elif fmt == "jsonl":
+            emit_records(citation_dicts(extraction), "jsonl")
+        else:
+            for record in citation_dicts(extraction):
+                click.echo(_text_line(record))
+    if fmt == "json":
+        emit_records(records, "json")
+
+
+def _summary_text(s: ScanSummary) -> str:
+    lines = [
+        f"documents: {s.documents_seen} seen, {s.documents_changed} changed, "
+        f"{s.documents_unchanged} unchanged, {s.documents_removed} removed",
+        f"citations: {s.citations_added} added, {s.citations_ended} ended",
+        f"links: {s.links_new} new ({s.links_invalid} invalid)",
+        f"warnings: {s.warnings}" + (" (first ones below; -v logs all)" if s.warnings else ""),
+    ]
+    lines += [f"  {w}" for w in s.warning_samples]
+    if s.stopped:
+        lines.append("stopped early; run scan again to finish")
+    lines.append(f"took {s.elapsed_s:.2f} s")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+    show_default=True, help="Summary as readable text or one JSON object.",
+)
+@click.pass_obj
+def scan(app: App, fmt: str) -> None:
+    """Extract the configured corpus (corpus.paths minus corpus.exclude) into the state
+    database. Only documents whose content changed are re-read; citations a document no
+    longer makes, and documents that disappeared, are ended (history is kept)."""
+    settings = app.settings()
+    store = app.store()
+    with stage_progress(app.interactive, "scan") as progress:
+        summary = scan_corpus(settings, store, progress=progress)
+    if fmt == "json":
+        emit_records([summary.to_dict()], "jsonl")
+    else:
+        click.echo(_summary_text(summary))
+
+
+COMMANDS: list[click.Command] = [extract, scan]

@@ -1,0 +1,152 @@
+"""The ``Collector``: where every format's extractor puts what it finds.
+
+It turns a raw URL as written plus an offset in the document into a ``Citation``: the URL
+is resolved against the document's base, non-http(s) schemes are dropped, the line and
+column come from the offset, anchor text is collapsed and capped, and the per-document cap
+on citations is enforced (with one warning, not one per URL).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from functools import lru_cache
+from urllib.parse import urljoin
+
+from linkwatch.model import Citation, ExtractWarning
+from linkwatch.urls import try_canonicalize
+
+MAX_TEXT_CHARS = 200
+MAX_WARNINGS = 50
+MAX_RAW_CHARS = 4096
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_SPACE = re.compile(r"\s+")
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Anchor text or context as plain text: markup removed, whitespace collapsed, capped."""
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@lru_cache(maxsize=65536)
+def link_key(url: str, max_length: int) -> tuple[str | None, str | None]:
+    """``try_canonicalize``, remembered: a corpus cites the same URLs over and over."""
+    return try_canonicalize(url, max_length=max_length)
+
+
+class LineIndex:
+    """Offsets -> 1-based (line, column), built once per document."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0]
+        find = text.find
+        pos = find("\n")
+        while pos >= 0:
+            self._starts.append(pos + 1)
+            pos = find("\n", pos + 1)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
+
+
+class Collector:
+    """Accumulates citations and warnings for one document."""
+
+    def __init__(
+        self, document: str, text: str, *, max_links: int, max_url_length: int
+    ) -> None:
+        self.document = document
+        self.text = text
+        self.base: str | None = None
+        self.max_links = max_links
+        self.max_url_length = max_url_length
+        self.full = False
+        self._lines: LineIndex | None = None
+        self._rows: list[tuple[str, int, int, str, str]] = []  # url, line, col, source, raw
+        self._texts: list[str] = []
+        self.warnings: list[ExtractWarning] = []
+        self._warned = 0
+        self.keys: dict[str, tuple[str | None, str | None]] = {}
+
+    def position(self, offset: int) -> tuple[int, int]:
+        if self._lines is None:
+            self._lines = LineIndex(self.text)
+        return self._lines.position(offset)
+
+    def warn(self, message: str, offset: int | None = None, line: int | None = None) -> None:
+        self._warned += 1
+        if self._warned > MAX_WARNINGS:
+            return
+        if self._warned == MAX_WARNINGS:
+            message = f"{message} (further warnings for this document suppressed)"
+        if offset is not None:
+            line = self.position(offset)[0]
+        self.warnings.append(ExtractWarning(self.document, message, line))
+
+    def resolve(self, raw: str) -> str | None:
+        """The absolute http(s) URL ``raw`` stands for, or None when it is not one."""
+        m = _SCHEME.match(raw)
+        if m:
+            return raw if m.group(1).lower() in ("http", "https") else None
+        if raw.startswith("#") or not raw:
+            return None
+        if self.base is None:
+            return "https:" + raw if raw.startswith("//") else None
+        try:
+            url = urljoin(self.base, raw)
+        except ValueError:
+            return None
+        return url if _SCHEME.match(url) else None
+
+    def add(
+        self, raw: str, offset: int, source: str, text: str = "", *,
+        url: str | None = None, line: int | None = None,
+    ) -> int:
+        """Record a citation of ``raw`` (as written; ``url`` if it decodes differently).
+
+        Returns the citation's index (for anchor text set later), or -1 when ``raw`` is not
+        an http(s) URL (or cannot be resolved) or the document's cap is reached.
+        """
+        if self.full:
+            return -1
+        raw = raw.strip(" \t\n\r\f")
+        url = self.resolve(raw if url is None else url.strip(" \t\n\r\f"))
+        if url is None:
+            return -1
+        if len(self._rows) >= self.max_links:
+            self.full = True
+            self.warn(f"more than {self.max_links} links; the rest of the document is ignored")
+            return -1
+        if len(raw) > MAX_RAW_CHARS:
+            raw = raw[:MAX_RAW_CHARS]
+            url = url[:MAX_RAW_CHARS]
+        if url not in self.keys:
+            key, reason = link_key(url, self.max_url_length)
+            self.keys[url] = (key, reason)
+            if reason is not None:
+                self.warn(f"invalid URL {raw[:120]!r}: {reason}", offset)
+        if line is None:
+            line, col = self.position(offset)
+        else:
+            col = 0
+        self._rows.append((url, line, col, source, raw))
+        self._texts.append(text)
+        return len(self._rows) - 1
+
+    def set_text(self, index: int, text: str) -> None:
+        if index >= 0:
+            self._texts[index] = text
+
+    def citations(self) -> list[Citation]:
+        doc = self.document
+        rows = sorted(zip(self._rows, self._texts, strict=True), key=lambda r: r[0][1:3])
+        return [
+            Citation(url, doc, line, col, clean_text(text) if text else "", source, raw)
+            for (url, line, col, source, raw), text in rows
+        ]

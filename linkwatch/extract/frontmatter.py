@@ -1,0 +1,151 @@
+"""YAML front matter: split it off, parse it with safe-load semantics only (the C loader
+when available), and cite every string value that is an absolute http(s) URL, keyed by its
+dotted field path (``frontmatter:link``, ``frontmatter:sources.0.url``).
+
+Hostile YAML cannot hurt: ``!!python/...`` tags are refused by the safe loader, and the walk
+over the parsed value visits each container once (aliases share objects, so an alias bomb
+is small) and stops after ``MAX_NODES`` values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from linkwatch.extract.collect import Collector
+
+try:
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+MAX_FRONT_MATTER_CHARS = 256 * 1024
+MAX_NODES = 20_000
+SELF_URL_KEYS = ("url", "link", "permalink", "canonical_url", "canonical", "canonicalURL")
+DATE_KEYS = (
+    "accessed", "access_date", "accessdate", "date", "published", "date_published",
+    "datePublished", "pubDate", "created",
+)
+
+_OPEN = re.compile(r"---[ \t]*\r?\n")
+_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_ABSOLUTE = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
+
+
+@dataclass
+class FrontMatter:
+    body_start: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    self_url: str | None = None
+    access_date: str | None = None
+
+
+def split_front_matter(text: str) -> tuple[int, int] | None:
+    """(start, end) of the YAML between the ``---`` fences, or None; body starts after."""
+    m = _OPEN.match(text)
+    if m is None:
+        return None
+    close = _CLOSE.search(text, m.end())
+    if close is None:
+        return None
+    return m.end(), close.start()
+
+
+def _iso_date(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}", value.strip()):
+        from linkwatch.clock import iso, parse_instant
+
+        try:
+            return iso(parse_instant(value))
+        except ValueError:
+            return value.strip()[:10]
+    return None
+
+
+def _walk(value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    if isinstance(value, str):
+        if _ABSOLUTE.match(value.strip()):
+            out.append((path, value.strip()))
+        return
+    if isinstance(value, dict | list):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            _walk(child, f"{path}.{key}" if path else str(key), out, seen, budget)
+
+
+def url_fields(data: Any) -> tuple[list[tuple[str, str]], bool]:
+    """(dotted path, URL) for every absolute http(s) string; True if the walk was cut."""
+    out: list[tuple[str, str]] = []
+    budget = [MAX_NODES]
+    _walk(data, "", out, set(), budget)
+    return out, budget[0] < 0
+
+
+def _parse(c: Collector, yaml_text: str) -> Any:
+    if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
+        c.warn(f"front matter larger than {MAX_FRONT_MATTER_CHARS} characters; not read", line=1)
+        return None
+    try:
+        return yaml.load(yaml_text, Loader=SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        c.warn(f"front matter is not valid YAML (body still read): {first}", line=1)
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        c.warn(f"front matter could not be read (body still read): {type(exc).__name__}", line=1)
+    return None
+
+
+def read_front_matter(c: Collector) -> FrontMatter:
+    """Parse the front matter of ``c.text`` (if any) and cite its URL fields."""
+    span = split_front_matter(c.text)
+    if span is None:
+        if _OPEN.match(c.text):
+            c.warn("front matter opened with --- but never closed; read as body", line=1)
+        return FrontMatter()
+    start, end = span
+    newline = c.text.find("\n", end)
+    fm = FrontMatter(body_start=len(c.text) if newline < 0 else newline + 1)
+    data = _parse(c, c.text[start:end])
+    if data is None:
+        return fm
+    if not isinstance(data, dict):
+        c.warn("front matter is not a mapping of fields; ignored", line=1)
+        return fm
+    fm.data = data
+    fields, cut = url_fields(data)
+    if cut:
+        c.warn(f"front matter has more than {MAX_NODES} values; the rest were ignored", line=1)
+    _cite_fields(c, fields, start, end)
+    fm.self_url = next(
+        (v.strip() for k in SELF_URL_KEYS if isinstance(v := data.get(k), str) and _ABSOLUTE.match(v.strip())),
+        None,
+    )
+    fm.access_date = next((d for k in DATE_KEYS if (d := _iso_date(data.get(k)))), None)
+    return fm
+
+
+def _cite_fields(c: Collector, fields: list[tuple[str, str]], start: int, end: int) -> None:
+    after: dict[str, int] = {}
+    for path, url in fields:
+        at = c.text.find(url, after.get(url, start), end)
+        if at < 0:
+            key = path.rsplit(".", 1)[-1]
+            at = c.text.find(f"{key}:", start, end)
+            at = start if at < 0 else at
+        else:
+            after[url] = at + len(url)
+        c.add(url, at, f"frontmatter:{path}", path)

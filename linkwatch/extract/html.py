@@ -1,0 +1,205 @@
+"""HTML: URLs in ``href``/``src``/``srcset``/``cite``/``data``/``poster`` attributes and bare
+URLs in text nodes, with exact line and column.
+
+A small tokenizer over the source (compiled regular expressions, as lychee uses html5gum's
+tokenizer rather than a tree builder) gives every token's offset, so positions are exact
+and no DOM is built. It follows the HTML tokenizer where it matters for links: comments
+(also unterminated), raw-text elements (``<script>``, ``<style>``, ``<textarea>``, ...)
+whose content is skipped, quoted attribute values that contain ``>``, character references
+in attributes (with the attribute-value rule for legacy references without ``;``),
+``<base href>`` (the first one counts, wherever it is) and ``<link rel=canonical>``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from bisect import bisect_left
+from html.entities import html5 as _ENTITIES
+
+from linkwatch.extract.collect import Collector
+from linkwatch.extract.text import find_urls, url_starts
+
+_TOKEN = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<!\[CDATA\[.*?(?:\]\]>|\Z)"
+    r"|<[!?][^>]*(?:>|\Z)"
+    r"|<(/?)([a-zA-Z][^\s/>\x00]*)((?:=\s*\"[^\"]*\"|=\s*'[^']*'|[^>])*+)>",
+    re.DOTALL,
+)
+_UNTERMINATED_TAG = re.compile(r"</?[a-zA-Z]")
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
+_CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[a-zA-Z][a-zA-Z0-9]*;?)")
+_RAW_TEXT = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext"}
+)
+_URL_ATTRS = frozenset({"href", "src", "srcset", "cite", "poster", "data", "xlink:href"})
+# <link rel=...> values that load a resource rather than cite something
+_RESOURCE_RELS = frozenset(
+    {"stylesheet", "icon", "shortcut", "preconnect", "dns-prefetch", "preload", "prefetch",
+     "modulepreload", "manifest", "apple-touch-icon", "apple-touch-icon-precomposed",
+     "mask-icon", "pingback", "edituri", "wlwmanifest", "search", "prerender"}
+)
+_BASE_OR_LINK = re.compile(r"<(base|link)\s", re.IGNORECASE)
+_CLOSERS: dict[str, re.Pattern[str]] = {}
+
+
+def unescape_attr(value: str) -> str:
+    """Decode character references as in an attribute value (HTML tokenizer rules)."""
+    if "&" not in value:
+        return value
+
+    def one(m: re.Match[str]) -> str:
+        ref = m.group(1)
+        if ref[0] == "#" or ref.endswith(";"):
+            return html.unescape(m.group())
+        nxt = value[m.end() : m.end() + 1]
+        if ref + ";" in _ENTITIES and ref in _ENTITIES and nxt != "=":
+            return _ENTITIES[ref]
+        return m.group()
+
+    return _CHARREF.sub(one, value)
+
+
+def _attrs(c: Collector, m: re.Match[str]) -> list[tuple[str, str, int]]:
+    """(lower-cased name, raw value, offset of the value) for each attribute."""
+    out: list[tuple[str, str, int]] = []
+    for a in _ATTR.finditer(c.text, m.start(3), m.end(3)):
+        for group in (2, 3, 4):
+            if a.group(group) is not None:
+                out.append((a.group(1).lower(), a.group(group), a.start(group)))
+                break
+        else:
+            out.append((a.group(1).lower(), "", a.end()))
+    return out
+
+
+def srcset_candidates(value: str) -> list[tuple[str, int]]:
+    """Each candidate URL of a ``srcset`` value with its offset in the value."""
+    out: list[tuple[str, int]] = []
+    i, n = 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            depth = 0
+            while i < n and (depth or value[i] != ","):
+                depth += {"(": 1, ")": -1}.get(value[i], 0)
+                i += 1
+        if url:
+            out.append((url, start))
+    return out
+
+
+def _cite_attrs(c: Collector, tag: str, attrs: list[tuple[str, str, int]]) -> int:
+    """Record the tag's URL attributes; returns the index of an ``<a href>`` citation."""
+    if tag == "base":
+        return -1
+    if tag == "link":
+        rels = next((v for k, v, _ in attrs if k == "rel"), "").lower().split()
+        if any(r in _RESOURCE_RELS for r in rels):
+            return -1
+    alt = next((v for k, v, _ in attrs if k in ("alt", "title")), "") if tag != "a" else ""
+    anchor = -1
+    seen: set[str] = set()
+    for name, value, offset in attrs:
+        if name not in _URL_ATTRS or name in seen or (name == "data" and tag != "object"):
+            continue
+        seen.add(name)
+        source = f"{tag}@{name}"
+        if name == "srcset":
+            for url, at in srcset_candidates(value):
+                c.add(url, offset + at, source, unescape_attr(alt), url=unescape_attr(url))
+            continue
+        index = c.add(value, offset, source, unescape_attr(alt), url=unescape_attr(value))
+        if tag == "a" and name == "href":
+            anchor = index
+    return anchor
+
+
+def find_base(c: Collector, start: int, end: int) -> tuple[str | None, str | None]:
+    """The first ``<base href>`` and the first ``<link rel=canonical href>``."""
+    base = canonical = None
+    for m in _BASE_OR_LINK.finditer(c.text, start, end):
+        tm = _TOKEN.match(c.text, m.start())
+        if tm is None or not tm.group(2):
+            continue
+        attrs = {k: v for k, v, _ in reversed(_attrs(c, tm))}
+        href = unescape_attr(attrs.get("href", "")).strip()
+        if not href:
+            continue
+        if m.group(1).lower() == "base":
+            base = base or href
+        elif "canonical" in attrs.get("rel", "").lower().split():
+            canonical = canonical or href
+    return base, canonical
+
+
+def _closer(tag: str) -> re.Pattern[str]:
+    if tag not in _CLOSERS:
+        _CLOSERS[tag] = re.compile(rf"</{tag}[\s/>]", re.IGNORECASE)
+    return _CLOSERS[tag]
+
+
+def extract_html(c: Collector, start: int, end: int) -> None:
+    """Record the citations of the HTML in ``c.text[start:end]``."""
+    text = c.text
+    candidates = url_starts(text, start, end)
+    pos, anchor, anchor_from = start, -1, 0
+
+    def text_node(a: int, b: int) -> None:
+        i = bisect_left(candidates, a - 5)
+        if i < len(candidates) and candidates[i] < b and anchor < 0:
+            find_urls(c, a, b, entities=True)
+
+    while pos < end and not c.full:
+        lt = text.find("<", pos, end)
+        if lt < 0:
+            break
+        m = _TOKEN.match(text, lt, end)
+        if m is None:
+            if _UNTERMINATED_TAG.match(text, lt, end):
+                c.warn("unterminated tag; the rest of the document is ignored", lt)
+                end = lt
+                break
+            text_node(pos, lt + 1)
+            pos = lt + 1
+            continue
+        text_node(pos, lt)
+        pos = m.end()
+        name = m.group(2)
+        if not name:
+            if text.startswith("<!--", lt) and not m.group().endswith("-->"):
+                c.warn("unterminated comment; the rest of the document is ignored", lt)
+            continue
+        tag = name.lower()
+        if m.group(1):
+            if tag == "a" and anchor >= 0:
+                c.set_text(anchor, html.unescape(text[anchor_from:lt]))
+                anchor = -1
+            continue
+        if tag == "a" and anchor >= 0:
+            c.set_text(anchor, html.unescape(text[anchor_from:lt]))
+            anchor = -1
+        if "=" in m.group(3):
+            index = _cite_attrs(c, tag, _attrs(c, m))
+            if index >= 0:
+                anchor, anchor_from = index, pos
+        if tag in _RAW_TEXT:
+            close = _closer(tag).search(text, pos, end)
+            if close is None:
+                if tag != "plaintext":
+                    c.warn(f"unterminated <{tag}>; the rest of the document is ignored", lt)
+                pos = end
+                break
+            pos = close.start()
+    if pos < end:
+        text_node(pos, end)
+    if anchor >= 0:
+        c.set_text(anchor, html.unescape(text[anchor_from:end]))

@@ -1,0 +1,294 @@
+"""``scan_corpus``: extract the configured corpus into the store, re-reading only what changed.
+
+A document is unchanged when its size and mtime match the store (no read at all), or when
+its content hash does (only its size/mtime are updated). Changed documents are extracted
+(in worker processes when there are many) and written in small batches, each its own short
+write transaction; no transaction is held while files are read. ``stop`` set: the current
+batch is committed and the scan returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from linkwatch.config import Settings
+from linkwatch.extract import EXTRACTOR_VERSION, Extraction, extract_document, read_capped
+from linkwatch.extract import iter_corpus_files
+from linkwatch.extract.collect import link_key
+from linkwatch.model import DocFormat, ExtractWarning
+from linkwatch.store import Store
+from linkwatch.store.corpus import CitationRecord, DocumentRecord, DocumentState
+from linkwatch.urls import archived_original, fragment_of, host_of
+
+log = logging.getLogger(__name__)
+
+BATCH_DOCUMENTS = 64
+BATCH_CITATIONS = 4000
+PARALLEL_MIN_DOCUMENTS = 400
+MAX_WORKERS = 4
+MAX_INVALID_KEY_CHARS = 2048
+WARNING_SAMPLES = 20
+VERSION_META_KEY = "extract.version"
+
+
+@dataclass
+class ScanSummary:
+    documents_seen: int = 0
+    documents_changed: int = 0
+    documents_unchanged: int = 0
+    documents_removed: int = 0
+    citations_added: int = 0
+    citations_ended: int = 0
+    links_new: int = 0
+    links_invalid: int = 0
+    warnings: int = 0
+    elapsed_s: float = 0.0
+    stopped: bool = False
+    warning_samples: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: str
+    label: str
+    previous_hash: str | None
+    max_file_bytes: int
+    max_links: int
+    max_url_length: int
+
+
+@dataclass(frozen=True)
+class _Scanned:
+    label: str
+    size: int
+    mtime: float
+    content_hash: str
+    extraction: Extraction | None  # None: content unchanged
+
+
+def document_label(path: Path, base_dir: str) -> str:
+    """The path stored for a document: relative to the config's folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _scan_one(task: _Task) -> _Scanned:
+    """Read, hash and (if the hash changed) extract one file. Runs in worker processes."""
+    path = Path(task.path)
+    try:
+        st = path.stat()
+        data, too_big = read_capped(path, task.max_file_bytes)
+    except OSError as exc:
+        warning = ExtractWarning(task.label, f"cannot read: {exc.strerror or exc}")
+        return _Scanned(task.label, 0, 0.0, "", Extraction(DocFormat.BINARY, warnings=[warning]))
+    digest = hashlib.sha256(data).hexdigest()
+    if digest == task.previous_hash:
+        return _Scanned(task.label, st.st_size, st.st_mtime, digest, None)
+    result = extract_document(
+        task.label, data, max_links=task.max_links, max_url_length=task.max_url_length
+    )
+    if too_big:
+        result.warnings.insert(0, ExtractWarning(task.label, too_big))
+    return _Scanned(task.label, st.st_size, st.st_mtime, digest, result)
+
+
+def _invalid_key(raw: str) -> str:
+    if len(raw) <= MAX_INVALID_KEY_CHARS:
+        return raw
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{raw[:MAX_INVALID_KEY_CHARS]}…#{digest}"
+
+
+def citation_records(extraction: Extraction, max_url_length: int) -> list[CitationRecord]:
+    """Citations keyed by their link: canonical URL, the original of an archived copy, or
+    the raw text of an invalid URL."""
+    out: list[CitationRecord] = []
+    for c in extraction.citations:
+        key, reason = extraction.keys.get(c.url) or link_key(c.url, max_url_length)
+        copy = None
+        if key is not None:
+            archived = archived_original(c.url)
+            if archived is not None:
+                original, _ = link_key(archived[0], max_url_length)
+                if original is not None:
+                    key, copy = original, c.url
+        if key is None:
+            out.append(CitationRecord(
+                _invalid_key(c.raw or c.url), "", c.line, c.column, c.text, c.source, c.raw,
+                fragment_of(c.url), reason or "invalid URL",
+            ))
+        else:
+            out.append(CitationRecord(
+                key, host_of(key), c.line, c.column, c.text, c.source, c.raw, fragment_of(c.url),
+                None, copy,
+            ))
+    return out
+
+
+def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> DocumentRecord:
+    return DocumentRecord(
+        path=scanned.label, size=scanned.size, mtime=scanned.mtime,
+        content_hash=scanned.content_hash, format=str(extraction.format),
+        self_url=extraction.self_url, access_date=extraction.access_date,
+        warnings=[{"message": w.message, "line": w.line} for w in extraction.warnings],
+        citations=citation_records(extraction, max_url_length),
+    )
+
+
+def _run_tasks(tasks: list[_Task], workers: int | None) -> Generator[_Scanned, None, None]:
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+        if len(tasks) < PARALLEL_MIN_DOCUMENTS:
+            workers = 1
+    if workers <= 1:
+        yield from map(_scan_one, tasks)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        results = pool.map(_scan_one, tasks, chunksize=32)
+        try:
+            yield from results
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def extract_paths(
+    items: list[tuple[Path, str]], settings: Settings, *, workers: int | None = None
+) -> Generator[tuple[str, Extraction], None, None]:
+    """Extract files (path, label) in order, in worker processes when there are many."""
+    c = settings.corpus
+    tasks = [
+        _Task(str(path), label, None, c.max_file_bytes, c.max_links_per_doc, c.max_url_length)
+        for path, label in items
+    ]
+    results = _run_tasks(tasks, workers)
+    try:
+        for scanned in results:
+            assert scanned.extraction is not None  # noqa: S101 - no previous hash was given
+            yield scanned.label, scanned.extraction
+    finally:
+        results.close()
+
+
+def _plan(
+    settings: Settings, files: Iterable[Path], known: dict[str, DocumentState], force: bool,
+    summary: ScanSummary,
+) -> tuple[list[_Task], set[str]]:
+    tasks: list[_Task] = []
+    labels: set[str] = set()
+    c = settings.corpus
+    for path in files:
+        label = document_label(path, settings.base_dir)
+        if label in labels:
+            continue
+        labels.add(label)
+        prev = known.get(label)
+        if prev is not None and not prev.removed and not force:
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is not None and prev.size == st.st_size and prev.mtime == st.st_mtime:
+                summary.documents_unchanged += 1
+                continue
+        previous_hash = None if prev is None or prev.removed or force else prev.content_hash
+        tasks.append(_Task(str(path), label, previous_hash, c.max_file_bytes,
+                           c.max_links_per_doc, c.max_url_length))
+    return tasks, labels
+
+
+def scan_corpus(
+    settings: Settings,
+    store: Store,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    workers: int | None = None,
+) -> ScanSummary:
+    """Extract the configured corpus into ``store``; only changed documents are read."""
+    started = time.monotonic()
+    summary = ScanSummary()
+    files = list(iter_corpus_files(settings))
+    known = store.document_states()
+    force = store.get_meta(VERSION_META_KEY) != EXTRACTOR_VERSION
+    tasks, labels = _plan(settings, files, known, force, summary)
+    summary.documents_seen = len(labels)
+    gone = sorted(p for p, d in known.items() if not d.removed and p not in labels)
+    if gone:
+        summary.citations_ended += store.remove_documents(gone)
+        summary.documents_removed = len(gone)
+    total = len(labels)
+    done = summary.documents_unchanged
+    if progress:
+        progress(done, total)
+    results = _run_tasks(tasks, workers)
+    try:
+        _consume(settings, store, results, summary, done, total, progress, stop)
+    finally:
+        results.close()
+    if force and not summary.stopped:
+        store.set_meta(VERSION_META_KEY, EXTRACTOR_VERSION)
+    summary.elapsed_s = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _consume(
+    settings: Settings, store: Store, results: Iterator[_Scanned], summary: ScanSummary,
+    done: int, total: int, progress: Callable[[int, int], None] | None,
+    stop: threading.Event | None,
+) -> None:
+    batch: list[DocumentRecord] = []
+    pending = 0
+    for scanned in results:
+        done += 1
+        if scanned.extraction is None:
+            store.touch_document(scanned.label, scanned.size, scanned.mtime)
+            summary.documents_unchanged += 1
+        else:
+            record = _record(scanned, scanned.extraction, settings.corpus.max_url_length)
+            _note_warnings(summary, scanned.extraction.warnings)
+            batch.append(record)
+            pending += len(record.citations)
+            summary.documents_changed += 1
+        if len(batch) >= BATCH_DOCUMENTS or pending >= BATCH_CITATIONS:
+            _flush(store, batch, summary)
+            batch, pending = [], 0
+        if progress:
+            progress(done, total)
+        if stop is not None and stop.is_set():
+            summary.stopped = True
+            break
+    _flush(store, batch, summary)
+
+
+def _note_warnings(summary: ScanSummary, warnings: list[ExtractWarning]) -> None:
+    for w in warnings:
+        summary.warnings += 1
+        where = f"{w.document}:{w.line}" if w.line else w.document
+        log.info("%s: %s", where, w.message)
+        if len(summary.warning_samples) < WARNING_SAMPLES:
+            summary.warning_samples.append(f"{where}: {w.message}")
+
+
+def _flush(store: Store, batch: list[DocumentRecord], summary: ScanSummary) -> None:
+    if not batch:
+        return
+    counts = store.record_documents(batch)
+    summary.citations_added += counts.citations_added
+    summary.citations_ended += counts.citations_ended
+    summary.links_new += counts.links_new
+    summary.links_invalid += counts.links_invalid

@@ -1,0 +1,85 @@
+"""Recognising a document's format from its content (never from its file name) and
+decoding its bytes to text.
+
+Order: PDF magic -> other binary (magic numbers, NUL/control-byte density) -> text, decoded
+as UTF-8 (BOM honoured; UTF-16 with a BOM too), invalid bytes replaced with a warning. A
+text body is HTML when it starts with a tag or is dominated by HTML tags, Markdown when it
+has Markdown link, heading, list or code syntax, plain text otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from linkwatch.model import DocFormat
+
+SNIFF_BYTES = 8192
+SNIFF_CHARS = 65536
+
+_BINARY_MAGIC = (
+    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BZh",
+    b"\xfd7zXZ", b"7z\xbc\xaf", b"RIFF", b"OggS", b"ID3", b"\x00\x00\x01\x00", b"wOF",
+    b"\xca\xfe\xba\xbe", b"MZ", b"SQLite format 3", b"\xd0\xcf\x11\xe0",
+)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
+_HTML_START = re.compile(
+    r"\s*(?:<(?:a|p|div|span|figure|img|section|article|header|main|nav|h[1-6]|ul|ol|table|"
+    r"blockquote|meta|link|title|picture|iframe|video|br|hr|em|strong|b|i|pre)[\s/>])",
+    re.IGNORECASE,
+)
+_HTML_SIGNALS = ("</p>", "</a>", "</div>", "<br", "<img ", "</li>", "</h", "</span>", "</td>")
+_MARKDOWN_SIGNALS = ("](", "\n```", "\n~~~", "\n#", "]: ", "\n> ", "\n- ", "\n* ", "**", "](<")
+
+
+def is_pdf(data: bytes) -> bool:
+    return data[:1024].lstrip().startswith(b"%PDF-")
+
+
+def binary_reason(data: bytes) -> str | None:
+    """Why ``data`` looks like a binary file, or None for text."""
+    head = data[:SNIFF_BYTES]
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None
+    for magic in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return f"binary file (starts with {magic[:4]!r})"
+    if not head:
+        return None
+    controls = len(_CONTROL_BYTES.findall(head))
+    if controls * 100 > len(head) or head.count(b"\x00") * 200 > len(head):
+        return "binary file (control bytes in the first 8 KiB)"
+    return None
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Text and a warning if some bytes could not be decoded as UTF-8."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace"), None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        return text, (
+            f"invalid UTF-8 at byte {exc.start}: {bad} undecodable byte sequence(s) "
+            "replaced with U+FFFD"
+        )
+
+
+def body_format(body: str) -> DocFormat:
+    """HTML, Markdown or plain text, from the text itself."""
+    if _HTML_DOCUMENT.match(body):
+        return DocFormat.HTML
+    sample = body[:SNIFF_CHARS]
+    html_tags = sum(sample.count(s) for s in _HTML_SIGNALS)
+    markdown = sum(sample.count(s) for s in _MARKDOWN_SIGNALS) + sample.startswith("#")
+    if _HTML_START.match(body) and markdown <= html_tags:
+        return DocFormat.HTML
+    if html_tags >= 3 and html_tags > markdown:
+        return DocFormat.HTML
+    if markdown:
+        return DocFormat.MARKDOWN
+    return DocFormat.TEXT

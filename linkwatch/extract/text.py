@@ -1,0 +1,116 @@
+"""Bare URLs in running text: ``http(s)://`` and ``www.`` links, GFM trailing-punctuation
+rules, with quotes, brackets and parentheses around them excluded. Shared by plain text,
+Markdown paragraphs and HTML text nodes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from linkwatch.extract.collect import Collector, clean_text
+
+CONTEXT_CHARS = 60
+
+# a URL may not contain whitespace, ASCII controls, <>"`{}|\^ or typographic quotes and
+# brackets; IDN hosts and non-ASCII paths are kept
+_STOP = (
+    r"\s<>\"`{}|\\^\x00-\x1f\x7f"
+    "\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a"
+    "\u300c\u300d\u300e\u300f\uff08\uff09\u3010\u3011\u3008\u3009\u300a\u300b"
+    "\u3001\u3002\uff0c\uff01\uff1f\uff1b\uff1a"
+)
+URL_START = re.compile(r"(?:https?://|www\.)", re.IGNORECASE)
+
+
+def url_starts(text: str, start: int, end: int) -> list[int]:
+    """Sorted offsets where a bare URL may start (``http://``, ``https://``, ``www.``),
+    found with ``str.find`` (much faster than running the full pattern everywhere)."""
+    out: list[int] = []
+    find = text.find
+    pos = find("://", start, end)
+    while pos >= 0:
+        if pos - 5 >= start and text[pos - 5 : pos].lower() == "https":
+            out.append(pos - 5)
+        elif pos - 4 >= start and text[pos - 4 : pos].lower() == "http":
+            out.append(pos - 4)
+        pos = find("://", pos + 3, end)
+    for needle in ("www.", "WWW.", "Www."):
+        pos = find(needle, start, end)
+        while pos >= 0:
+            out.append(pos)
+            pos = find(needle, pos + 4, end)
+    out.sort()
+    return out
+_CANDIDATE = re.compile(
+    rf"(?<![\w@.+/-])(?:https?://[^{_STOP}/?#][^{_STOP}]*|www\.[^{_STOP}.][^{_STOP}]*)",
+    re.IGNORECASE,
+)
+_TRAILING = frozenset("?!.,:;*_~'")
+_ENTITY_END = re.compile(r"&[a-zA-Z0-9]+;$")
+_PAIRS = {")": "(", "]": "[", "}": "{"}
+
+
+def trim_url(url: str) -> str:
+    """Drop sentence punctuation and unbalanced closing brackets from the end (GFM)."""
+    while url:
+        last = url[-1]
+        if last in _TRAILING:
+            if last == ";":
+                m = _ENTITY_END.search(url)
+                url = url[: m.start()] if m else url[:-1]
+            else:
+                url = url[:-1]
+        elif last in _PAIRS and url.count(_PAIRS[last]) < url.count(last):
+            url = url[:-1]
+        else:
+            break
+    return url
+
+
+def _valid(url: str) -> bool:
+    if url[:4].lower() == "www.":
+        return len(url) > 4 and url[4] not in "./"
+    return url.find("://") + 3 < len(url)
+
+
+def find_urls(
+    c: Collector, start: int, end: int, *, source: str = "text", entities: bool = False,
+    skip: list[tuple[int, int]] | None = None,
+) -> None:
+    """Record every bare URL in ``c.text[start:end]`` (outside the ``skip`` spans)."""
+    text = c.text
+    covered = start
+    for at in url_starts(text, start, end):
+        if c.full:
+            return
+        m = _CANDIDATE.match(text, at, end) if at >= covered else None
+        if m is None:
+            continue
+        covered = m.end()
+        pos = m.start()
+        raw = m.group()
+        if skip and _masked(skip, pos):
+            continue
+        if skip:
+            raw = raw[: _next_mask(skip, pos, pos + len(raw)) - pos]
+        raw = trim_url(raw)
+        if not _valid(raw):
+            continue
+        url = html.unescape(raw) if entities and "&" in raw else raw
+        if url[:4].lower() == "www.":
+            url = "http://" + url
+        lo, hi = max(start, pos - CONTEXT_CHARS), min(end, pos + len(raw) + CONTEXT_CHARS)
+        c.add(raw, pos, source, clean_text(text[lo:hi]), url=url)
+
+
+def _masked(spans: list[tuple[int, int]], pos: int) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
+def _next_mask(spans: list[tuple[int, int]], pos: int, end: int) -> int:
+    return min([a for a, _ in spans if pos < a < end], default=end)
+
+
+def extract_text(c: Collector, start: int, end: int) -> None:
+    find_urls(c, start, end)
