@@ -59,6 +59,8 @@ DEFAULT_RECHECK_MAX = "30d"
 DEFAULT_RECHECK_FAILING = "1d"
 DEFAULT_UNVERIFIABLE_AFTER = "30d"
 DEFAULT_RETRY_AFTER_CAP = "6h"
+DEFAULT_FINGERPRINT_EVERY = "7d"  # re-read an alive page's body (title, text hash) this often
+DEFAULT_RECHECK_RATE_LIMITED = "1m"  # a 429 without Retry-After holds the host this long
 # archive
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org"
@@ -71,6 +73,8 @@ DEFAULT_POLL_TIMEOUT_S = 300.0
 DEFAULT_POLL_INTERVAL_S = 6.0
 DEFAULT_ARCHIVE_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_429_S = 60.0
+DEFAULT_ARCHIVE_RATE_WINDOW_S = 60.0  # the "minute" of the per-minute limits (bench/tests shorten it)
+DEFAULT_ARCHIVE_RETRY_BACKOFF_S = 600.0  # first retry delay of a queue item; doubles per attempt
 # schedule
 DEFAULT_SCAN_EVERY = "1h"
 DEFAULT_CHECK_EVERY = "15m"
@@ -175,6 +179,8 @@ class CheckSettings:
     unverifiable_after: str = DEFAULT_UNVERIFIABLE_AFTER
     retry_after_cap: str = DEFAULT_RETRY_AFTER_CAP
     soft404_probe: bool = True
+    fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
+    recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,8 @@ class ArchiveSettings:
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     max_attempts: int = DEFAULT_ARCHIVE_MAX_ATTEMPTS
     backoff_429_s: float = DEFAULT_BACKOFF_429_S
+    rate_window_s: float = DEFAULT_ARCHIVE_RATE_WINDOW_S
+    retry_backoff_s: float = DEFAULT_ARCHIVE_RETRY_BACKOFF_S
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,266 @@
-"""Snapshots and the persistent archive queue (issue 4)."""
+"""Snapshots and the persistent archive queue (issue 4).
+
+``archive_queue`` holds one row per link: why it is queued (``new``, ``failing``,
+``manual``), its priority (lower is sooner), ``status`` (``pending`` -> ``submitted``
+(job id and time stored *before* polling) -> ``done`` | ``failed``), attempts, the next
+attempt time and the last error. ``snapshots`` holds every capture we know of, with its
+archived status, where we learnt of it (``cdx``, ``availability``, ``spn2``,
+``citation``) and ``verified`` (1 confirmed by CDX, 0 not confirmed, -1 rejected: not a
+good snapshot). ``links.snapshot_url`` / ``links.snapshot_timestamp`` carry the chosen one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from linkwatch.clock import iso
 from linkwatch.store.core import StoreCore
+from linkwatch.urls import archived_original, host_of
+
+PRIORITY = {"manual": 0, "failing": 10, "new": 20}
+ACTIVE = ("pending", "submitted")
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    """One queue row with what the archiver needs to know about its link."""
+
+    link_id: int
+    url: str
+    reason: str
+    status: str
+    attempts: int
+    job_id: str | None
+    submitted_at: str | None
+    last_error: str | None
+    next_attempt_at: str | None
+    state: str
+    last_outcome: str | None
+    first_seen_at: str
+    access_dates: tuple[str, ...] = ()
+
+
+def _at(now: datetime | str) -> str:
+    return now if isinstance(now, str) else iso(now)
 
 
 class ArchiveStore(StoreCore):
-    pass
+    # -- planning ----------------------------------------------------------------------
+    def plan_archive_queue(self, now: datetime | str) -> int:
+        """Enqueue links that need archiving; returns how many were (re-)enqueued.
+
+        New or alive links with an active citation and nothing chosen yet -> ``new``;
+        failing or dead links -> ``failing`` (sooner), also when an earlier entry for them
+        is finished, so their snapshot is chosen again by the access-date rule. Links with
+        ``invalid_reason`` are never queued; links whose citation is an archive URL count
+        as archived: that copy is recorded (source ``citation``) and chosen.
+        """
+        at = _at(now)
+        with self.write() as db:
+            self._adopt_citation_copies(at)
+            db.execute(
+                "UPDATE archive_queue SET reason = 'failing', priority = ?, updated_at = ? "
+                "WHERE reason = 'new' AND status IN ('pending', 'submitted') AND link_id IN "
+                "(SELECT id FROM links WHERE state IN ('failing', 'dead'))",
+                [PRIORITY["failing"], at],
+            )
+            added = self._insert_new(at, "new", "('new', 'alive')", needs_citation=True)
+            added += self._insert_new(at, "failing", "('failing', 'dead')", needs_citation=False)
+            added += db.execute(
+                "UPDATE archive_queue SET reason = 'failing', priority = ?, status = 'pending', "
+                "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
+                "last_error = NULL, updated_at = ? "
+                "WHERE status IN ('done', 'failed') AND reason != 'failing' AND link_id IN "
+                "(SELECT id FROM links WHERE state IN ('failing', 'dead') "
+                "AND invalid_reason IS NULL AND archived_copy IS NULL)",
+                [PRIORITY["failing"], at, at],
+            ).rowcount
+        return added
+
+    def _insert_new(self, at: str, reason: str, states: str, *, needs_citation: bool) -> int:
+        cited = (
+            "AND EXISTS (SELECT 1 FROM citations c WHERE c.link_id = l.id AND c.ended_at IS NULL)"
+            if needs_citation else ""
+        )
+        snapshot = "AND l.snapshot_url IS NULL" if reason == "new" else ""
+        sql = (
+            "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "
+            "attempts, next_attempt_at, updated_at) "
+            f"SELECT l.id, ?, ?, 'pending', ?, 0, ?, ? FROM links l WHERE l.state IN {states} "
+            "AND l.invalid_reason IS NULL AND l.archived_copy IS NULL "
+            f"{snapshot} {cited} "
+            "AND NOT EXISTS (SELECT 1 FROM archive_queue q WHERE q.link_id = l.id)"
+        )
+        return int(self.db.execute(sql, [reason, PRIORITY[reason], at, at, at]).rowcount)
+
+    def _adopt_citation_copies(self, at: str) -> None:
+        rows = self.query(
+            "SELECT id, archived_copy FROM links WHERE archived_copy IS NOT NULL "
+            "AND snapshot_url IS NULL AND invalid_reason IS NULL"
+        )
+        for row in rows:
+            parsed = archived_original(row["archived_copy"])
+            ts = (parsed[1] if parsed else None) or ""
+            self.db.execute(
+                "INSERT INTO snapshots (link_id, timestamp, url, status, source, verified, "
+                "found_at) VALUES (?, ?, ?, NULL, 'citation', 0, ?) "
+                "ON CONFLICT(link_id, timestamp) DO NOTHING",
+                [row["id"], ts, row["archived_copy"], at],
+            )
+            self.db.execute(
+                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ? WHERE id = ?",
+                [row["archived_copy"], ts or None, row["id"]],
+            )
+
+    def enqueue_archive_urls(self, urls: Sequence[str], now: datetime | str) -> list[int]:
+        """Queue canonical ``urls`` now (reason ``manual``), adding link rows if needed.
+
+        A job already submitted for a link is kept (it is resumed, never resubmitted).
+        """
+        at = _at(now)
+        ids: list[int] = []
+        with self.write() as db:
+            for url in urls:
+                db.execute(
+                    "INSERT INTO links (url, host, first_seen_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(url) DO NOTHING", [url, host_of(url), at],
+                )
+                link_id = int(self.scalar("SELECT id FROM links WHERE url = ?", [url]))
+                db.execute(
+                    "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "
+                    "attempts, next_attempt_at, updated_at) VALUES (?, 'manual', 0, 'pending', "
+                    "?, 0, ?, ?) ON CONFLICT(link_id) DO UPDATE SET priority = 0, "
+                    "next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at, "
+                    "status = CASE WHEN status = 'submitted' THEN status ELSE 'pending' END, "
+                    "attempts = CASE WHEN status IN ('done', 'failed') THEN 0 ELSE attempts END",
+                    [link_id, at, at, at],
+                )
+                ids.append(link_id)
+        return ids
+
+    # -- working -----------------------------------------------------------------------
+    def due_archive_items(
+        self, now: datetime | str, *, limit: int | None = None,
+        link_ids: Iterable[int] | None = None,
+    ) -> list[ArchiveItem]:
+        """Due queue rows: submitted jobs first (resume), then by priority and age."""
+        params: list[Any] = [_at(now)]
+        only = ""
+        if link_ids is not None:
+            ids = list(link_ids)
+            only = f"AND q.link_id IN ({','.join('?' * len(ids))})" if ids else "AND 0"
+            params += ids
+        sql = (
+            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "
+            "JOIN links l ON l.id = q.link_id WHERE q.status IN ('pending', 'submitted') "
+            f"AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= ?) {only} "
+            "ORDER BY q.status = 'submitted' DESC, q.priority, q.enqueued_at, q.link_id"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._item(row) for row in self.query(sql, params)]
+
+    def archive_item(self, link_id: int) -> ArchiveItem | None:
+        rows = self.query(
+            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "
+            "JOIN links l ON l.id = q.link_id WHERE q.link_id = ?", [link_id],
+        )
+        return self._item(rows[0]) if rows else None
+
+    def _item(self, row: dict[str, Any]) -> ArchiveItem:
+        dates = self.query(
+            "SELECT COALESCE(d.access_date, c.first_seen_at) AS at FROM citations c "
+            "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ?", [row["link_id"]],
+        )
+        return ArchiveItem(
+            link_id=row["link_id"], url=row["url"], reason=row["reason"], status=row["status"],
+            attempts=row["attempts"], job_id=row["job_id"], submitted_at=row["submitted_at"],
+            last_error=row["last_error"], next_attempt_at=row["next_attempt_at"],
+            state=row["state"], last_outcome=row["last_outcome"],
+            first_seen_at=row["first_seen_at"],
+            access_dates=tuple(str(d["at"]) for d in dates if d["at"]),
+        )
+
+    def link_last_outcome(self, link_id: int) -> str | None:
+        value = self.scalar("SELECT last_outcome FROM links WHERE id = ?", [link_id])
+        return None if value is None else str(value)
+
+    def mark_archive_submitted(self, link_id: int, job_id: str, now: datetime | str) -> None:
+        """Persist the job id before polling: a restart resumes it instead of resubmitting."""
+        at = _at(now)
+        with self.write() as db:
+            db.execute(
+                "UPDATE archive_queue SET status = 'submitted', job_id = ?, submitted_at = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE link_id = ?",
+                [job_id, at, at, link_id],
+            )
+
+    def finish_archive_item(
+        self, link_id: int, *, status: str, now: datetime | str, error: str | None = None,
+        next_attempt_at: str | None = None, add_attempt: bool = False, keep_job: bool = False,
+    ) -> None:
+        at = _at(now)
+        job = "" if keep_job else ", job_id = NULL, submitted_at = NULL"
+        with self.write() as db:
+            db.execute(
+                f"UPDATE archive_queue SET status = ?, last_error = ?, next_attempt_at = ?, "
+                f"attempts = attempts + ?, updated_at = ?{job} WHERE link_id = ?",
+                [status, error, next_attempt_at, int(add_attempt), at, link_id],
+            )
+
+    def record_snapshots(
+        self, link_id: int, snapshots: Iterable[dict[str, Any]], now: datetime | str
+    ) -> None:
+        """Upsert known snapshots (``timestamp, url, status, source, verified``)."""
+        at = _at(now)
+        with self.write() as db:
+            for s in snapshots:
+                db.execute(
+                    "INSERT INTO snapshots (link_id, timestamp, url, status, source, verified, "
+                    "found_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(link_id, timestamp) DO "
+                    "UPDATE SET status = COALESCE(excluded.status, snapshots.status), "
+                    "verified = CASE WHEN snapshots.verified = -1 OR excluded.verified = -1 "
+                    "THEN -1 ELSE MAX(snapshots.verified, excluded.verified) END",
+                    [link_id, s["timestamp"], s["url"], s.get("status"), s["source"],
+                     int(s.get("verified", 0)), at],
+                )
+
+    def link_snapshots(self, link_id: int) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT timestamp, url, status, source, verified FROM snapshots WHERE link_id = ? "
+            "ORDER BY timestamp", [link_id],
+        )
+
+    def chosen_snapshot(self, link_id: int) -> tuple[str | None, str | None]:
+        rows = self.query(
+            "SELECT snapshot_url, snapshot_timestamp FROM links WHERE id = ?", [link_id]
+        )
+        return (rows[0]["snapshot_url"], rows[0]["snapshot_timestamp"]) if rows else (None, None)
+
+    def set_chosen_snapshot(self, link_id: int, url: str | None, timestamp: str | None) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ? WHERE id = ?",
+                [url, timestamp or None, link_id],
+            )
+
+    # -- figures -----------------------------------------------------------------------
+    def archive_queue_figures(self) -> dict[str, Any]:
+        by_status = {r["status"]: r["n"] for r in self.query(
+            "SELECT status, COUNT(*) AS n FROM archive_queue GROUP BY status ORDER BY status")}
+        by_reason = {r["reason"]: r["n"] for r in self.query(
+            "SELECT reason, COUNT(*) AS n FROM archive_queue WHERE status IN "
+            "('pending', 'submitted') GROUP BY reason ORDER BY reason")}
+        return {
+            "by_status": by_status,
+            "by_reason": by_reason,
+            "next_attempt_at": self.scalar(
+                "SELECT MIN(next_attempt_at) FROM archive_queue WHERE status IN "
+                "('pending', 'submitted')"),
+            "links_with_snapshot": self.scalar(
+                "SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL"),
+            "snapshots_known": self.scalar("SELECT COUNT(*) FROM snapshots"),
+        }

@@ -1,0 +1,336 @@
+"""One attempt at one queue item: look up, maybe capture, poll, verify -> ``Decision``.
+
+Network only; the one database write it needs mid-way (the job id, *before* polling) goes
+through ``Journal``. Everything else is returned as a ``Decision`` for the queue to record.
+
+Per item:
+
+- a submitted job (from this run or one before a restart) is polled again, never
+  resubmitted; once its status has expired (~1 h) CDX alone decides;
+- a failing or dead link gets the InternetArchiveBot look-up (last 2xx capture at or before
+  the access date, else the first after); a capture is tried only while the page may still
+  be alive;
+- a new link is looked up with the availability API; a good capture inside
+  ``if_not_archived_within`` means nothing to do, else Save Page Now 2 is asked (with
+  ``if_not_archived_within`` again, so the archive itself refuses a duplicate);
+- success is verified through CDX: a 2xx capture must be listed, and our own last check
+  must not have seen a soft 404 or block page; failure is also checked against CDX (the
+  archive sometimes reports failure although it archived).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from linkwatch.archive.choose import (
+    BAD_PAGE_OUTCOMES, GONE_OUTCOMES, REJECTED, access_instant, is_good_capture,
+    wayback_timestamp,
+)
+from linkwatch.archive.limits import ArchiveLimiter
+from linkwatch.archive.lookup import Capture, Lookup, Stopped
+from linkwatch.archive.spn2 import JobStatus, Retry, SPN2Client, SubmitReply, classify_status_ext
+from linkwatch.clock import Clock, parse_instant
+from linkwatch.config import Settings, duration_s
+from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
+from linkwatch.model import ArchiveAction, LinkState
+from linkwatch.store.archive import ArchiveItem
+
+STATUS_RETENTION_S = 3600.0  # SPN2 keeps job status ~1 h; after that ids look "pending"
+VERIFY_GIVE_UP_S = 86400.0  # a reported capture not in CDX after a day: capture again
+MAX_RETRY_S = 7 * 86400.0
+NEED_KEYS = (
+    "captures need keys: set LINKWATCH_IA_ACCESS_KEY and LINKWATCH_IA_SECRET_KEY, "
+    "or archive.credentials_file"
+)
+
+
+class Journal(Protocol):
+    def submitted(self, link_id: int, job_id: str) -> None: ...
+    def last_outcome(self, link_id: int) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to record for the item. ``status=None`` leaves the queue row as it is."""
+
+    action: ArchiveAction
+    status: str | None
+    found: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    retry_in_s: float | None = None
+    add_attempt: bool = False
+    keep_job: bool = False
+    requeue: bool = False  # rate limited: try again in this run once the limiter allows
+    unavailable: bool = False  # the archive itself is in trouble
+
+
+@dataclass
+class Context:
+    settings: Settings
+    lookup: Lookup
+    spn2: SPN2Client
+    limiter: ArchiveLimiter
+    journal: Journal
+    clock: Clock
+    stop: threading.Event
+    capture_block: str | None = None  # why captures are off for this run (no keys, 401, ...)
+    on_session_limit: Callable[[], None] = field(default=lambda: None)
+
+    @property
+    def window_s(self) -> float:
+        return duration_s(self.settings.archive.if_not_archived_within)
+
+    def retry_in(self, attempts: int) -> float:
+        base = self.settings.archive.retry_backoff_s
+        return float(min(MAX_RETRY_S, base * 2 ** max(0, attempts - 1)))
+
+    def until_tomorrow(self) -> float:
+        now = self.clock()
+        tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
+        return (tomorrow - now).total_seconds()
+
+
+def _found(caps: list[Capture], source: str, verified: int = 0) -> tuple[dict[str, Any], ...]:
+    return tuple({"timestamp": c.timestamp, "url": c.url, "status": c.status, "source": source,
+                  "verified": verified} for c in caps)
+
+
+def attempt(item: ArchiveItem, ctx: Context) -> Decision:
+    """Work one item; never raises for archive trouble (it becomes the ``Decision``)."""
+    try:
+        if item.status == "submitted" and item.job_id:
+            return _resume(item, ctx)
+        if item.state in (LinkState.FAILING.value, LinkState.DEAD.value):
+            return _for_failing(item, ctx)
+        return _for_live(item, ctx)
+    except Stopped:
+        return Decision(ArchiveAction.QUEUED, None, error="stopped before finishing")
+    except ArchiveRateLimited as exc:
+        return Decision(ArchiveAction.QUEUED, None, error=str(exc), requeue=True)
+    except ArchiveUnavailable as exc:
+        return Decision(ArchiveAction.QUEUED, None, error=str(exc),
+                        retry_in_s=ctx.settings.archive.retry_backoff_s, unavailable=True)
+    except ArchiveError as exc:
+        return Decision(ArchiveAction.FAILED, "failed", error=str(exc), add_attempt=True)
+
+
+def _for_live(item: ArchiveItem, ctx: Context) -> Decision:
+    now = ctx.clock()
+    newest = ctx.lookup.newest(item.url, now)
+    found = _found([newest], "availability") if newest else ()
+    if newest is not None and newest.is_2xx and item.last_outcome not in BAD_PAGE_OUTCOMES:
+        age = (now - parse_instant(_iso(newest.timestamp))).total_seconds()
+        if age <= ctx.window_s:
+            return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", found)
+    if item.last_outcome in BAD_PAGE_OUTCOMES | GONE_OUTCOMES:
+        return Decision(ArchiveAction.SKIPPED, "pending", found,
+                        error=f"last check saw {item.last_outcome}: a capture now would not "
+                              "be a good snapshot", retry_in_s=ctx.settings.archive.retry_backoff_s)
+    return _capture(item, ctx, found)
+
+
+def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
+    access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
+    cutoff = wayback_timestamp(access) if access else None
+    caps = ctx.lookup.captures(item.url, to_ts=cutoff, limit=-1, only_2xx=True)
+    if not caps and cutoff:
+        caps = ctx.lookup.captures(item.url, from_ts=cutoff, limit=1, only_2xx=True)
+    if caps:
+        return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", _found(caps, "cdx", 1))
+    if item.state == LinkState.DEAD.value or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES:
+        return Decision(ArchiveAction.FAILED, "failed", add_attempt=True,
+                        error="no 2xx capture in the Wayback Machine and the page is gone")
+    return _capture(item, ctx, ())
+
+
+def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...]) -> Decision:
+    if ctx.capture_block:
+        retry = 86400.0 if ctx.capture_block == NEED_KEYS else ctx.settings.archive.retry_backoff_s
+        return Decision(ArchiveAction.SKIPPED, "pending", found, error=ctx.capture_block,
+                        retry_in_s=retry)
+    if not ctx.limiter.acquire_capture(ctx.stop):
+        raise Stopped
+    try:
+        reply = ctx.spn2.submit(item.url)
+    except ArchiveRateLimited as exc:
+        ctx.limiter.release_slot()
+        _back_off(ctx, exc)
+        raise
+    except BaseException:
+        ctx.limiter.release_slot()
+        raise
+    if reply.retry is not None or reply.job_id is None:
+        ctx.limiter.release_slot()
+        return found_plus(found, _refused(item, ctx, reply))
+    submitted_at = ctx.clock()
+    ctx.journal.submitted(item.link_id, reply.job_id)  # persisted before polling
+    decision = _poll_and_verify(item, ctx, reply.job_id, submitted_at, reply)
+    return found_plus(found, decision)
+
+
+def found_plus(found: tuple[dict[str, Any], ...], d: Decision) -> Decision:
+    if not found:
+        return d
+    return Decision(d.action, d.status, found + d.found, d.error, d.retry_in_s, d.add_attempt,
+                    d.keep_job, d.requeue, d.unavailable)
+
+
+def _back_off(ctx: Context, exc: ArchiveRateLimited) -> None:
+    wait = exc.retry_after_s if exc.retry_after_s >= 0 else ctx.settings.archive.backoff_429_s
+    ctx.limiter.back_off(wait)
+
+
+def _refused(item: ArchiveItem, ctx: Context, reply: SubmitReply) -> Decision:
+    if reply.retry is None:  # no job id but "same snapshot": a recent capture exists
+        return _recent_or_retry(item, ctx, "the archive reports a recent capture")
+    return _by_retry_class(item, ctx, reply.retry, reply.error, submitted=True)
+
+
+def _by_retry_class(
+    item: ArchiveItem, ctx: Context, retry: Retry, error: str, *, submitted: bool
+) -> Decision:
+    pending = ArchiveAction.QUEUED
+    if retry is Retry.AUTH:
+        ctx.capture_block = "archive.org refused the keys (HTTP 401); check the archive keys"
+        return Decision(ArchiveAction.SKIPPED, "pending", error=ctx.capture_block,
+                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+    if retry is Retry.SESSIONS:
+        ctx.on_session_limit()
+        return Decision(pending, None, error=error, requeue=True)
+    if retry is Retry.ACCOUNT_DAILY:
+        ctx.limiter.pause_captures(ctx.until_tomorrow())
+        ctx.capture_block = "the account's daily capture budget is used up"
+        return Decision(pending, "pending", error=error, retry_in_s=ctx.until_tomorrow())
+    if retry is Retry.TOMORROW:
+        return _recent_or_retry(item, ctx, error, retry_in=ctx.until_tomorrow())
+    if retry is Retry.NEVER:
+        return Decision(ArchiveAction.FAILED, "failed", error=f"permanent: {error}",
+                        add_attempt=submitted)
+    return Decision(pending, "pending", error=error, add_attempt=submitted,
+                    retry_in_s=ctx.retry_in(item.attempts + 1))
+
+
+def _recent_or_retry(
+    item: ArchiveItem, ctx: Context, error: str, *, retry_in: float | None = None
+) -> Decision:
+    since = ctx.clock() - timedelta(seconds=max(ctx.window_s, 86400.0))
+    caps = ctx.lookup.captures(item.url, from_ts=wayback_timestamp(since), limit=-1, only_2xx=True)
+    if caps:
+        return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", _found(caps, "cdx", 1))
+    return Decision(ArchiveAction.QUEUED, "pending", error=error,
+                    retry_in_s=retry_in or ctx.retry_in(item.attempts + 1))
+
+
+def _resume(item: ArchiveItem, ctx: Context) -> Decision:
+    assert item.job_id is not None and item.submitted_at is not None
+    submitted_at = parse_instant(item.submitted_at)
+    age = (ctx.clock() - submitted_at).total_seconds()
+    if age > STATUS_RETENTION_S:
+        good = _captured_since(item, ctx, submitted_at)
+        if good is not None:
+            return Decision(ArchiveAction.CAPTURED, "done", _found([good], "spn2", 1))
+        if age > VERIFY_GIVE_UP_S:
+            return Decision(ArchiveAction.QUEUED, "pending", retry_in_s=0.0,
+                            error=f"job {item.job_id} expired without a capture in CDX")
+        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
+                        error=f"job {item.job_id}: capture not listed by CDX yet",
+                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+    if not ctx.limiter.acquire_slot(ctx.stop):
+        raise Stopped
+    return _poll_and_verify(item, ctx, item.job_id, submitted_at, None)
+
+
+def _poll_and_verify(
+    item: ArchiveItem, ctx: Context, job_id: str, submitted_at: datetime,
+    reply: SubmitReply | None,
+) -> Decision:
+    """Holds a concurrency slot on entry; releases it once the job is final or given up."""
+    a = ctx.settings.archive
+    delay = reply.delay_s if reply is not None else None
+    try:
+        if delay is not None and delay > a.poll_timeout_s:
+            return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
+                            error=f"job {job_id}: the archive starts it in {delay:.0f} s",
+                            retry_in_s=delay + a.poll_interval_s)
+        status = _poll(job_id, ctx, time.monotonic() + a.poll_timeout_s)
+    finally:
+        ctx.limiter.release_slot()
+    same = reply is not None and reply.same_snapshot
+    if status is not None and status.state == "success":
+        return _verify(item, ctx, status, same)
+    good = _captured_since(item, ctx, submitted_at)
+    if good is not None:  # reported failure (or never answered) although it archived
+        return Decision(ArchiveAction.CAPTURED, "done", _found([good], "spn2", 1))
+    if status is None:
+        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
+                        error=f"job {job_id} still pending after {a.poll_timeout_s:g} s",
+                        retry_in_s=ctx.retry_in(item.attempts + 1))
+    retry = classify_status_ext(status.status_ext or "")
+    return _by_retry_class(item, ctx, retry, status.error, submitted=False)
+
+
+def _poll(job_id: str, ctx: Context, deadline: float) -> JobStatus | None:
+    a = ctx.settings.archive
+    while True:
+        wait = a.poll_interval_s
+        if time.monotonic() + wait > deadline:
+            return None
+        if ctx.stop.wait(wait):
+            raise Stopped
+        if not ctx.limiter.acquire_request(ctx.stop):
+            raise Stopped
+        try:
+            status = ctx.spn2.status(job_id)
+        except ArchiveRateLimited as exc:
+            _back_off(ctx, exc)
+            continue
+        except ArchiveUnavailable:
+            continue
+        if status.state != "pending":
+            return status
+        if status.retry_after_s and status.retry_after_s > a.poll_interval_s:
+            if ctx.stop.wait(min(status.retry_after_s, 60.0) - a.poll_interval_s):
+                raise Stopped
+
+
+def _verify(item: ArchiveItem, ctx: Context, status: JobStatus, same: bool) -> Decision:
+    ts = status.timestamp or ""
+    original = status.original_url or item.url
+    rows = ctx.lookup.captures(original, from_ts=ts, to_ts=ts, limit=10) if ts else []
+    action = ArchiveAction.ALREADY_ARCHIVED if same else ArchiveAction.CAPTURED
+    if not rows:
+        unverified = Capture(ts, status.http_status, original) if ts else None
+        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
+                        found=_found([unverified], "spn2") if unverified else (),
+                        error="capture not listed by CDX yet; verifying later",
+                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+    row = next((r for r in rows if r.is_2xx), rows[0])
+    outcome = ctx.journal.last_outcome(item.link_id)
+    if is_good_capture(row.status, outcome):
+        return Decision(action, "done", _found([row], "spn2", 1))
+    if row.is_2xx:
+        return Decision(ArchiveAction.FAILED, "pending", _found([row], "spn2", REJECTED),
+                        error=f"captured while our last check saw {outcome}: not a good snapshot",
+                        retry_in_s=ctx.retry_in(item.attempts + 1))
+    return Decision(ArchiveAction.FAILED, "pending", _found([row], "spn2"),
+                    error=f"the archive captured HTTP {row.status}: not a good snapshot",
+                    retry_in_s=ctx.retry_in(item.attempts + 1))
+
+
+def _captured_since(item: ArchiveItem, ctx: Context, since: datetime) -> Capture | None:
+    """A good capture of the link made since ``since`` (minus a little clock skew)."""
+    start = wayback_timestamp(since - timedelta(minutes=2))
+    caps = ctx.lookup.captures(item.url, from_ts=start, limit=-1, only_2xx=True)
+    if not caps:
+        return None
+    outcome = ctx.journal.last_outcome(item.link_id)
+    return caps[-1] if is_good_capture(caps[-1].status, outcome) else None
+
+
+def _iso(ts: str) -> str:
+    return f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"

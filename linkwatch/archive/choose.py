@@ -1,0 +1,98 @@
+"""Which snapshot to show for a link. Pure functions, no I/O.
+
+For a failing or dead link, InternetArchiveBot's rule: the **last 2xx capture at or
+before the citation's access date**, else the **first 2xx capture after it**. The access
+date is the citing document's ``date``/``access_date`` from front matter, else when the
+citation was first seen; a link cited several times uses its earliest access date (the
+page as it was when it was first cited).
+
+For a live link the newest good capture is the useful one. A snapshot is *good* when the
+archive recorded a 2xx status for it and we did not reject it (a capture made while our
+own check saw a soft 404 or a block page is rejected), or when the citation itself
+pointed at an archived copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from linkwatch.clock import parse_instant
+from linkwatch.model import LinkState, Outcome
+
+REJECTED = -1  # snapshots.verified: a capture we know is not a good snapshot
+BAD_PAGE_OUTCOMES = frozenset({Outcome.SOFT404.value, Outcome.BLOCKED.value})
+GONE_OUTCOMES = frozenset({Outcome.BROKEN.value, Outcome.SOFT404.value})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A known snapshot of one link (a row of ``snapshots``)."""
+
+    timestamp: str
+    url: str
+    status: int | None
+    source: str
+    verified: int = 0
+
+    @property
+    def is_good(self) -> bool:
+        if self.verified == REJECTED:
+            return False
+        if self.source == "citation":
+            return True
+        return self.status is not None and 200 <= self.status < 300
+
+
+def wayback_timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+
+
+def access_instant(dates: Iterable[str | None]) -> datetime | None:
+    """The earliest parseable date among a link's citation access dates."""
+    found: list[datetime] = []
+    for text in dates:
+        if not text:
+            continue
+        try:
+            found.append(parse_instant(str(text)))
+        except ValueError:
+            continue
+    return min(found) if found else None
+
+
+def iabot_choice(candidates: Sequence[Candidate], access: datetime | None) -> Candidate | None:
+    """Last good snapshot at or before ``access``, else the first good one after it."""
+    good = sorted((c for c in candidates if c.is_good and c.timestamp), key=lambda c: c.timestamp)
+    if not good:
+        return None
+    if access is None:
+        return good[-1]
+    cutoff = wayback_timestamp(access)
+    before = [c for c in good if c.timestamp <= cutoff]
+    return before[-1] if before else good[0]
+
+
+def newest_good(candidates: Sequence[Candidate]) -> Candidate | None:
+    good = [c for c in candidates if c.is_good]
+    return max(good, key=lambda c: c.timestamp) if good else None
+
+
+def choose_snapshot(
+    candidates: Sequence[Candidate], *, state: str, access: datetime | None
+) -> Candidate | None:
+    """The snapshot to show for a link in ``state`` (a ``LinkState`` value)."""
+    citation = [c for c in candidates if c.source == "citation"]
+    if citation:
+        return citation[0]
+    if state in (LinkState.FAILING.value, LinkState.DEAD.value):
+        return iabot_choice(candidates, access)
+    return newest_good(candidates)
+
+
+def is_good_capture(status: int | None, last_outcome: str | None) -> bool:
+    """A fresh capture is good when the archive saw 2xx and our last check saw a real page."""
+    if status is None or not 200 <= status < 300:
+        return False
+    return last_outcome not in BAD_PAGE_OUTCOMES

@@ -1,0 +1,201 @@
+"""One process-wide rate limiter for the Wayback Machine's published limits.
+
+The archive's limits are per account and per IP, not per object (wayback-api.md §1.8,
+§3.4), so every capture and look-up in the process goes through the one
+``ArchiveLimiter`` of its archive (``shared_limiter``):
+
+- captures per minute: a sliding window over ``POST /save`` submissions;
+- concurrent captures: a slot held from submission until the job is final (or given up);
+- look-ups per minute (CDX and availability): a sliding window;
+- a global back-off after a 429 (``Retry-After`` when sent, else ``backoff_429_s``):
+  nothing at all is sent to the archive until it has passed.
+
+The window is ``window_s`` (60 s; tests and the benchmark shorten "a minute") plus a small
+safety margin, because the archive counts requests when they *arrive*. Waits are real time
+(``time.monotonic``) and end early when the caller's stop event is set.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from linkwatch.config import Settings
+
+Monotonic = Callable[[], float]
+_SLOT_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Limits:
+    captures_per_minute: int
+    concurrent_captures: int
+    lookups_per_minute: int
+    window_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        a = settings.archive
+        return cls(max(1, a.captures_per_minute), max(1, a.concurrent_captures),
+                   max(1, a.cdx_per_minute), max(0.001, a.rate_window_s),
+                   cls._patience(settings))
+
+    patience_s: float = 300.0  # a longer wait ends the run; the queue resumes later
+
+    @classmethod
+    def _patience(cls, settings: Settings) -> float:
+        a = settings.archive
+        return max(5 * a.rate_window_s, 2 * a.backoff_429_s)
+
+    @property
+    def margin_s(self) -> float:
+        return max(0.05, self.window_s * 0.01)
+
+
+class ArchiveLimiter:
+    """Thread-safe budget keeper. ``acquire_*`` block until allowed and return True, or
+    return False when ``stop`` is set or the wait would exceed ``patience_s``."""
+
+    def __init__(self, limits: Limits, *, monotonic: Monotonic = time.monotonic) -> None:
+        self.limits = limits
+        self._now = monotonic
+        self._lock = threading.Condition()
+        self._captures: deque[float] = deque()
+        self._lookups: deque[float] = deque()
+        self._in_flight = 0
+        self._not_before = 0.0
+        self._captures_not_before = 0.0
+        self._slot_cap: int | None = None  # from /save/status/user "available"
+        self.waited_s = 0.0
+        self.backoffs = 0
+
+    # -- budget ----------------------------------------------------------------------
+    def acquire_capture(self, stop: threading.Event) -> bool:
+        """A concurrency slot plus one capture from the per-minute budget."""
+        if not self.acquire_slot(stop):
+            return False
+        while True:
+            with self._lock:
+                wait = max(self._global_wait(), self._capture_pause(),
+                           self._window_wait(self._captures, self.limits.captures_per_minute))
+                if wait <= 0:
+                    self._captures.append(self._now())
+                    return True
+            if wait > self.limits.patience_s or not self._sleep(wait, stop):
+                self.release_slot()
+                return False
+
+    def acquire_slot(self, stop: threading.Event) -> bool:
+        """Only a concurrency slot (resuming a job that was submitted before)."""
+        while True:
+            with self._lock:
+                if self._in_flight < self._slots():
+                    self._in_flight += 1
+                    return True
+            if not self._sleep(_SLOT_POLL_S, stop):
+                return False
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    def acquire_lookup(self, stop: threading.Event) -> bool:
+        while True:
+            with self._lock:
+                wait = max(self._global_wait(),
+                           self._window_wait(self._lookups, self.limits.lookups_per_minute))
+                if wait <= 0:
+                    self._lookups.append(self._now())
+                    return True
+            if wait > self.limits.patience_s or not self._sleep(wait, stop):
+                return False
+
+    def acquire_request(self, stop: threading.Event) -> bool:
+        """Any other request (status polls): only the global back-off applies."""
+        while True:
+            with self._lock:
+                wait = self._global_wait()
+            if wait <= 0:
+                return True
+            if wait > self.limits.patience_s or not self._sleep(wait, stop):
+                return False
+
+    # -- signals from the archive --------------------------------------------------------
+    def back_off(self, seconds: float) -> None:
+        """A 429: nothing goes to the archive for ``seconds``."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._now() + seconds)
+            self.backoffs += 1
+
+    def pause_captures(self, seconds: float) -> None:
+        """No new captures for ``seconds`` (session limit, daily budget); look-ups go on."""
+        with self._lock:
+            self._captures_not_before = max(self._captures_not_before, self._now() + seconds)
+
+    def cap_slots(self, available: int | None) -> None:
+        """What ``/save/status/user`` says is available right now (``None`` = no cap)."""
+        with self._lock:
+            self._slot_cap = None if available is None else max(1, available + self._in_flight)
+
+    def backoff_remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self._not_before - self._now())
+
+    def capture_pause_remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self._captures_not_before - self._now())
+
+    def configure(self, limits: Limits) -> None:
+        with self._lock:
+            self.limits = limits
+
+    def figures(self) -> dict[str, float | int]:
+        with self._lock:
+            return {"in_flight": self._in_flight, "slots": self._slots(),
+                    "backoff_remaining_s": round(max(0.0, self._not_before - self._now()), 3)}
+
+    # -- internals ----------------------------------------------------------------------
+    def _slots(self) -> int:
+        cap = self.limits.concurrent_captures
+        return cap if self._slot_cap is None else min(cap, self._slot_cap)
+
+    def _global_wait(self) -> float:
+        return self._not_before - self._now()
+
+    def _capture_pause(self) -> float:
+        return self._captures_not_before - self._now()
+
+    def _window_wait(self, times: deque[float], limit: int) -> float:
+        now = self._now()
+        window = self.limits.window_s + self.limits.margin_s
+        while times and times[0] <= now - window:
+            times.popleft()
+        if len(times) < limit:
+            return 0.0
+        return times[0] + window - now
+
+    def _sleep(self, seconds: float, stop: threading.Event) -> bool:
+        started = self._now()
+        stopped = stop.wait(max(0.001, seconds))
+        self.waited_s += self._now() - started
+        return not stopped
+
+
+_SHARED: dict[str, ArchiveLimiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_limiter(settings: Settings) -> ArchiveLimiter:
+    """The process's limiter for this archive (one per ``archive.wayback_url``)."""
+    limits = Limits.from_settings(settings)
+    key = settings.archive.wayback_url.rstrip("/")
+    with _SHARED_LOCK:
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = _SHARED[key] = ArchiveLimiter(limits)
+        elif limiter.limits != limits:
+            limiter.configure(limits)
+        return limiter

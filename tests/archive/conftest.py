@@ -1,0 +1,77 @@
+"""Fixtures for the archive tests: a fake Wayback Machine and fast settings pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings
+from linkwatch.store import Store
+from tests.kit.fakewayback import FakeWayback
+
+ACCESS = "AKtestaccess4711"
+SECRET = "s3cr3t-do-not-leak-9f2c"
+
+
+@pytest.fixture
+def wayback(clock: Any) -> Iterator[FakeWayback]:
+    """The fake archive, sharing the test's clock; fast polling (no Retry-After: 6)."""
+    with FakeWayback(clock=clock, keys=(ACCESS, SECRET), minute_s=1.0,
+                     captures_per_minute=50, cdx_per_minute=200) as wb:
+        wb.faults.status_retry_after = None
+        yield wb
+
+
+def fast_settings(wb: FakeWayback, *, keys: bool = True, **archive: Any) -> Settings:
+    values: dict[str, Any] = {
+        "wayback_url": wb.base_url, "availability_url": wb.base_url,
+        "captures_per_minute": 40, "concurrent_captures": 3, "cdx_per_minute": 150,
+        "rate_window_s": 1.0, "poll_interval_s": 0.02, "poll_timeout_s": 2.0,
+        "request_timeout_s": 2.0, "backoff_429_s": 0.3, "retry_backoff_s": 600.0,
+    }
+    values.update(archive)
+    creds = Credentials(Secret(ACCESS), Secret(SECRET)) if keys else None
+    return Settings(archive=replace(ArchiveSettings(), **values), credentials=creds)
+
+
+@pytest.fixture
+def settings_for() -> Callable[..., Settings]:
+    return fast_settings
+
+
+def add_link(
+    store: Store,
+    url: str,
+    *,
+    state: str = "new",
+    last_outcome: str | None = None,
+    access_date: str | None = None,
+    first_seen_at: str = "2025-06-01T00:00:00+00:00",
+    archived_copy: str | None = None,
+    invalid_reason: str | None = None,
+    doc: str = "articles/a.md",
+) -> int:
+    """A link cited once by ``doc`` (test data written with sqlite-utils' table API)."""
+    db = store.db
+    with store.write():
+        docs = list(db["documents"].rows_where("path = ?", [doc]))
+        if docs:
+            doc_id = docs[0]["id"]
+        else:
+            doc_id = db["documents"].insert(
+                {"path": doc, "access_date": access_date, "first_scanned_at": first_seen_at}
+            ).last_pk
+        link_id = db["links"].insert({
+            "url": url, "host": url.split("/")[2], "first_seen_at": first_seen_at,
+            "state": state, "last_outcome": last_outcome, "archived_copy": archived_copy,
+            "invalid_reason": invalid_reason,
+        }).last_pk
+        db["citations"].insert({
+            "document_id": doc_id, "link_id": link_id, "line": 1, "source": "a@href",
+            "raw_url": archived_copy or url, "first_seen_at": first_seen_at,
+            "last_seen_at": first_seen_at,
+        })
+    return int(link_id)
