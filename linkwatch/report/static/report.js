@@ -53,7 +53,8 @@
     var rows = Array.prototype.slice.call(table.tBodies[0].rows);
     var texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
     input.hidden = false;
-    if (input.parentElement) { input.parentElement.hidden = false; }
+    var box = input.closest(".filter");
+    if (box) { box.hidden = false; }
     input.addEventListener("input", function () {
       var terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
       var shown = 0;
