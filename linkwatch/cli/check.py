@@ -1,7 +1,162 @@
-"""CLI commands: check."""
+"""CLI command: ``check`` (due links, ``--all``, ``--doc PATH``, or ad-hoc URLs)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from linkwatch.check.batch import CheckSummary, check_links
+from linkwatch.cli.app import App, emit_json
+from linkwatch.cli.progress import stage_progress
+from linkwatch.errors import ConfigError
+from linkwatch.model import Outcome
+from linkwatch.store import Store
+
+FAIL_ON = ("dead", "broken", "any-failure")
+_FAILURES = {o.value for o in Outcome if not o.is_alive}
+
+
+def _read_urls(path: str) -> list[str]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read --urls {path}: {exc}") from None
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@contextmanager
+def _stop_on_signal() -> Iterator[threading.Event]:
+    """SIGTERM (and a first Ctrl-C) stop taking new URLs; a second one exits at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _text_line(r: dict[str, Any]) -> str:
+    status = str(r["status"]) if r["status"] is not None else "-"
+    line = f"{r['outcome']:<18} {status:>3}  {r['url']}"
+    if r["final_url"] and r["final_url"] != r["url"]:
+        line += f"  -> {r['final_url']}"
+    if r.get("state"):
+        line += f"  [{r['state']}]"
+    if r["error"]:
+        line += f"  ({r['error']})"
+    return line
+
+
+def summary_text(s: CheckSummary) -> str:
+    d = s.to_dict()
+    parts = [f"checked {d['checked']} of {d['total']} in {d['elapsed_s']:.1f} s"]
+    if d["deferred"]:
+        parts.append(f"{d['deferred']} deferred (host asked us to wait)")
+    lines = ["; ".join(parts)]
+    if d["by_outcome"]:
+        lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in d["by_outcome"].items()))
+    if d["by_state"]:
+        lines.append("states: " + ", ".join(f"{k} {v}" for k, v in d["by_state"].items()))
+    if d["newly_dead"] or d["recovered"]:
+        lines.append(f"newly dead {d['newly_dead']}, recovered {d['recovered']}")
+    if d["network_down"]:
+        lines.append("the network looked down: failures in this run were not counted as strikes")
+    if d["stopped"]:
+        lines.append("stopped early; the rest stays due")
+    return "\n".join(lines)
+
+
+def _failed(fail_on: str | None, results: list[dict[str, Any]]) -> bool:
+    if fail_on == "dead":
+        return any(r.get("state") == "dead" for r in results)
+    if fail_on == "broken":
+        return any(r["outcome"] in ("broken", "soft404") for r in results)
+    if fail_on == "any-failure":
+        return any(r["outcome"] in _FAILURES for r in results)
+    return False
+
+
+def _store_for(app: App, adhoc: bool) -> Store | None:
+    """Ad-hoc checks record into an existing database only; they never create one."""
+    if adhoc and not app.settings().state_path.exists():
+        return None
+    return app.store()
+
+
+@click.command()
+@click.argument("urls", nargs=-1, metavar="[URL...]")
+@click.option("--all", "check_all", is_flag=True, help="Check every link now, due or not.")
+@click.option("--doc", metavar="PATH", help="Only the links one document cites.")
+@click.option("--urls", "urls_file", metavar="FILE",
+              help="Check the URLs in FILE (one a line; '-' reads stdin).")
+@click.option("--limit", type=int, metavar="N", help="Check at most N links.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+              show_default=True, help="Readable lines, one JSON document, or a JSON object a URL.")
+@click.option("--allow-network", "allow", multiple=True, metavar="CIDR",
+              help="Also contact this address range (repeatable), e.g. an intranet.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON),
+              help="Exit 1 when a link is dead / broken (incl. soft 404) / not alive.")
+@click.pass_obj
+def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
+          urls_file: str | None, limit: int | None, fmt: str, allow: tuple[str, ...],
+          fail_on: str | None) -> None:
+    """Check links politely and record the results.
+
+    Without arguments: the links that are due. A link is declared dead only after
+    check.strikes conclusive failures (404, 410, NXDOMAIN, soft 404) at least
+    check.strike_spacing apart; blocks, rate limits, timeouts and server errors never
+    count. Dead links are findings, not errors: the exit code is 0 unless --fail-on
+    matches.
+    """
+    given = list(urls) + (_read_urls(urls_file) if urls_file else [])
+    adhoc = bool(urls) or urls_file is not None
+    if adhoc and (check_all or doc):
+        raise click.UsageError("give URLs or --all/--doc, not both")
+    more = {"check": {"allow_networks": list(app.settings().check.allow_networks) + list(allow)}}
+    settings = app.settings(**more) if allow else app.settings()
+    store = _store_for(app, adhoc)
+    results: list[dict[str, Any]] = []
+
+    def on_result(record: dict[str, Any]) -> None:
+        results.append(record)
+        if fmt == "jsonl":
+            emit_json(record)
+        elif fmt == "text" and (adhoc or record["outcome"] not in ("ok",)):
+            click.echo(_text_line(record))
+
+    with _stop_on_signal() as stop, stage_progress(app.interactive, "check") as progress:
+        summary = check_links(
+            settings, store, clock=app.clock, select="all" if check_all else "due", doc=doc,
+            urls=given if adhoc else None, stop=stop, progress=progress,
+            on_result=on_result, limit=limit,
+        )
+    if fmt == "json":
+        emit_json({"results": results, "summary": summary.to_dict()})
+    elif fmt == "text":
+        click.echo(summary_text(summary))
+    elif app.verbosity >= 0:
+        click.echo(summary_text(summary), err=True)
+    if _failed(fail_on, results):
+        raise SystemExit(1)
+
+
+COMMANDS: list[click.Command] = [check]
+

@@ -1,9 +1,207 @@
-"""Due links, check history and verdicts (issue 3)."""
+"""Due links, check history and verdicts (issue 3).
+
+Writes come in short batches (``record_checks``): one ``BEGIN IMMEDIATE`` transaction per
+batch of results, never held across network I/O.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from linkwatch.check.verdict import LinkStatus, Verdict
+from linkwatch.clock import iso, parse_instant
+from linkwatch.model import CheckResult, LinkState
 from linkwatch.store.core import StoreCore
+
+_LINK_COLUMNS = (
+    "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "
+    "failing_since, last_ok_at, check_interval_s, next_check_at, title, content_hash, "
+    "fingerprint_at"
+)
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One finished check of a known link, with the verdict it led to."""
+
+    link_id: int
+    result: CheckResult
+    verdict: Verdict
+    previous: LinkState
+    network_down: bool = False
+
+
+def _when(text: str | None) -> datetime | None:
+    return parse_instant(text) if text else None
+
+
+def _iso(at: datetime | None) -> str | None:
+    return iso(at) if at is not None else None
+
+
+def link_status(row: dict[str, Any]) -> LinkStatus:
+    """The verdict-relevant fields of a ``links`` row."""
+    return LinkStatus(
+        state=LinkState(row["state"]), state_since=_when(row["state_since"]),
+        strikes=int(row["strikes"] or 0), first_strike_at=_when(row["first_strike_at"]),
+        last_strike_at=_when(row["last_strike_at"]), failing_since=_when(row["failing_since"]),
+        last_ok_at=_when(row["last_ok_at"]), check_interval_s=row["check_interval_s"],
+    )
 
 
 class CheckStore(StoreCore):
-    pass
+    def due_links(
+        self, now: datetime, *, select: str = "due", doc: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Links to check: due ones (``next_check_at`` passed or NULL) or all; valid only.
+
+        Most overdue first; ``doc`` restricts to the links one document cites now.
+        """
+        where = ["invalid_reason IS NULL"]
+        params: list[Any] = []
+        if select == "due":
+            where.append("(next_check_at IS NULL OR next_check_at <= ?)")
+            params.append(iso(now))
+        if doc is not None:
+            where.append(
+                "id IN (SELECT c.link_id FROM citations c JOIN documents d "
+                "ON d.id = c.document_id WHERE d.path = ? AND c.ended_at IS NULL)"
+            )
+            params.append(doc)
+        sql = (f"SELECT {_LINK_COLUMNS} FROM links WHERE {' AND '.join(where)} "
+               "ORDER BY next_check_at IS NOT NULL, next_check_at, id")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.query(sql, params)
+
+    def document_known(self, path: str) -> bool:
+        return self.scalar("SELECT 1 FROM documents WHERE path = ?", [path]) is not None
+
+    def links_by_url(self, urls: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Known links among ``urls`` (canonical keys), keyed by URL."""
+        found: dict[str, dict[str, Any]] = {}
+        keys = list(dict.fromkeys(urls))
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(part))
+            for row in self.query(
+                f"SELECT {_LINK_COLUMNS}, invalid_reason FROM links WHERE url IN ({marks})", part
+            ):
+                found[row["url"]] = row
+        return found
+
+    def held_hosts(self, now: datetime) -> dict[str, datetime]:
+        """Hosts that asked us (Retry-After) not to come back before a time still ahead."""
+        rows = self.query("SELECT host, not_before FROM hosts WHERE not_before > ?", [iso(now)])
+        return {r["host"]: parse_instant(r["not_before"]) for r in rows}
+
+    def hosts_answered_before(self, hosts: Iterable[str]) -> set[str]:
+        keys = list(set(hosts))
+        answered: set[str] = set()
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(part))
+            answered.update(r["host"] for r in self.query(
+                f"SELECT host FROM hosts WHERE last_answer_at IS NOT NULL AND host IN ({marks})",
+                part))
+        return answered
+
+    def hold_host(self, host: str, until: datetime, link_ids: Sequence[int] = ()) -> None:
+        """Remember a host's Retry-After and push its links' next checks past it."""
+        with self.write():
+            self.conn.execute(
+                "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
+                "SET not_before = max(coalesce(not_before, ''), excluded.not_before)",
+                [host, iso(until)],
+            )
+            self._defer(link_ids, until)
+
+    def defer_links(self, link_ids: Sequence[int], until: datetime) -> None:
+        """Links not checked this run (their host asked us to wait)."""
+        with self.write():
+            self._defer(link_ids, until)
+
+    def _defer(self, link_ids: Sequence[int], until: datetime) -> None:
+        self.conn.executemany(
+            "UPDATE links SET next_check_at = ? WHERE id = ? "
+            "AND (next_check_at IS NULL OR next_check_at < ?)",
+            [(iso(until), i, iso(until)) for i in link_ids],
+        )
+
+    def record_checks(
+        self, records: Sequence[CheckRecord], answered_hosts: Iterable[str] = (),
+        run_id: int | None = None,
+    ) -> None:
+        """One short transaction: history rows, link rows, state changes, hosts seen."""
+        if not records and not answered_hosts:
+            return
+        with self.write():
+            self.conn.executemany(_INSERT_CHECK, [_check_row(r, run_id) for r in records])
+            self.conn.executemany(_UPDATE_LINK, [_link_row(r) for r in records])
+            self.conn.executemany(
+                "INSERT INTO state_changes (link_id, at, from_state, to_state, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.link_id, iso(r.result.checked_at), r.previous.value,
+                  r.verdict.status.state.value, r.verdict.reason)
+                 for r in records if r.verdict.status.state is not r.previous],
+            )
+            at = iso(records[0].result.checked_at) if records else self.now()
+            self.conn.executemany(
+                "INSERT INTO hosts (host, last_answer_at) VALUES (?, ?) ON CONFLICT(host) "
+                "DO UPDATE SET last_answer_at = excluded.last_answer_at",
+                [(h, at) for h in set(answered_hosts)],
+            )
+
+    def check_history(self, link_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM checks WHERE link_id = ? ORDER BY checked_at DESC, id DESC LIMIT ?",
+            [link_id, limit],
+        )
+
+    def state_history(self, link_id: int) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT at, from_state, to_state, reason FROM state_changes WHERE link_id = ? "
+            "ORDER BY at, id", [link_id])
+
+
+_INSERT_CHECK = (
+    "INSERT INTO checks (link_id, run_id, checked_at, outcome, status, final_url, redirects, "
+    "elapsed_ms, error, strike, network_down) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(link_id, checked_at) DO UPDATE SET run_id = excluded.run_id, "
+    "outcome = excluded.outcome, status = excluded.status, final_url = excluded.final_url, "
+    "redirects = excluded.redirects, elapsed_ms = excluded.elapsed_ms, error = excluded.error, "
+    "strike = excluded.strike, network_down = excluded.network_down"
+)
+
+_UPDATE_LINK = (
+    "UPDATE links SET last_checked_at = ?, last_outcome = ?, last_status = ?, "
+    "last_final_url = ?, last_error = ?, redirect_permanent = ?, state = ?, state_since = ?, "
+    "strikes = ?, first_strike_at = ?, last_strike_at = ?, failing_since = ?, last_ok_at = ?, "
+    "check_interval_s = ?, next_check_at = ?, title = coalesce(?, title), "
+    "content_hash = coalesce(?, content_hash), "
+    "fingerprint_at = CASE WHEN ? IS NULL THEN fingerprint_at ELSE ? END WHERE id = ?"
+)
+
+
+def _check_row(r: CheckRecord, run_id: int | None) -> tuple[Any, ...]:
+    res = r.result
+    return (r.link_id, run_id, iso(res.checked_at), res.outcome.value, res.status,
+            res.final_url, json.dumps(list(res.redirects)), res.elapsed_ms, res.error,
+            int(r.verdict.strike), int(r.network_down))
+
+
+def _link_row(r: CheckRecord) -> tuple[Any, ...]:
+    res, s = r.result, r.verdict.status
+    permanent = None if res.permanent_redirect is None else int(res.permanent_redirect)
+    return (iso(res.checked_at), res.outcome.value, res.status, res.final_url, res.error,
+            permanent, s.state.value, _iso(s.state_since), s.strikes, _iso(s.first_strike_at),
+            _iso(s.last_strike_at), _iso(s.failing_since), _iso(s.last_ok_at),
+            s.check_interval_s, iso(r.verdict.next_check_at), res.title, res.content_hash,
+            res.content_hash, iso(res.checked_at), r.link_id)

@@ -184,3 +184,9 @@ def m002_links_best_snapshot(db: Database) -> None:
         ALTER TABLE links ADD COLUMN snapshot_timestamp TEXT
         """,
     )
+
+
+@step
+def m003_check_fingerprint_at(db: Database) -> None:
+    """When a link's page fingerprint (title, content_hash) was last taken (issue 3)."""
+    _run(db, "ALTER TABLE links ADD COLUMN fingerprint_at TEXT")

@@ -1,0 +1,303 @@
+"""Checking one URL: ``check_url(url, ctx) -> CheckResult``; never raises for link faults.
+
+Request policy: ``HEAD`` first when only liveness is wanted, then a streamed ``GET``
+whenever ``HEAD`` is not a clear 2xx/3xx; a streamed ``GET`` straight away when the body is
+wanted (title, fingerprint, soft-404 detection). Redirects are followed by hand (at most
+``check.max_redirects``), every hop re-checked for scheme and address policy (the policy
+itself runs at connect time in ``linkwatch.check.transport``). One wall-clock deadline
+(``check.timeout_s``) covers connect, headers, body and every hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from linkwatch import __version__
+from linkwatch.check.body import ACCEPT_ENCODING, Page, is_html, page_of, read_body
+from linkwatch.check.classify import (
+    PERMANENT_CODES,
+    REDIRECT_CODES,
+    is_clear_success,
+    outcome_for_exception,
+    outcome_for_status,
+)
+from linkwatch.check.hosts import HostLimiter, parse_retry_after
+from linkwatch.check.policy import AddressBlocked, AddressPolicy, literal_address
+from linkwatch.check.soft404 import (
+    ProbeCache,
+    ProbeResult,
+    is_home,
+    is_redirect_to_home,
+    last_segment,
+    looks_like_sibling,
+    sibling_url,
+)
+from linkwatch.check.transport import (
+    DEADLINE,
+    GuardedBackend,
+    GuardedTransport,
+    Resolver,
+    system_resolver,
+)
+from linkwatch.clock import Clock
+from linkwatch.config import CheckSettings, Settings
+from linkwatch.model import CheckResult, Outcome
+from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of
+
+PROBE_TIMEOUT_S = 10.0
+MAX_DECODED_FACTOR = 4
+
+
+@dataclass
+class CheckContext:
+    """What every check shares within one run."""
+
+    client: httpx.AsyncClient
+    settings: CheckSettings
+    policy: AddressPolicy
+    limiter: HostLimiter
+    clock: Clock
+    probes: ProbeCache = field(default_factory=ProbeCache)
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def user_agent(settings: CheckSettings, host: str) -> str:
+    """The honest default ``linkwatch/<version> (+contact)``, or a per-host override."""
+    for pattern, agent in settings.host_user_agents.items():
+        p = pattern.lower().lstrip(".")
+        if host == p or host.endswith("." + p):
+            return agent
+    if settings.user_agent:
+        return settings.user_agent
+    contact = f" (+{settings.contact})" if settings.contact else ""
+    return f"linkwatch/{__version__}{contact}"
+
+
+def _no_cookies() -> httpx.Cookies:
+    return httpx.Cookies(http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(
+        allowed_domains=[])))
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings, clock: Clock, *, extra_allow: tuple[str, ...] = (),
+    resolver: Resolver = system_resolver, rng: random.Random | None = None,
+) -> AsyncIterator[CheckContext]:
+    """One shared client (no env proxies, no shared cookies) with the guarded transport."""
+    cs = settings.check
+    policy = AddressPolicy.from_cidrs(cs.allow_networks + extra_allow, cs.deny_networks)
+    transport: httpx.AsyncBaseTransport
+    if cs.proxy:
+        # the proxy, not linkwatch, then decides which addresses are reached
+        transport = httpx.AsyncHTTPTransport(proxy=cs.proxy, retries=0)
+    else:
+        transport = GuardedTransport(GuardedBackend(policy, resolver),
+                                     per_origin=cs.per_host + 2,
+                                     max_pools=max(64, cs.concurrency * 4))
+    client = httpx.AsyncClient(
+        transport=transport, trust_env=False, follow_redirects=False, cookies=_no_cookies(),
+        timeout=httpx.Timeout(cs.timeout_s, connect=cs.connect_timeout_s),
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                 "Accept-Encoding": ACCEPT_ENCODING},
+    )
+    ctx = CheckContext(client, cs, policy, HostLimiter(cs.concurrency, cs.host_interval_s),
+                       clock, rng=rng or random.Random())
+    try:
+        yield ctx
+    finally:
+        await ctx.probes.aclose()
+        await client.aclose()
+
+
+@dataclass
+class _Trace:
+    """What happened so far in one check (kept when a later hop fails)."""
+
+    url: str
+    chain: list[str] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
+    status: int | None = None
+    retry_after_s: float | None = None
+    page: Page | None = None
+
+    @property
+    def final_url(self) -> str:
+        return self.chain[-1] if self.chain else self.url
+
+    @property
+    def permanent(self) -> bool | None:
+        return all(c in PERMANENT_CODES for c in self.codes) if self.codes else None
+
+
+def _precheck(url: str) -> tuple[Outcome, str] | None:
+    scheme = urlsplit(url).scheme.lower() if ":" in url else ""
+    if scheme and scheme not in ALLOWED_SCHEMES:
+        return Outcome.SKIPPED_SCHEME, f"scheme {scheme!r} is not checked"
+    try:
+        canonicalize(url)
+    except InvalidURL as exc:
+        return Outcome.INVALID_URL, str(exc)
+    return None
+
+
+async def check_url(url: str, ctx: CheckContext, *, fetch_body: bool = True) -> CheckResult:
+    """Check ``url`` once. Link faults come back as the result's outcome, never raised."""
+    checked_at = ctx.clock()
+    started = time.monotonic()
+    early = _precheck(url)
+    if early is not None:
+        return CheckResult(url, early[0], checked_at, error=early[1])
+    trace = _Trace(url)
+    token = DEADLINE.set(started + ctx.settings.timeout_s)
+    try:
+        async with asyncio.timeout(ctx.settings.timeout_s + 0.5):
+            outcome, error = await _follow(trace, ctx, fetch_body)
+    except Exception as exc:  # noqa: BLE001 - classified; unknown ones re-raise there
+        outcome, error = outcome_for_exception(exc)
+    finally:
+        DEADLINE.reset(token)
+    page = trace.page
+    return CheckResult(
+        url=url, outcome=outcome, checked_at=checked_at, status=trace.status,
+        final_url=trace.final_url, redirects=tuple(trace.chain),
+        permanent_redirect=trace.permanent, elapsed_ms=int((time.monotonic() - started) * 1000),
+        error=error, retry_after_s=trace.retry_after_s,
+        title=page.title if page else None, content_hash=page.content_hash if page else None,
+    )
+
+
+async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
+    host = host_of(url)
+    literal = literal_address(urlsplit(url).hostname or "")
+    if literal is not None and not ctx.settings.proxy:
+        reason = ctx.policy.refusal(literal)
+        if reason is not None:
+            raise AddressBlocked(reason)
+    await ctx.limiter.wait_turn(host)
+    request = ctx.client.build_request(method, url, headers={
+        "User-Agent": user_agent(ctx.settings, host)})
+    if jar:
+        jar.set_cookie_header(request)
+    response = await ctx.client.send(request, stream=True)
+    if "set-cookie" in response.headers:
+        jar.extract_cookies(response)
+    return response
+
+
+async def _ask(
+    ctx: CheckContext, method: str, url: str, jar: httpx.Cookies
+) -> tuple[str, httpx.Response]:
+    """HEAD, falling back to GET unless HEAD gave a clear 2xx/3xx."""
+    if method == "HEAD":
+        try:
+            response = await _send(ctx, "HEAD", url, jar)
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            pass  # some servers drop HEAD
+        else:
+            if is_clear_success(response.status_code):
+                return "HEAD", response
+            await response.aclose()
+    return "GET", await _send(ctx, "GET", url, jar)
+
+
+async def _follow(trace: _Trace, ctx: CheckContext, fetch_body: bool) -> tuple[Outcome, str | None]:
+    method = "GET" if fetch_body else "HEAD"
+    jar = httpx.Cookies()
+    current = trace.url
+    for _hop in range(ctx.settings.max_redirects + 1):
+        method, response = await _ask(ctx, method, current, jar)
+        try:
+            trace.status = response.status_code
+            location = response.headers.get("location")
+            if response.status_code in REDIRECT_CODES and location:
+                try:
+                    current = str(httpx.URL(current).join(location.strip()))
+                except (httpx.InvalidURL, ValueError) as exc:
+                    return Outcome.INVALID_URL, f"bad redirect Location {location[:200]!r}: {exc}"
+                trace.chain.append(current)
+                trace.codes.append(response.status_code)
+                early = _precheck(current)
+                if early is not None:
+                    return early[0], f"redirected to {current[:300]}: {early[1]}"
+                continue
+            return await _final(trace, ctx, response, method, fetch_body)
+        finally:
+            await response.aclose()
+    return Outcome.TOO_MANY_REDIRECTS, f"more than {ctx.settings.max_redirects} redirects"
+
+
+async def _final(
+    trace: _Trace, ctx: CheckContext, response: httpx.Response, method: str, fetch_body: bool
+) -> tuple[Outcome, str | None]:
+    status = response.status_code
+    outcome = outcome_for_status(status, response.headers)
+    if outcome is Outcome.RATE_LIMITED:
+        trace.retry_after_s = parse_retry_after(response.headers.get("retry-after"), ctx.clock())
+        return outcome, f"HTTP {status}"
+    if not outcome.is_alive:
+        reason = "bot challenge (cf-mitigated)" if response.headers.get("cf-mitigated") else ""
+        return outcome, f"HTTP {status}" + (f": {reason}" if reason else "")
+    if trace.chain and is_redirect_to_home(trace.url, trace.final_url):
+        return Outcome.SOFT404, "deep link redirected to the site's home page"
+    alive = Outcome.REDIRECTED if trace.chain else Outcome.OK
+    if not (fetch_body and method == "GET" and status == 200 and is_html(response)):
+        return alive, None
+    cap = ctx.settings.max_body_bytes
+    data = await read_body(response, cap, cap * MAX_DECODED_FACTOR)
+    if data is None:
+        return alive, None
+    trace.page = page = page_of(response, data, drop=(last_segment(trace.final_url),))
+    if page.says_not_found:
+        return Outcome.SOFT404, f"page says not found: {(page.heading or page.title or '')[:120]!r}"
+    if ctx.settings.soft404_probe and not is_home(trace.final_url):
+        await response.aclose()
+        probe = await ctx.probes.get(trace.final_url, lambda: _probe(ctx, trace.final_url))
+        if looks_like_sibling(page.content_hash, trace.final_url, probe):
+            return Outcome.SOFT404, "same page as a made-up URL on this site"
+    return alive, None
+
+
+async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
+    """Fetch a made-up sibling of ``url``; ``None`` when that tells us nothing."""
+    probe_url, token = sibling_url(url, ctx.rng)
+    trace = _Trace(probe_url)
+    token_var = DEADLINE.set(time.monotonic() + min(PROBE_TIMEOUT_S, ctx.settings.timeout_s))
+    try:
+        async with asyncio.timeout(min(PROBE_TIMEOUT_S, ctx.settings.timeout_s) + 0.5):
+            jar = httpx.Cookies()
+            current = probe_url
+            for _hop in range(ctx.settings.max_redirects + 1):
+                response = await _send(ctx, "GET", current, jar)
+                try:
+                    trace.status = response.status_code
+                    location = response.headers.get("location")
+                    if response.status_code in REDIRECT_CODES and location:
+                        current = str(httpx.URL(current).join(location.strip()))
+                        trace.chain.append(current)
+                        continue
+                    if response.status_code == 200 and is_html(response):
+                        cap = ctx.settings.max_body_bytes
+                        data = await read_body(response, cap, cap * MAX_DECODED_FACTOR)
+                        if data is not None:
+                            trace.page = page_of(response, data, drop=(token,))
+                    break
+                finally:
+                    await response.aclose()
+    except Exception:  # noqa: BLE001 - a failed probe only means "no evidence"
+        return None
+    finally:
+        DEADLINE.reset(token_var)
+    return ProbeResult(trace.status, trace.final_url if trace.chain else None,
+                       trace.page.content_hash if trace.page else None)
+
+
+__all__ = ["CheckContext", "check_url", "open_context", "user_agent"]

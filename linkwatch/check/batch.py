@@ -1,0 +1,321 @@
+"""Running a batch of checks against the store: ``check_links(...) -> CheckSummary``.
+
+Per host at most ``check.per_host`` workers ("lanes") take that host's URLs in turn, so
+hosts never wait on each other; a global semaphore caps checks in flight. Results are
+judged (``verdict.judge``) and written in short transactions every ``FLUSH_EVERY`` results
+or ``FLUSH_INTERVAL_S`` seconds, never across network I/O. A host that answers 429/503 with
+``Retry-After`` is held (in memory and in ``hosts.not_before``): its remaining links are
+rescheduled, the others go on, nobody sleeps on it.
+
+Network-down detection: the latest outcome of each of the last ``WINDOW`` hosts is kept;
+when at least ``WINDOW_MIN`` hosts are in it, at least ``DOWN_SHARE`` of them could not be
+reached at all (DNS or connect failure, timeout without an answer) and one of those had
+answered before, the run is judged a local outage: its failures are flagged and are not
+strikes. The first results wait until ``WINDOW_MIN`` hosts have been seen so an outage at
+the start of a run cannot strike either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from linkwatch.check import CheckContext, check_url, open_context
+from linkwatch.check.classify import is_unreachable
+from linkwatch.check.transport import Resolver, system_resolver
+from linkwatch.check.verdict import Rules, judge
+from linkwatch.clock import Clock, iso, parse_instant
+from linkwatch.config import Settings, duration_s
+from linkwatch.errors import CorpusError
+from linkwatch.model import CheckResult, LinkState, Outcome
+from linkwatch.store import Store
+from linkwatch.store.checks import CheckRecord, link_status
+from linkwatch.urls import host_of, try_canonicalize
+
+FLUSH_EVERY = 50
+FLUSH_INTERVAL_S = 1.0
+WINDOW = 20
+WINDOW_MIN = 5
+DOWN_SHARE = 0.8
+MAX_LISTED = 100
+
+
+@dataclass
+class Target:
+    url: str
+    host: str
+    link: dict[str, Any] | None = None
+
+
+@dataclass
+class CheckSummary:
+    total: int = 0
+    checked: int = 0
+    deferred: int = 0
+    by_outcome: collections.Counter[str] = field(default_factory=collections.Counter)
+    by_state: collections.Counter[str] = field(default_factory=collections.Counter)
+    newly_dead: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    network_down: bool = False
+    stopped: bool = False
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "checked": self.checked, "deferred": self.deferred,
+            "by_outcome": dict(sorted(self.by_outcome.items())),
+            "by_state": dict(sorted(self.by_state.items())),
+            "newly_dead": len(self.newly_dead), "recovered": len(self.recovered),
+            "newly_dead_urls": self.newly_dead[:MAX_LISTED],
+            "recovered_urls": self.recovered[:MAX_LISTED],
+            "network_down": self.network_down, "stopped": self.stopped,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def check_links(
+    settings: Settings, store: Store | None, *, clock: Clock, select: str = "due",
+    doc: str | None = None, urls: Sequence[str] | None = None,
+    stop: threading.Event | None = None, progress: Callable[[int, int], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None, limit: int | None = None,
+    resolver: Resolver = system_resolver, rng: random.Random | None = None,
+) -> CheckSummary:
+    """Check due/all/one document's links, or ad-hoc ``urls``; record what the store knows."""
+    if select not in ("due", "all"):
+        raise ValueError(f"select must be 'due' or 'all', not {select!r}")
+    started = time.monotonic()
+    targets = _targets(store, clock(), select, doc, urls, limit)
+    run = _Run(settings, store, clock, stop or threading.Event(), progress, on_result,
+               resolver, rng or random.Random())
+    summary = asyncio.run(run.execute(targets))
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _targets(
+    store: Store | None, now: datetime, select: str, doc: str | None,
+    urls: Sequence[str] | None, limit: int | None,
+) -> list[Target]:
+    if urls is not None:
+        keyed: dict[str, str] = {}
+        for url in urls:
+            key, _ = try_canonicalize(url.strip())
+            keyed.setdefault(key or url.strip(), url.strip())
+        known = store.links_by_url(keyed) if store is not None else {}
+        found = [Target(key, host_of(key), known.get(key)) for key in keyed if key]
+        return found[:limit] if limit is not None else found
+    if store is None:
+        return []
+    if doc is not None and not store.document_known(doc):
+        raise CorpusError(f"document {doc!r} is not in the database; run 'linkwatch scan' "
+                          "first and give the path as the scan recorded it")
+    rows = store.due_links(now, select=select, doc=doc, limit=limit)
+    return [Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows]
+
+
+class _Run:
+    def __init__(
+        self, settings: Settings, store: Store | None, clock: Clock, stop: threading.Event,
+        progress: Callable[[int, int], None] | None,
+        on_result: Callable[[dict[str, Any]], None] | None, resolver: Resolver,
+        rng: random.Random,
+    ) -> None:
+        self.settings, self.store, self.clock, self.stop = settings, store, clock, stop
+        self.progress, self.on_result = progress, on_result
+        self.resolver, self.rng = resolver, rng
+        self.rules = Rules.from_settings(settings.check)
+        self.summary = CheckSummary()
+        self.done = 0
+        self.records: list[CheckRecord] = []
+        self.answered: set[str] = set()
+        self.answered_unsaved: set[str] = set()
+        self.holds: dict[str, datetime] = {}
+        self.answered_before: set[str] = set()
+        self.window: collections.OrderedDict[str, bool] = collections.OrderedDict()
+        self.waiting: list[tuple[Target, CheckResult]] = []
+        self.last_flush = time.monotonic()
+        self.fingerprint_every_s = duration_s(settings.check.fingerprint_every)
+
+    async def execute(self, targets: list[Target]) -> CheckSummary:
+        self.summary.total = len(targets)
+        lanes = self._hold_known(targets)
+        if self.store is not None:
+            self.answered_before = self.store.hosts_answered_before(lanes)
+        self.window_min = min(WINDOW_MIN, len(lanes))
+        async with open_context(self.settings, self.clock, resolver=self.resolver,
+                                rng=self.rng) as ctx:
+            per_host = max(1, self.settings.check.per_host)
+            workers = [self._lane(ctx, host, queue)
+                       for host, queue in lanes.items() for _ in range(min(per_host, len(queue)))]
+            await asyncio.gather(*workers)
+        self._judge_waiting(final=True)
+        self._flush(force=True)
+        self.summary.stopped = self.stop.is_set()
+        return self.summary
+
+    def _hold_known(self, targets: list[Target]) -> dict[str, collections.deque[Target]]:
+        """Group by host; defer at once the hosts a stored Retry-After still holds."""
+        held = self.store.held_hosts(self.clock()) if self.store is not None else {}
+        lanes: dict[str, collections.deque[Target]] = {}
+        for target in targets:
+            if target.host in held:
+                self._defer([target], held[target.host])
+            else:
+                lanes.setdefault(target.host, collections.deque()).append(target)
+        return lanes
+
+    async def _lane(self, ctx: CheckContext, host: str, queue: collections.deque[Target]) -> None:
+        while queue and not self.stop.is_set():
+            if ctx.limiter.is_held_off(host):
+                until = self.holds.get(host, self.clock())
+                self._defer(list(queue), until)
+                queue.clear()
+                return
+            target = queue.popleft()
+            async with ctx.limiter.slot():
+                if self.stop.is_set():
+                    queue.appendleft(target)
+                    return
+                result = await check_url(target.url, ctx, fetch_body=self._wants_body(target))
+            self._handle(ctx, target, result)
+
+    def _wants_body(self, target: Target) -> bool:
+        link = target.link
+        if link is None or link["state"] != LinkState.ALIVE.value or not link["content_hash"]:
+            return True
+        taken = link.get("fingerprint_at")
+        if not taken:
+            return True
+        age = (self.clock() - parse_instant(taken)).total_seconds()
+        return age >= self.fingerprint_every_s
+
+    # -- results --------------------------------------------------------------------------
+    def _handle(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
+        if result.status is not None and target.host not in self.answered:
+            self.answered.add(target.host)
+            self.answered_unsaved.add(target.host)
+        if result.outcome not in (Outcome.SKIPPED_POLICY, Outcome.SKIPPED_SCHEME,
+                                  Outcome.INVALID_URL, Outcome.SKIPPED_ROBOTS):
+            self.window[target.host] = is_unreachable(result.outcome, result.error, result.status)
+            self.window.move_to_end(target.host)
+            while len(self.window) > WINDOW:
+                self.window.popitem(last=False)
+        if result.outcome is Outcome.RATE_LIMITED:
+            self._hold(ctx, target, result)
+        self.summary.checked += 1
+        self.waiting.append((target, result))
+        self._judge_waiting(final=False)
+        self._count_progress()
+        self._flush()
+
+    def _hold(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
+        cap = duration_s(self.settings.check.retry_after_cap)
+        wait = result.retry_after_s
+        if wait is None:
+            wait = duration_s(self.settings.check.recheck_rate_limited)
+        wait = min(wait, cap)
+        ctx.limiter.hold_off(target.host, wait)
+        until = self.clock() + timedelta(seconds=wait)
+        self.holds[target.host] = max(until, self.holds.get(target.host, until))
+        if self.store is not None:
+            self.store.hold_host(target.host, until)
+
+    def _network_down(self) -> bool:
+        if len(self.window) < max(self.window_min, 1) or len(self.window) < WINDOW_MIN:
+            return False
+        unreachable = [h for h, down in self.window.items() if down]
+        if len(unreachable) < DOWN_SHARE * len(self.window):
+            return False
+        return any(h in self.answered_before or h in self.answered for h in unreachable)
+
+    def _judge_waiting(self, final: bool) -> None:
+        if not final and len(self.window) < self.window_min:
+            return
+        down = self._network_down()
+        for target, result in self.waiting:
+            self._judge(target, result, down and not result.outcome.is_alive)
+        self.waiting.clear()
+
+    def _judge(self, target: Target, result: CheckResult, network_down: bool) -> None:
+        self.summary.by_outcome[result.outcome.value] += 1
+        self.summary.network_down |= network_down
+        state: str | None = None
+        link = target.link
+        if link is not None and self.store is not None:
+            prev = link_status(link)
+            verdict = judge(prev, result.outcome, result.checked_at, self.rules,
+                            network_down=network_down, retry_after_s=result.retry_after_s,
+                            rng=self.rng)
+            state = verdict.status.state.value
+            self.summary.by_state[state] += 1
+            if verdict.status.state is not prev.state:
+                if verdict.status.state is LinkState.DEAD:
+                    self.summary.newly_dead.append(target.url)
+                elif prev.state in (LinkState.DEAD, LinkState.FAILING,
+                                    LinkState.UNVERIFIABLE) and result.outcome.is_alive:
+                    self.summary.recovered.append(target.url)
+            self.records.append(CheckRecord(int(link["id"]), result, verdict, prev.state,
+                                            network_down))
+        if self.on_result is not None:
+            self.on_result(result_record(result, state, network_down))
+
+    def _defer(self, targets: list[Target], until: datetime) -> None:
+        ids = [int(t.link["id"]) for t in targets if t.link is not None]
+        if ids and self.store is not None:
+            self.store.defer_links(ids, until)
+        for target in targets:
+            self.summary.deferred += 1
+            if self.on_result is not None:
+                self.on_result({
+                    "url": target.url, "outcome": Outcome.RATE_LIMITED.value, "status": None,
+                    "final_url": None, "redirects": [], "elapsed_ms": 0,
+                    "error": f"not requested: host asked us to wait until {iso(until)}",
+                    "state": target.link["state"] if target.link is not None else None,
+                    "deferred": True,
+                })
+            self._count_progress()
+
+    def _count_progress(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.summary.total)
+
+    def _flush(self, force: bool = False) -> None:
+        if self.store is None:
+            self.records.clear()
+            return
+        due = len(self.records) >= FLUSH_EVERY or (
+            time.monotonic() - self.last_flush >= FLUSH_INTERVAL_S)
+        if not (force or due) or not (self.records or self.answered_unsaved):
+            return
+        self.store.record_checks(self.records, self.answered_unsaved)
+        self.records = []
+        self.answered_unsaved = set()
+        self.last_flush = time.monotonic()
+
+
+def result_record(
+    result: CheckResult, state: str | None, network_down: bool = False
+) -> dict[str, Any]:
+    """The JSON line for one checked URL."""
+    record: dict[str, Any] = {
+        "url": result.url, "outcome": result.outcome.value, "status": result.status,
+        "final_url": result.final_url, "redirects": list(result.redirects),
+        "elapsed_ms": result.elapsed_ms, "error": result.error, "state": state,
+    }
+    if result.permanent_redirect is not None:
+        record["permanent"] = result.permanent_redirect
+    if result.retry_after_s is not None:
+        record["retry_after_s"] = round(result.retry_after_s, 1)
+    if result.title is not None:
+        record["title"] = result.title
+    if network_down:
+        record["network_down"] = True
+    return record

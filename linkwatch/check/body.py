@@ -1,0 +1,147 @@
+"""Reading a body safely and fingerprinting the page.
+
+Bodies are read with ``aiter_raw`` (httpx would inflate ``Content-Encoding`` without any
+bound: a 100 KB gzip bomb becomes hundreds of MiB) up to ``max_raw`` bytes on the wire,
+and inflated here with ``zlib.decompressobj().decompress(chunk, max_length)`` up to
+``max_decoded`` bytes. We only ever ask for ``gzip, deflate, identity``.
+
+The fingerprint is the page's ``<title>`` and a SHA-256 of its main text (scripts, styles,
+navigation, headers and footers removed; whitespace collapsed; lower-cased), for
+content-drift detection and soft-404 comparison.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+
+import httpx
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+ACCEPT_ENCODING = "gzip, deflate, identity"
+_NOISE = "script, style, noscript, template, nav, header, footer, aside, form, svg"
+_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+NOT_FOUND = re.compile(
+    r"\b(?:404|page not found|not found|does ?n[o']t exist|no longer (?:exists|available)|"
+    r"(?:can ?not|can't|could not|couldn't) be found|nothing (?:was )?found|"
+    r"page (?:is )?(?:missing|unavailable)|seite nicht gefunden|page introuvable|"
+    r"no encontrada)\b",
+    re.IGNORECASE,
+)
+SHORT_PAGE_CHARS = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What a body told us."""
+
+    title: str | None
+    heading: str | None
+    text: str
+    content_hash: str
+
+    @property
+    def says_not_found(self) -> bool:
+        """The page itself announces 'not found' (in its title or first heading)."""
+        if self.heading and NOT_FOUND.search(self.heading):
+            return True
+        return bool(self.title and NOT_FOUND.search(self.title)
+                    and len(self.text) < SHORT_PAGE_CHARS)
+
+
+class _Inflater:
+    def __init__(self, encoding: str) -> None:
+        enc = encoding.strip().lower()
+        self.passthrough = enc in ("", "identity", "none")
+        self.supported = self.passthrough or enc in ("gzip", "x-gzip", "deflate")
+        self._raw_deflate = False
+        self._obj = zlib.decompressobj(47) if self.supported and not self.passthrough else None
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        if self.passthrough:
+            return chunk[:room]
+        assert self._obj is not None
+        try:
+            return self._obj.decompress(chunk, max(room, 1))
+        except zlib.error:
+            if self._raw_deflate:
+                raise
+            # some servers send raw deflate for "deflate"
+            self._raw_deflate = True
+            self._obj = zlib.decompressobj(-15)
+            return self._obj.decompress(chunk, max(room, 1))
+
+
+async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) -> bytes | None:
+    """At most ``max_decoded`` inflated bytes from at most ``max_raw`` raw bytes.
+
+    ``None`` when the body cannot be read safely (unknown encoding, corrupt stream).
+    """
+    inflater = _Inflater(response.headers.get("content-encoding", ""))
+    if not inflater.supported:
+        return None
+    out = bytearray()
+    raw = 0
+    try:
+        async for chunk in response.aiter_raw():
+            raw += len(chunk)
+            out += inflater.feed(chunk, max_decoded - len(out))
+            if len(out) >= max_decoded or raw >= max_raw:
+                break
+    except zlib.error:
+        return bytes(out) if out else None
+    return bytes(out[:max_decoded])
+
+
+def _charset(response: httpx.Response, data: bytes) -> str:
+    declared = response.charset_encoding
+    if not declared:
+        m = _CHARSET.search(data[:2048])
+        declared = m.group(1).decode("ascii") if m else "utf-8"
+    try:
+        "".encode(declared)
+    except LookupError:
+        return "utf-8"
+    return declared
+
+
+def is_html(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "").lower()
+    return not ctype or "html" in ctype
+
+
+def _clean(text: str | None) -> str | None:
+    if not text:
+        return None
+    value = _SPACE.sub(" ", text).strip()
+    return value[:500] or None
+
+
+def parse_page(data: bytes, encoding: str = "utf-8", drop: tuple[str, ...] = ()) -> Page:
+    """Title, first heading and main-text hash of an HTML document.
+
+    ``drop`` are strings (e.g. the URL's own last path segment) removed from the text
+    before hashing, so a page that merely echoes its URL hashes like its siblings.
+    """
+    tree = HTMLParser(data.decode(encoding, errors="replace"))
+    title_node = tree.css_first("title")
+    title = _clean(title_node.text() if title_node else None)
+    for node in tree.css(_NOISE):
+        node.decompose()
+    heading_node = tree.css_first("h1")
+    heading = _clean(heading_node.text() if heading_node else None)
+    root = tree.css_first("main") or tree.css_first("article") or tree.body
+    text = _SPACE.sub(" ", root.text(separator=" ") if root else "").strip().lower()
+    hashed = text
+    for token in drop:
+        if len(token) >= 4:  # dropping "a" would mangle the text
+            hashed = hashed.replace(token.lower(), "")
+    digest = hashlib.sha256(hashed.encode("utf-8", errors="replace")).hexdigest()
+    return Page(title=title, heading=heading, text=text, content_hash=digest)
+
+
+def page_of(response: httpx.Response, data: bytes, drop: tuple[str, ...] = ()) -> Page:
+    return parse_page(data, _charset(response, data), drop)

@@ -1,0 +1,66 @@
+"""Per-host politeness: minimum spacing between requests, Retry-After, global concurrency.
+
+Per-host *concurrency* comes from the batch runner (at most ``per_host`` workers per host);
+this module spaces requests to one host at least ``interval_s`` apart and remembers when a
+host asked us to wait (``Retry-After``). Waiting for one host never holds up another: a
+worker sleeps for its own host's turn before it takes a global slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` (delta-seconds or HTTP-date) as seconds from ``now``; None if absent/bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class HostLimiter:
+    """Spacing per host, a global cap on checks in flight, and per-host 'not before' times."""
+
+    def __init__(self, concurrency: int, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._global = asyncio.Semaphore(max(1, concurrency))
+        self._next_start: dict[str, float] = {}
+        self._not_before: dict[str, float] = {}
+
+    async def wait_turn(self, host: str) -> None:
+        """Sleep until ``host`` may get its next request; reserves that moment."""
+        if self.interval_s <= 0:
+            return
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, 0.0))
+        self._next_start[host] = start + self.interval_s
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the global check slots."""
+        async with self._global:
+            yield
+
+    def hold_off(self, host: str, seconds: float) -> None:
+        """``host`` asked us to wait ``seconds`` (Retry-After, already capped)."""
+        until = time.monotonic() + seconds
+        self._not_before[host] = max(self._not_before.get(host, 0.0), until)
+
+    def is_held_off(self, host: str) -> bool:
+        return self._not_before.get(host, 0.0) > time.monotonic()

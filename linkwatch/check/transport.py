@@ -1,0 +1,260 @@
+"""The httpx transport that enforces the address policy and the deadline at the socket.
+
+``GuardedBackend`` is an httpcore network backend: for every new connection it resolves the
+host once, refuses the host if *any* answer is disallowed (``AddressBlocked``), and connects
+to the vetted address itself, so the checked IP is the connected IP (no DNS rebinding
+between check and connect; redirects and keep-alive are covered because every new origin
+opens a new connection). TLS still verifies the host name: httpcore passes the origin's
+host as ``server_hostname``. Every read and write is bounded by the per-check deadline in
+``DEADLINE`` (a server dribbling one byte every half second cannot outlive it).
+
+``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that owns an
+``httpcore.AsyncConnectionPool`` with that backend (``httpx.AsyncHTTPTransport`` takes no
+backend argument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import socket
+import ssl
+import time
+import typing
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+import httpcore
+import httpx
+
+from linkwatch.check.policy import AddressBlocked, AddressPolicy
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "linkwatch_deadline", default=None
+)
+_TEMPORARY_DNS = {getattr(socket, n) for n in ("EAI_AGAIN", "EAI_FAIL") if hasattr(socket, n)}
+
+
+class NameNotResolved(Exception):  # noqa: N818 - a link fault carried to the check boundary
+    """DNS gave no address. ``permanent`` is True for NXDOMAIN-like answers."""
+
+    def __init__(self, host: str, message: str, permanent: bool) -> None:
+        super().__init__(f"cannot resolve {host}: {message}")
+        self.permanent = permanent
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """All addresses of ``host`` from the OS resolver, in its order, without duplicates."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NameNotResolved(host, exc.strerror or str(exc),
+                              permanent=exc.errno not in _TEMPORARY_DNS) from None
+    except UnicodeError as exc:
+        raise NameNotResolved(host, str(exc), permanent=True) from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _budget(timeout: float | None) -> float | None:
+    """``timeout`` shortened to what is left of the current check's deadline."""
+    deadline = DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("deadline for this check reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.AsyncNetworkStream):
+    """A network stream whose every operation ends by the check's deadline."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _budget(timeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _budget(timeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(ssl_context, server_hostname, _budget(timeout))
+        return DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolve once, vet every answer, connect to the vetted address."""
+
+    def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver,
+                 inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self.policy = policy
+        self.resolver = resolver
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.resolver(host.strip("[]"), port)
+        self.policy.vet(host, addresses)
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                stream = await self.inner.connect_tcp(
+                    address, port, _budget(timeout), local_address, socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+                continue
+            return DeadlineStream(stream)
+        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressBlocked("unix sockets are never contacted")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+_EXC_MAP: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """httpcore exceptions as their httpx twins; our own (policy, DNS) pass unchanged."""
+    try:
+        yield
+    except httpcore.ProxyError as exc:
+        raise httpx.ProxyError(str(exc)) from exc
+    except Exception as exc:
+        for source, target in _EXC_MAP:
+            if isinstance(exc, source):
+                raise target(str(exc)) from exc
+        raise
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, stream: typing.AsyncIterable[bytes], on_close: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_close: Callable[[], None] | None = on_close
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        with _mapped():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """httpx transport with one small connection pool per origin, all on ``GuardedBackend``.
+
+    One pool per origin keeps httpcore's per-request bookkeeping (linear in the pool's
+    connections) small when hundreds of hosts are checked at once; idle pools beyond
+    ``max_pools`` are closed, least recently used first.
+    """
+
+    def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_pools: int = 256,
+                 keepalive_expiry_s: float = 5.0, verify: bool = True) -> None:
+        self._backend = backend
+        self._ssl = ssl.create_default_context() if verify else ssl._create_unverified_context()  # noqa: S323
+        self._per_origin = max(1, per_origin)
+        self._max_pools = max_pools
+        self._keepalive_expiry_s = keepalive_expiry_s
+        self._pools: collections.OrderedDict[tuple[bytes, bytes, int | None],
+                                             httpcore.AsyncConnectionPool] = (
+            collections.OrderedDict())
+        self._busy: collections.Counter[tuple[bytes, bytes, int | None]] = collections.Counter()
+
+    def _pool(self, key: tuple[bytes, bytes, int | None]) -> httpcore.AsyncConnectionPool:
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl, max_connections=self._per_origin,
+                max_keepalive_connections=self._per_origin,
+                keepalive_expiry=self._keepalive_expiry_s, http1=True, http2=False, retries=0,
+                network_backend=self._backend,
+            )
+            self._pools[key] = pool
+        self._pools.move_to_end(key)
+        return pool
+
+    async def _evict(self) -> None:
+        while len(self._pools) > self._max_pools:
+            idle = next((k for k in self._pools if not self._busy[k]), None)
+            if idle is None:
+                return
+            await self._pools.pop(idle).aclose()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                             target=url.raw_path),
+            headers=request.headers.raw, content=request.stream,
+            extensions=request.extensions,
+        )
+        await self._evict()
+        pool = self._pool(key)
+        self._busy[key] += 1
+        try:
+            with _mapped():
+                response = await pool.handle_async_request(core)
+        except BaseException:
+            self._busy[key] -= 1
+            raise
+        assert isinstance(response.stream, typing.AsyncIterable)
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_ResponseStream(response.stream, self._release(key)),
+                              extensions=response.extensions)
+
+    def _release(self, key: tuple[bytes, bytes, int | None]) -> Callable[[], None]:
+        def release() -> None:
+            self._busy[key] -= 1
+        return release
+
+    async def aclose(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            await pool.aclose()
