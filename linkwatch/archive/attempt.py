@@ -155,6 +155,9 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
                         retry_in_s=retry)
     if not ctx.limiter.acquire_capture(ctx.stop):
         raise Stopped
+    if ctx.capture_block:  # keys refused or budget gone while we waited for the slot
+        ctx.limiter.release_slot()
+        return _capture(item, ctx, found)
     try:
         reply = ctx.spn2.submit(item.url)
     except ArchiveRateLimited as exc:

@@ -11,6 +11,7 @@ stop at once, submitted job ids stay in the queue and the next run resumes them.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import threading
 import time
@@ -293,7 +294,8 @@ class _Runner:
 
     def _persist_backoff(self) -> None:
         remaining = self.limiter.backoff_remaining()
-        value = iso(self.clock() + timedelta(seconds=remaining)) if remaining > 0 else None
+        value = iso(self.clock() + timedelta(seconds=math.ceil(remaining))) if remaining > 0 \
+            else None
         self.summary.backoff_until = value
         with self.lock:
             self.store.set_meta(META_BACKOFF, value)
