@@ -26,7 +26,9 @@ def wayback_ts(at: datetime) -> str:
 
 
 def parse_ts(ts: str) -> datetime:
-    return datetime.strptime(ts.ljust(14, "0")[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    """A 1-14 digit Wayback timestamp; missing month/day are 01, the rest 0."""
+    full = ts[:14] + "00000101000000"[len(ts[:14]):]
+    return datetime.strptime(full, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
 def surt(url: str) -> str:

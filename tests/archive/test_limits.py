@@ -1,0 +1,65 @@
+"""The process-wide limiter: per-minute windows, concurrency, global back-off."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from linkwatch.archive.limits import ArchiveLimiter, Limits, shared_limiter
+from tests.archive.conftest import fast_settings
+
+
+def test_captures_never_exceed_the_per_window_budget() -> None:
+    limiter = ArchiveLimiter(Limits(3, 10, 100, window_s=0.2, patience_s=5.0))
+    stop = threading.Event()
+    times = []
+    for _ in range(7):
+        assert limiter.acquire_capture(stop)
+        times.append(time.monotonic())
+        limiter.release_slot()
+    for i in range(len(times) - 3):
+        assert times[i + 3] - times[i] >= 0.2
+    assert times[-1] - times[0] < 1.0
+
+
+def test_concurrent_captures_wait_for_a_free_slot() -> None:
+    limiter = ArchiveLimiter(Limits(100, 2, 100, window_s=1.0, patience_s=5.0))
+    stop = threading.Event()
+    assert limiter.acquire_capture(stop) and limiter.acquire_capture(stop)
+    threading.Timer(0.2, limiter.release_slot).start()
+    started = time.monotonic()
+    assert limiter.acquire_capture(stop)
+    assert time.monotonic() - started >= 0.15
+
+
+def test_a_backoff_holds_every_kind_of_request() -> None:
+    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=5.0))
+    stop = threading.Event()
+    limiter.back_off(0.3)
+    started = time.monotonic()
+    assert limiter.acquire_lookup(stop) and limiter.acquire_request(stop)
+    assert time.monotonic() - started >= 0.28
+
+
+def test_a_wait_beyond_patience_is_refused_at_once() -> None:
+    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=1.0))
+    limiter.back_off(60)
+    started = time.monotonic()
+    assert not limiter.acquire_capture(threading.Event())
+    assert time.monotonic() - started < 0.5 and limiter.figures()["in_flight"] == 0
+
+
+def test_stop_ends_a_wait() -> None:
+    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=30.0))
+    limiter.back_off(20)
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    started = time.monotonic()
+    assert not limiter.acquire_lookup(stop)
+    assert time.monotonic() - started < 1.0
+
+
+def test_one_limiter_per_archive_in_the_process(wayback) -> None:
+    a = shared_limiter(fast_settings(wayback))
+    b = shared_limiter(fast_settings(wayback, captures_per_minute=2))
+    assert a is b and b.limits.captures_per_minute == 2
