@@ -36,7 +36,9 @@ def test_report_writes_index_json_and_document_pages(tmp_path: Path, state: Path
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     assert (out / "index.html").is_file() and (out / "report.json").is_file()
-    assert len(list((out / "docs").glob("*.html"))) == 3
+    documents = (out / "docs" / "1.html").read_text(encoding="utf-8")
+    assert all(name in documents for name in (
+        "link-rot-explainer.md", "press-release-roundup.html", "field-notes.txt"))
     assert f"report: {out / 'index.html'}" in result.output
     assert "2 dead" in result.output
 

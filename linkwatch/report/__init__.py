@@ -81,7 +81,7 @@ def build_report(model: ReportModel, settings: Settings) -> dict[str, str]:
     try:
         files = render_pages(model, index_rows=max(settings.report.index_rows, 1),
                              page_rows=max(settings.report.page_rows, 1))
-        files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False, indent=1)
+        files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False)
     except Exception as exc:  # a template or data bug: keep the previous report, say why
         raise ReportError(f"cannot render the report: {type(exc).__name__}: {exc}") from exc
     return files

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup
@@ -25,7 +25,7 @@ from linkwatch import __version__
 from linkwatch.model import LinkState
 from linkwatch.report import filters
 from linkwatch.report.chart import trend_chart
-from linkwatch.report.data import DocumentView, ReportModel
+from linkwatch.report.data import DocumentView, LinkView, ReportModel
 
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
 KNOWN_STATES = frozenset(state.value for state in LinkState)
@@ -180,7 +180,63 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
     ]
 
 
-def _common(model: ReportModel, root: str) -> dict[str, Any]:
+class Cells(NamedTuple):
+    """A link's table cells, rendered once."""
+
+    link: Markup
+    state: Markup
+    reason: Markup
+    timeline: Markup
+    snapshot: Markup
+
+
+class LinkCells:
+    """Renders each link's cells once with the macros of ``_macros.html`` and reuses them
+    on every page that shows the link (a link appears in several lists and documents)."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self._macros = env.get_template("_macros.html").module
+        self._cache: dict[int, Cells] = {}
+
+    def __call__(self, link: LinkView) -> Cells:
+        cells = self._cache.get(link.id)
+        if cells is None:
+            m: Any = self._macros
+            cells = self._cache[link.id] = Cells(
+                m.link_cell(link), m.state(link.state), m.text(link.reason, 140),
+                m.timeline(link.timeline), m.snapshot(link.snapshot),
+            )
+        return cells
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPages:
+    """Documents (by path) grouped into pages of about ``page_rows`` citations each."""
+
+    pages: list[list[DocumentView]]
+    page_of: dict[int, int]
+
+    @classmethod
+    def split(cls, documents: Sequence[DocumentView], page_rows: int) -> DocumentPages:
+        pages: list[list[DocumentView]] = []
+        size = page_rows
+        for doc in sorted(documents, key=lambda d: d.path):
+            if size + len(doc.citations) > page_rows and (not pages or pages[-1]):
+                pages.append([])
+                size = 0
+            pages[-1].append(doc)
+            size += len(doc.citations)
+        page_of = {doc.id: n for n, page in enumerate(pages, 1) for doc in page}
+        return cls(pages, page_of)
+
+    def href(self, document_id: int, line: int | None = None) -> str:
+        """The page and anchor of a document (and line), relative to the report root."""
+        anchor = f"d{int(document_id)}" + (f"-L{int(line)}" if line is not None else "")
+        return f"docs/{self.page_of.get(document_id, 1)}.html#{anchor}"
+
+
+def _common(model: ReportModel, root: str, cells: LinkCells,
+            docs: DocumentPages) -> dict[str, Any]:
     return {
         "title": model.title,
         "generated_at": model.summary.generated_at,
@@ -190,23 +246,22 @@ def _common(model: ReportModel, root: str) -> dict[str, Any]:
         "css": Markup(stylesheet()),  # noqa: S704 - the package's own file
         "script": Markup(script_source()),  # noqa: S704 - the package's own file, hashed
         "version": __version__,
+        "cells": cells,
+        "doc_href": docs.href,
     }
-
-
-def render_document(model: ReportModel, doc: DocumentView) -> str:
-    return environment().get_template("document.html").render(
-        **_common(model, "../"), doc=doc
-    )
 
 
 def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict[str, str]:
     """Every page of the report: ``{relative path: html}``."""
     env = environment()
+    cells = LinkCells(env)
+    docs = DocumentPages.split(model.documents, page_rows)
     secs = sections(model, index_rows=index_rows, page_rows=page_rows)
+    top = _common(model, "", cells, docs)
     pages = {
         "index.html": env.get_template("index.html").render(
-            **_common(model, ""), summary=model.summary, trend=model.trend,
-            chart=trend_chart(model.trend), sections=secs,
+            **top, summary=model.summary, trend=model.trend, chart=trend_chart(model.trend),
+            sections=secs,
         )
     }
     section_template = env.get_template("section.html")
@@ -214,8 +269,12 @@ def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict
         for page in range(1, sec.pages + 1):
             rows = sec.items[(page - 1) * page_rows : page * page_rows]
             pages[sec.page_name(page)] = section_template.render(
-                **_common(model, ""), sec=sec, page=page, rows=rows
+                **top, sec=sec, page=page, rows=rows
             )
-    for doc in model.documents:
-        pages[f"docs/{doc.id}.html"] = render_document(model, doc)
+    document_template = env.get_template("document.html")
+    below = _common(model, "../", cells, docs)
+    for number, group in enumerate(docs.pages, 1):
+        pages[f"docs/{number}.html"] = document_template.render(
+            **below, docs=group, number=number, count=len(docs.pages)
+        )
     return pages

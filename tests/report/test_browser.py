@@ -122,10 +122,12 @@ def test_document_page_loads_and_filters(page: tuple[Any, list[str]], report_dir
     tab, problems = page
     tab.goto((report_dir / "index.html").as_uri())
     tab.locator("#documents-table a", has_text="field-notes.txt").click()
-    assert tab.url.endswith(".html")
-    assert len(_visible_rows(tab, "citations-table")) == 5
-    tab.locator('input[data-filter-for="citations-table"]').fill("dead")
-    assert len(_visible_rows(tab, "citations-table")) == 2
+    anchor = tab.url.rsplit("#", 1)[1]
+    assert tab.locator(f"#{anchor} h3").inner_text().startswith("corpus/field-notes.txt")
+    assert tab.locator(f"#{anchor} tbody tr:visible").count() == 5
+    tab.locator('input[data-filter-for="documents-page"]').fill("dead")
+    assert tab.locator(f"#{anchor} tbody tr:visible").count() == 2
+    assert tab.locator("#documents-page tbody tr:visible").count() == 3
     assert tab.evaluate("window.__cspViolations") == []
     assert problems == []
 

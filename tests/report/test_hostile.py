@@ -53,9 +53,9 @@ ALLOWED_TAGS = {
     "label", "input", "svg", "rect", "line", "text", "button",
 }
 OWN_PAGE = re.compile(
-    r"^(?:\.\./)?(?:index\.html(?:#[a-z-]+)?|report\.json|"
+    r"^(?:#d\d+|(?:\.\./)?(?:index\.html(?:#[a-z-]+)?|report\.json|"
     r"(?:problems|redirected|documents|domains|unverifiable|no-snapshot)(?:-\d+)?\.html|"
-    r"docs/\d+\.html(?:#L\d+)?)$"
+    r"docs/\d+\.html#d\d+(?:-L\d+)?))$"
 )
 INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
 

@@ -47,10 +47,12 @@
     });
   }
   function makeFilter(input) {
-    var table = document.getElementById(input.getAttribute("data-filter-for"));
-    if (!table || !table.tBodies[0]) { return; }
+    // filters the body rows of every table inside the element named by data-filter-for
+    var scope = document.getElementById(input.getAttribute("data-filter-for"));
+    if (!scope) { return; }
     var counter = document.getElementById(input.getAttribute("data-count"));
-    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var rows = Array.prototype.slice.call(scope.querySelectorAll("tbody tr"));
+    if (!rows.length) { return; }
     var texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
     input.hidden = false;
     var box = input.closest(".filter");
