@@ -54,7 +54,7 @@ from linkwatch.model import CheckResult, Outcome
 from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of
 
 PROBE_TIMEOUT_S = 10.0
-MAX_DECODED_FACTOR = 4
+MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
 
 
 @dataclass

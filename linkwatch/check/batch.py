@@ -215,12 +215,17 @@ class _Run:
         self._count_progress()
         self._flush()
 
-    def _hold(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
-        cap = duration_s(self.settings.check.retry_after_cap)
+    def _retry_wait(self, result: CheckResult) -> float | None:
+        """How long a rate-limited host asked us to wait, capped by check.retry_after_cap."""
+        if result.outcome is not Outcome.RATE_LIMITED:
+            return None
         wait = result.retry_after_s
         if wait is None:
             wait = duration_s(self.settings.check.recheck_rate_limited)
-        wait = min(wait, cap)
+        return min(wait, duration_s(self.settings.check.retry_after_cap))
+
+    def _hold(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
+        wait = self._retry_wait(result) or 0.0
         ctx.limiter.hold_off(target.host, wait)
         until = self.clock() + timedelta(seconds=wait)
         self.holds[target.host] = max(until, self.holds.get(target.host, until))
@@ -251,7 +256,7 @@ class _Run:
         if link is not None and self.store is not None:
             prev = link_status(link)
             verdict = judge(prev, result.outcome, result.checked_at, self.rules,
-                            network_down=network_down, retry_after_s=result.retry_after_s,
+                            network_down=network_down, retry_after_s=self._retry_wait(result),
                             rng=self.rng)
             state = verdict.status.state.value
             self.summary.by_state[state] += 1

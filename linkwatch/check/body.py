@@ -83,6 +83,8 @@ async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) ->
     inflater = _Inflater(response.headers.get("content-encoding", ""))
     if not inflater.supported:
         return None
+    if inflater.passthrough:
+        max_decoded = min(max_decoded, max_raw)
     out = bytearray()
     raw = 0
     try:
@@ -93,7 +95,8 @@ async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) ->
                 break
     except zlib.error:
         return bytes(out) if out else None
-    return bytes(out[:max_decoded])
+    del out[max_decoded:]
+    return bytes(out)
 
 
 def _charset(response: httpx.Response, data: bytes) -> str:

@@ -43,18 +43,25 @@ def parse_networks(cidrs: Iterable[str], key: str) -> tuple[Network, ...]:
 
 
 def embedded_addresses(ip: IPAddress) -> list[IPAddress]:
-    """``ip`` and every IPv4 address hidden inside it."""
-    found: list[IPAddress] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            found.append(ip.ipv4_mapped)
-        if ip.sixtofour is not None:
-            found.append(ip.sixtofour)
-        if ip.teredo is not None:
-            found.extend(ip.teredo)
-        if any(ip in net for net in _NAT64) or (ip in _IPV4_COMPAT and int(ip) > 1):
-            found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return found
+    """Every IPv4 address hidden inside ``ip`` (innermost first), then ``ip`` itself.
+
+    A NAT64 address is judged by the IPv4 address it translates to only (its prefix is a
+    translator's, reserved by itself), so IPv6-only networks with DNS64 keep working.
+    """
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return [ip]
+    if any(ip in net for net in _NAT64):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    found: list[IPAddress] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ip in _IPV4_COMPAT and int(ip) > 1:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return [*found, ip]
 
 
 def _is_public(ip: IPAddress) -> bool:

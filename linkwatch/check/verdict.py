@@ -16,6 +16,8 @@
   skips) never strike; a link with no conclusive answer for ``unverifiable_after`` becomes
   ``unverifiable``. A dead link stays dead until it answers again.
 * When the run judged the local network down, failures are neither strikes nor evidence.
+* A rate-limited link comes back when its host said (``Retry-After``, capped by the
+  caller), not after the usual interval.
 * Healthy links are rechecked less often (interval x2 per success up to ``recheck_max``),
   failing ones after ``recheck_failing``; every interval gets +-10 % jitter so links checked
   together drift apart.
@@ -152,6 +154,6 @@ def judge(
     interval = new.check_interval_s or rules.recheck_failing_s
     spread = 1 + (rng or random).uniform(-rules.jitter, rules.jitter)  # noqa: S311
     next_at = now + timedelta(seconds=interval * spread)
-    if retry_after_s is not None:
-        next_at = max(next_at, now + timedelta(seconds=retry_after_s))
+    if retry_after_s is not None:  # the host said when to come back: then, a little later
+        next_at = now + timedelta(seconds=retry_after_s * (1 + abs(spread - 1)))
     return Verdict(new, strike, next_at, _reason(prev, new, outcome, rules) if changed else None)

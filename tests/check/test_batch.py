@@ -1,0 +1,228 @@
+"""Running batches against the store: history, verdicts over days, holds, outages, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from linkwatch.check.batch import check_links
+from linkwatch.check.transport import NameNotResolved
+from linkwatch.config import Settings
+from linkwatch.store import Store
+from tests.check.harness import add_links, link_row, make_settings
+from tests.conftest import FakeClock
+from tests.kit.simweb import SimWeb
+
+
+def test_results_are_recorded_as_history_state_and_schedule(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    ok, gone, moved = add_links(store, [web.url(0, "/ok/rec"), web.url(0, "/status/404"),
+                                        web.url(0, "/redirect/301/ok/rec-new")])
+    summary = check_links(settings, store, clock=clock)
+    assert summary.checked == 3
+    assert summary.by_outcome == {"ok": 1, "broken": 1, "redirected": 1}
+    row = link_row(store, ok)
+    assert row["state"] == "alive" and row["last_status"] == 200
+    assert row["title"] == "Page rec" and row["content_hash"] and row["fingerprint_at"]
+    assert row["next_check_at"] > row["last_checked_at"]
+    gone_row = link_row(store, gone)
+    assert gone_row["state"] == "failing" and gone_row["strikes"] == 1
+    moved_row = link_row(store, moved)
+    assert moved_row["last_final_url"] == web.url(0, "/ok/rec-new")
+    assert moved_row["redirect_permanent"] == 1
+    history = store.check_history(moved)
+    assert json.loads(history[0]["redirects"]) == [web.url(0, "/ok/rec-new")]
+    assert [c["to_state"] for c in store.state_history(gone)] == ["failing"]
+
+
+def test_nothing_is_due_right_after_a_run(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    add_links(store, [web.url(0, "/ok/due1"), web.url(0, "/status/410")])
+    check_links(settings, store, clock=clock)
+    assert check_links(settings, store, clock=clock).checked == 0
+    assert check_links(settings, store, clock=clock, select="all").checked == 2
+
+
+def test_a_link_is_declared_dead_after_three_runs_days_apart(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    (link,) = add_links(store, [web.url(1, "/status/404")])
+    summaries = []
+    for _ in range(3):
+        summaries.append(check_links(settings, store, clock=clock))
+        clock.advance(days=3, minutes=1)
+    assert link_row(store, link)["state"] == "dead"
+    assert summaries[-1].newly_dead == [web.url(1, "/status/404")]
+    assert [c["to_state"] for c in store.state_history(link)] == ["failing", "dead"]
+    assert sum(c["strike"] for c in store.check_history(link)) == 3
+
+
+def test_a_recovered_link_is_reported(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    (link,) = add_links(store, [web.url(1, "/ok/back")], state="dead", strikes=3)
+    summary = check_links(settings, store, clock=clock, select="all")
+    assert summary.recovered == [web.url(1, "/ok/back")]
+    assert link_row(store, link)["strikes"] == 0
+
+
+def _names(web: SimWeb, count: int) -> dict[str, str]:
+    return {f"site{i}.test": web.address(i) for i in range(count)}
+
+
+def test_network_outage_failures_are_not_strikes(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    names = _names(web, 6)
+    ids = add_links(store, [f"http://{n}:{web.port}/ok/x" for n in names])
+    outage = threading.Event()
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if outage.is_set():
+            raise NameNotResolved(host, "Name or service not known", permanent=True)
+        return [names[host]]
+
+    check_links(settings, store, clock=clock, resolver=resolve)
+    outage.set()
+    clock.advance(days=30)
+    summary = check_links(settings, store, clock=clock, resolver=resolve)
+    assert summary.network_down
+    assert summary.by_outcome == {"broken": 6}
+    for link in ids:
+        assert link_row(store, link)["state"] == "alive"
+        assert link_row(store, link)["strikes"] == 0
+        last = store.check_history(link)[0]
+        assert last["network_down"] == 1 and last["strike"] == 0
+
+
+def test_one_vanished_domain_among_healthy_ones_is_a_strike(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    names = _names(web, 6)
+    urls = [f"http://{n}:{web.port}/ok/y" for n in names] + ["http://vanished.test/page"]
+    add_links(store, urls)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in names:
+            raise NameNotResolved(host, "Name or service not known", permanent=True)
+        return [names[host]]
+
+    summary = check_links(settings, store, clock=clock, resolver=resolve)
+    assert not summary.network_down
+    row = store.links_by_url(["http://vanished.test/page"])["http://vanished.test/page"]
+    assert row["state"] == "failing" and row["strikes"] == 1
+
+
+def test_retry_after_holds_only_that_host_and_reschedules_its_links(
+    web: SimWeb, store: Store, clock: FakeClock
+) -> None:
+    settings = make_settings(per_host=1)
+    held = add_links(store, [web.url(4, "/ratelimit/600"), web.url(4, "/ok/h1"),
+                             web.url(4, "/ok/h2")])
+    other = add_links(store, [web.url(5, "/ok/o1"), web.url(5, "/ok/o2")])
+    started = time.monotonic()
+    summary = check_links(settings, store, clock=clock)
+    assert time.monotonic() - started < 5  # nobody slept on the Retry-After
+    assert summary.deferred == 2
+    assert web.hits(4, "/ok/h1") == []
+    for link in held:
+        assert link_row(store, link)["next_check_at"] >= (clock() + timedelta(seconds=600)
+                                                          ).isoformat(timespec="seconds")
+    assert all(link_row(store, link)["state"] == "alive" for link in other)
+    again = check_links(settings, store, clock=clock, select="all")
+    assert again.deferred == 3 and again.checked == 2
+
+
+def test_retry_after_is_capped(web: SimWeb, store: Store, clock: FakeClock) -> None:
+    settings = make_settings(retry_after_cap="1h")
+    (link,) = add_links(store, [web.url(6, "/ratelimit/999999")])
+    check_links(settings, store, clock=clock)
+    assert store.held_hosts(clock())[web.address(6)] <= clock() + timedelta(hours=1)
+    assert link_row(store, link)["next_check_at"] <= (clock() + timedelta(hours=1.2)).isoformat()
+
+
+def test_stop_takes_no_new_urls_but_records_what_finished(
+    web: SimWeb, store: Store, clock: FakeClock
+) -> None:
+    settings = make_settings(per_host=1, concurrency=1)
+    add_links(store, [web.url(7, f"/ok/stop{i}") for i in range(10)])
+    stop = threading.Event()
+
+    def on_result(record: dict[str, Any]) -> None:
+        stop.set()
+
+    summary = check_links(settings, store, clock=clock, stop=stop, on_result=on_result)
+    assert summary.stopped and summary.checked == 1
+    assert len(store.due_links(clock())) == 9
+
+
+def test_progress_and_result_records_for_every_url(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    add_links(store, [web.url(2, "/ok/p1"), web.url(3, "/status/404")])
+    calls: list[tuple[int, int]] = []
+    records: list[dict[str, Any]] = []
+    check_links(settings, store, clock=clock, progress=lambda d, t: calls.append((d, t)),
+                on_result=records.append)
+    assert calls == [(1, 2), (2, 2)]
+    assert {r["outcome"] for r in records} == {"ok", "broken"}
+    for r in records:
+        assert {"url", "outcome", "status", "final_url", "redirects", "elapsed_ms", "error",
+                "state"} <= r.keys()
+    assert {r["state"] for r in records} == {"alive", "failing"}
+
+
+def test_adhoc_urls_record_known_links_only(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    (known,) = add_links(store, [web.url(2, "/ok/known")])
+    records: list[dict[str, Any]] = []
+    check_links(settings, store, clock=clock, on_result=records.append,
+                urls=[web.url(2, "/ok/known"), web.url(2, "/ok/stranger")])
+    by_url = {r["url"]: r for r in records}
+    assert by_url[web.url(2, "/ok/known")]["state"] == "alive"
+    assert by_url[web.url(2, "/ok/stranger")]["state"] is None
+    assert link_row(store, known)["last_outcome"] == "ok"
+    assert store.links_by_url([web.url(2, "/ok/stranger")]) == {}
+
+
+def test_adhoc_urls_without_a_store(web: SimWeb, settings: Settings, clock: FakeClock) -> None:
+    summary = check_links(settings, None, clock=clock, urls=[web.url(2, "/ok/free"), "ftp://x/"])
+    assert summary.by_outcome == {"ok": 1, "skipped_scheme": 1}
+
+
+def test_doc_restricts_to_one_documents_links(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    a, b = add_links(store, [web.url(3, "/ok/in-doc"), web.url(3, "/ok/elsewhere")])
+    with store.write() as db:
+        doc = db["documents"].insert({"path": "articles/one.md"}).last_pk
+        db["citations"].insert({"document_id": doc, "link_id": a, "line": 3, "source": "text",
+                                "raw_url": "x", "first_seen_at": "2026-01-01T00:00:00+00:00",
+                                "last_seen_at": "2026-01-01T00:00:00+00:00"})
+    summary = check_links(settings, store, clock=clock, doc="articles/one.md")
+    assert summary.checked == 1
+    assert link_row(store, b)["last_checked_at"] is None
+
+
+def test_unknown_doc_is_an_error(settings: Settings, store: Store, clock: FakeClock) -> None:
+    from linkwatch.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="scan"):
+        check_links(settings, store, clock=clock, doc="nope.md")
+
+
+def test_requests_to_one_host_are_spaced(web: SimWeb, store: Store, clock: FakeClock) -> None:
+    settings = make_settings(host_interval_s=0.2, per_host=2)
+    urls = [web.url(5, f"/ok/spaced{i}") for i in range(4)]
+    check_links(settings, None, clock=clock, urls=urls)
+    starts = sorted(web.hits(5, f"/ok/spaced{i}")[0].at for i in range(4))
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.15

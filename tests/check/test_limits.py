@@ -1,0 +1,106 @@
+"""Deadlines and caps: a slow or hostile server cannot hold a check or blow up memory."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import tracemalloc
+import zlib
+
+import httpx
+import pytest
+
+from linkwatch.check.body import parse_page, read_body
+from linkwatch.model import Outcome
+from tests.check.harness import make_settings, run_check
+from tests.kit.simweb import SimWeb, gzip_bomb
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize("path", ["/trickle/body", "/trickle-headers/head", "/slow/5000/late"])
+def test_total_deadline_ends_a_trickling_or_slow_server(web: SimWeb, path: str) -> None:
+    settings = make_settings(timeout_s=1.5)
+    started = time.monotonic()
+    result = run_check(web.url(2, path), settings)
+    took = time.monotonic() - started
+    assert result.outcome is Outcome.TIMEOUT
+    assert 1.4 <= took < 2.5
+    assert 1400 <= result.elapsed_ms < 2500
+
+
+def test_deadline_covers_every_redirect_hop(web: SimWeb) -> None:
+    settings = make_settings(timeout_s=1.0)
+    result = run_check(web.url(2, "/redirect/302/redirect/302/trickle/x"), settings)
+    assert result.outcome is Outcome.TIMEOUT
+    assert len(result.redirects) == 2
+    assert result.elapsed_ms < 1800
+
+
+def test_endless_body_is_cut_at_the_cap(web: SimWeb) -> None:
+    settings = make_settings(timeout_s=5.0, max_body_bytes=256 * 1024, soft404_probe=False)
+    result = run_check(web.url(2, "/endless/stream"), settings)
+    assert result.outcome is Outcome.OK
+    assert result.elapsed_ms < 2000
+
+
+def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
+    gzip_bomb()  # built before measuring
+    settings = make_settings(soft404_probe=False)
+    tracemalloc.start()
+    try:
+        result = run_check(web.url(2, "/gzip-bomb/x"), settings)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome is Outcome.OK
+    assert result.title == "bomb"
+    assert peak < 32 * MiB  # httpx's own decoding would hold the whole 100 MiB
+
+
+def _response(body: bytes, encoding: str) -> httpx.Response:
+    return httpx.Response(200, headers={"content-encoding": encoding}, stream=httpx.ByteStream(body))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
+def test_read_body_inflates_with_a_bound(encoding: str) -> None:
+    plain = b"<p>" + b"a" * (5 * MiB) + b"</p>"
+    if encoding == "gzip":
+        body = gzip.compress(plain)
+    elif encoding == "deflate":
+        body = zlib.compress(plain)
+    else:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = c.compress(plain) + c.flush()
+    name = "deflate" if encoding == "raw-deflate" else encoding
+    data = asyncio.run(read_body(_response(body, name), max_raw=MiB, max_decoded=MiB))
+    assert data is not None and len(data) == MiB and data.startswith(b"<p>aaa")
+
+
+def test_unknown_encodings_are_not_read() -> None:
+    assert asyncio.run(read_body(_response(b"xx", "br"), MiB, MiB)) is None
+
+
+def test_raw_bytes_are_capped_too() -> None:
+    data = asyncio.run(read_body(_response(b"x" * (3 * MiB), "identity"), MiB, 4 * MiB))
+    assert data is not None and len(data) == MiB
+
+
+def test_fingerprint_ignores_scripts_navigation_and_whitespace() -> None:
+    a = parse_page(b"<title> A  page </title><nav>menu 1</nav><main><p>Same  text</p></main>"
+                   b"<script>var x=1</script>")
+    b = parse_page(b"<title>A page</title><nav>other menu</nav><main><p>same text</p></main>")
+    assert a.title == "A page"
+    assert a.content_hash == b.content_hash
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    (b"<title>404 Not Found</title><p>nothing here</p>", True),
+    (b"<title>Oops</title><h1>Page not found</h1>", True),
+    (b"<title>Seite nicht gefunden</title>", True),
+    (b"<title>Annual report</title><h1>Results 2025</h1>", False),
+    (b"<title>How to fix 404 errors</title><main>" + b"long article " * 400 + b"</main>", False),
+], ids=["title-404", "heading", "german", "normal", "long-article-about-404"])
+def test_not_found_wording(html: bytes, expected: bool) -> None:
+    assert parse_page(html).says_not_found is expected
