@@ -58,6 +58,14 @@ _WEBCITE_QUERY = re.compile(
 )
 
 
+# the common case, canonicalised without urlsplit: ASCII host, no userinfo, safe characters
+_SIMPLE = re.compile(
+    r"(https?)://((?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63})\.?(?::(\d{1,5}))?"
+    r"([/?][!$-;=?-\[\]_a-z~]*)?(?:#[\x21-\x7e]*)?\Z",
+    re.IGNORECASE,
+)
+
+
 class InvalidURL(ValueError):
     """A URL that can never be checked; the message is the reason."""
 
@@ -101,6 +109,11 @@ def canonicalize(url: str, *, max_length: int = MAX_URL_LENGTH) -> str:
     """The canonical key of an absolute http(s) URL. Raises ``InvalidURL`` with a reason."""
     if not isinstance(url, str):
         raise InvalidURL("not a string")
+    simple = _SIMPLE.match(url) if len(url) <= max_length else None
+    if simple is not None:
+        key = _canonicalize_simple(simple)
+        if key is not None:
+            return key
     text = url.strip(" \t\n\r\f")
     if len(text) > max_length:
         raise InvalidURL(f"longer than {max_length} characters")
@@ -126,6 +139,26 @@ def canonicalize(url: str, *, max_length: int = MAX_URL_LENGTH) -> str:
     path = _quote_unsafe(parts.path) or "/"
     query = _quote_unsafe(parts.query)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _canonicalize_simple(m: re.Match[str]) -> str | None:
+    """The key of a URL ``_SIMPLE`` matched, or None to take the general path."""
+    scheme, host, port, rest = m.group(1).lower(), m.group(2).lower(), m.group(3), m.group(4)
+    if len(host) > 253:
+        return None
+    netloc = host
+    if port is not None:
+        number = int(port)
+        if not 1 <= number <= 65535:
+            return None
+        if number != DEFAULT_PORTS[scheme]:
+            netloc = f"{host}:{number}"
+    rest = rest or "/"
+    if rest.endswith("?") and rest.find("?") == len(rest) - 1:
+        rest = rest[:-1] or "/"
+    if rest[0] == "?":
+        rest = "/" + rest
+    return f"{scheme}://{netloc}{rest}"
 
 
 def try_canonicalize(

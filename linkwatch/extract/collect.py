@@ -23,10 +23,13 @@ MAX_RAW_CHARS = 4096
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _SPACE = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]*>")
+_NEEDS_CLEANING = re.compile(r"<|\s\s|[\t\n\r\f\v\x85\u2028\u2029]")
 
 
 def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     """Anchor text or context as plain text: markup removed, whitespace collapsed, capped."""
+    if len(text) <= limit and not _NEEDS_CLEANING.search(text):
+        return text.strip()
     if "<" in text:
         text = _TAGS.sub(" ", text)
     text = _SPACE.sub(" ", text).strip()
@@ -123,14 +126,14 @@ class Collector:
             self.full = True
             self.warn(f"more than {self.max_links} links; the rest of the document is ignored")
             return -1
-        if len(raw) > MAX_RAW_CHARS:
-            raw = raw[:MAX_RAW_CHARS]
-            url = url[:MAX_RAW_CHARS]
         if url not in self.keys:
             key, reason = link_key(url, self.max_url_length)
+            if len(url) > MAX_RAW_CHARS:  # kept short; the verdict is on the full URL
+                raw, url = raw[:MAX_RAW_CHARS], url[:MAX_RAW_CHARS]
             self.keys[url] = (key, reason)
             if reason is not None:
                 self.warn(f"invalid URL {raw[:120]!r}: {reason}", offset)
+        raw = raw[:MAX_RAW_CHARS]
         if line is None:
             line, col = self.position(offset)
         else:

@@ -42,6 +42,18 @@ _RESOURCE_RELS = frozenset(
 )
 _BASE_OR_LINK = re.compile(r"<(base|link)\s", re.IGNORECASE)
 _CLOSERS: dict[str, re.Pattern[str]] = {}
+_NOT_TEXT = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style|textarea|template)\b.*?(?:</\1\s*>|\Z)",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+def anchor_text(source: str) -> str:
+    """The text of an element's source: comments, scripts and styles dropped, references
+    decoded (tags are removed and whitespace collapsed when the citation is built)."""
+    if "<" in source:
+        source = _NOT_TEXT.sub(" ", source)
+    return html.unescape(source) if "&" in source else source
 
 
 def unescape_attr(value: str) -> str:
@@ -181,11 +193,11 @@ def extract_html(c: Collector, start: int, end: int) -> None:
         tag = name.lower()
         if m.group(1):
             if tag == "a" and anchor >= 0:
-                c.set_text(anchor, html.unescape(text[anchor_from:lt]))
+                c.set_text(anchor, anchor_text(text[anchor_from:lt]))
                 anchor = -1
             continue
         if tag == "a" and anchor >= 0:
-            c.set_text(anchor, html.unescape(text[anchor_from:lt]))
+            c.set_text(anchor, anchor_text(text[anchor_from:lt]))
             anchor = -1
         if "=" in m.group(3):
             index = _cite_attrs(c, tag, _attrs(c, m))
@@ -202,4 +214,4 @@ def extract_html(c: Collector, start: int, end: int) -> None:
     if pos < end:
         text_node(pos, end)
     if anchor >= 0:
-        c.set_text(anchor, html.unescape(text[anchor_from:end]))
+        c.set_text(anchor, anchor_text(text[anchor_from:end]))

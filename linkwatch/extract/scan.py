@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +150,25 @@ def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> D
     )
 
 
+def _default_workers(count: int) -> int:
+    """Worker processes for ``count`` documents: forked, so only from a single-threaded
+    process (a fork while other threads hold locks can deadlock); else one, in-process."""
+    if count < PARALLEL_MIN_DOCUMENTS or threading.active_count() > 1:
+        return 1
+    if "fork" not in get_all_start_methods():
+        return 1
+    return min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
+
+
 def _run_tasks(tasks: list[_Task], workers: int | None) -> Generator[_Scanned, None, None]:
     if workers is None:
-        workers = min(MAX_WORKERS, os.cpu_count() or 1)
-        if len(tasks) < PARALLEL_MIN_DOCUMENTS:
-            workers = 1
+        workers = _default_workers(len(tasks))
     if workers <= 1:
         yield from map(_scan_one, tasks)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
         results = pool.map(_scan_one, tasks, chunksize=32)
         try:
             yield from results

@@ -14,7 +14,7 @@ import re
 from linkwatch.model import DocFormat
 
 SNIFF_BYTES = 8192
-SNIFF_CHARS = 65536
+SNIFF_CHARS = 16384
 
 _BINARY_MAGIC = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BZh",

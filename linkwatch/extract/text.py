@@ -76,12 +76,12 @@ def _valid(url: str) -> bool:
 
 def find_urls(
     c: Collector, start: int, end: int, *, source: str = "text", entities: bool = False,
-    skip: list[tuple[int, int]] | None = None,
+    skip: list[tuple[int, int]] | None = None, starts: list[int] | None = None,
 ) -> None:
     """Record every bare URL in ``c.text[start:end]`` (outside the ``skip`` spans)."""
     text = c.text
     covered = start
-    for at in url_starts(text, start, end):
+    for at in url_starts(text, start, end) if starts is None else starts:
         if c.full:
             return
         m = _CANDIDATE.match(text, at, end) if at >= covered else None
@@ -100,7 +100,10 @@ def find_urls(
         url = html.unescape(raw) if entities and "&" in raw else raw
         if url[:4].lower() == "www.":
             url = "http://" + url
-        lo, hi = max(start, pos - CONTEXT_CHARS), min(end, pos + len(raw) + CONTEXT_CHARS)
+        lo = max(start, pos - CONTEXT_CHARS, text.rfind("\n", 0, pos) + 1)
+        hi = min(end, pos + len(raw) + CONTEXT_CHARS)
+        newline = text.find("\n", pos, hi)
+        hi = hi if newline < 0 else newline
         c.add(raw, pos, source, clean_text(text[lo:hi]), url=url)
 
 

@@ -1,0 +1,101 @@
+"""Bad input is a warning on the document, never an exception, and memory stays bounded."""
+
+from __future__ import annotations
+
+import io
+import resource
+
+from pypdf import PdfWriter
+from pypdf.annotations import Link
+
+from linkwatch.extract import extract_document, read_capped
+from linkwatch.model import DocFormat
+from tests.extract.conftest import urls
+
+
+def test_binary_files_are_skipped_with_a_warning(extract_fixture) -> None:
+    result = extract_fixture("binary.png")
+    assert result.format is DocFormat.BINARY
+    assert result.citations == []
+    assert "binary" in result.warnings[0].message
+
+
+def test_invalid_utf8_is_decoded_as_far_as_possible(extract_fixture) -> None:
+    result = extract_fixture("invalid_utf8.md")
+    assert urls(result) == [
+        "https://utf8.example.org/after-bad-byte", "https://utf8.example.org/second"
+    ]
+    assert "invalid UTF-8" in result.warnings[0].message
+
+
+def test_urls_with_control_characters_are_invalid_with_a_reason(extract_fixture) -> None:
+    result = extract_fixture("urls_with_control_chars.html")
+    invalid = {url: reason for url, (key, reason) in result.keys.items() if key is None}
+    assert len(invalid) == 4
+    assert "https://ok.example.org/fine" not in invalid
+    assert all("control characters" in r for u, r in invalid.items() if "ctl.example.org/" in u
+               and ":99999" not in u)
+    assert len(result.warnings) == 4
+
+
+def test_nul_in_a_front_matter_url_is_invalid(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_control_chars.md")
+    ((key, reason),) = result.keys.values()
+    assert key is None
+    assert "control characters" in reason
+
+
+def test_a_million_links_are_capped(tmp_path) -> None:
+    body = b"https://many.example.org/x " * 1_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = extract_document("many.txt", body, max_links=1000)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert len(result.citations) == 1000
+    assert "more than 1000 links" in result.warnings[-1].message
+    assert grown_mib < 200
+
+
+def test_huge_single_line_file_is_read_only_up_to_the_cap(tmp_path) -> None:
+    path = tmp_path / "huge_line.txt"
+    with path.open("wb") as fh:
+        fh.write(b"https://huge.example.org/start ")
+        for _ in range(8):
+            fh.write(b"x" * (1024 * 1024))
+    data, warning = read_capped(path, 1024 * 1024)
+    assert len(data) == 1024 * 1024
+    assert "larger than 1048576 bytes" in (warning or "")
+    assert urls(extract_document("huge_line.txt", data)) == ["https://huge.example.org/start"]
+
+
+def test_very_long_url_is_invalid() -> None:
+    body = b"https://long.example.org/" + b"a" * 10_000
+    result = extract_document("long.txt", body, max_url_length=8192)
+    ((key, reason),) = result.keys.values()
+    assert key is None
+    assert "longer than 8192" in reason
+
+
+def test_pdf_link_annotations_are_citations_with_the_page_as_line() -> None:
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_blank_page(200, 200)
+    writer.add_annotation(1, Link(rect=(0, 0, 50, 50), url="https://pdf.example.org/p2"))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    result = extract_document("paper.pdf", buffer.getvalue())
+    assert result.format is DocFormat.PDF
+    assert [(c.url, c.line, c.source) for c in result.citations] == [
+        ("https://pdf.example.org/p2", 2, "pdf:link")
+    ]
+
+
+def test_corrupt_pdf_is_a_warning() -> None:
+    result = extract_document("broken.pdf", b"%PDF-1.7\n garbage")
+    assert result.citations == []
+    assert "PDF could not be read" in result.warnings[0].message
+
+
+def test_unterminated_comment_hides_the_rest_with_a_warning() -> None:
+    result = extract_document("c.html", b"<p>a</p><p>b</p><p>c</p><!-- https://c.example.org/")
+    assert result.citations == []
+    assert "unterminated comment" in result.warnings[0].message

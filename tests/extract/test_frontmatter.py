@@ -1,0 +1,89 @@
+"""YAML front matter: URL fields by dotted path, self URL and date, hostile YAML."""
+
+from __future__ import annotations
+
+import time
+
+from linkwatch.extract import extract_document
+from linkwatch.model import DocFormat
+from tests.extract.conftest import urls
+
+
+def test_every_absolute_url_value_is_cited_by_its_path(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_nested_urls.md")
+    assert [(c.source, c.url) for c in result.citations] == [
+        ("frontmatter:sources.0", "https://nested.example.org/one"),
+        ("frontmatter:sources.1.url", "https://nested.example.org/two"),
+        ("frontmatter:meta.archive.original", "https://nested.example.org/three"),
+    ]
+
+
+def test_values_that_merely_contain_url_text_are_not_cited(extract_fixture) -> None:
+    found = urls(extract_fixture("frontmatter_nested_urls.md"))
+    assert "https://nested.example.org/inline" not in found
+    assert not [u for u in found if "see-https" in u]
+
+
+def test_front_matter_lines_point_at_the_value(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_html_body.txt")
+    lines = {c.source: (c.line, c.column) for c in result.citations}
+    assert lines["frontmatter:author"] == (2, 10)
+    assert lines["frontmatter:cover_image"] == (4, 3)  # folded scalar: the next line
+
+
+def test_slug_is_not_a_citation(extract_fixture) -> None:
+    sources = {c.source for c in extract_fixture("frontmatter_html_body.txt").citations}
+    assert "frontmatter:slug" not in sources
+
+
+def test_self_url_and_access_date(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_relative_links.md")
+    assert result.self_url == "https://site.example.org/blog/post/"
+    assert result.access_date == "2025-05-12"
+
+
+def test_markdown_relative_links_resolve_against_the_self_url(extract_fixture) -> None:
+    pairs = {c.raw: c.url for c in extract_fixture("frontmatter_relative_links.md").citations}
+    assert pairs == {
+        "https://site.example.org/blog/post/": "https://site.example.org/blog/post/",
+        "../older/": "https://site.example.org/blog/older/",
+        "/about": "https://site.example.org/about",
+    }
+
+
+def test_broken_yaml_is_a_warning_and_the_body_is_still_read(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_broken.md")
+    assert urls(result) == ["https://body.example.org/still-read"]
+    assert "not valid YAML" in result.warnings[0].message
+
+
+def test_python_tags_are_refused(extract_fixture) -> None:
+    result = extract_fixture("frontmatter_python_tag.md")
+    assert urls(result) == ["https://body.example.org/after-tag"]
+    assert "python/object" in result.warnings[0].message
+
+
+def test_alias_bomb_is_cheap(extract_fixture) -> None:
+    started = time.monotonic()
+    result = extract_fixture("yaml_alias_bomb.md")
+    assert time.monotonic() - started < 2
+    assert len(result.citations) == 10  # the nine list items once, plus the body link
+    assert urls(result)[-1] == "https://body.example.org/after-bomb"
+
+
+def test_front_matter_never_closed_is_read_as_body() -> None:
+    result = extract_document("x.md", b"---\ntitle: x\nhttps://open.example.org/\n")
+    assert urls(result) == ["https://open.example.org/"]
+    assert "never closed" in result.warnings[0].message
+
+
+def test_front_matter_that_is_not_a_mapping_is_ignored() -> None:
+    result = extract_document("x.md", b"---\n- https://list.example.org/\n---\nbody\n")
+    assert result.citations == []
+    assert "not a mapping" in result.warnings[0].message
+
+
+def test_front_matter_with_a_plain_text_body() -> None:
+    result = extract_document("x.txt", b"---\nurl: https://self.example.org/\n---\nJust words.\n")
+    assert result.format is DocFormat.TEXT
+    assert urls(result) == ["https://self.example.org/"]

@@ -1,0 +1,94 @@
+"""Markdown: CommonMark links, images, references, autolinks; GFM bare URLs; no code."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkwatch.extract import extract_document
+from linkwatch.model import DocFormat
+from tests.extract.conftest import by_url, urls
+
+
+@pytest.mark.parametrize(
+    ("url", "source", "text"),
+    [
+        ("https://md.example.org/inline", "markdown:link", "inline link"),
+        ("https://md.example.org/image.png", "markdown:image", "image"),
+        ("https://md.example.org/with%20space/doc.pdf", "markdown:link", "spaced destination"),
+        ("https://en.wikipedia.org/wiki/Foo_(bar)", "markdown:link", "balanced parentheses"),
+        ("https://md.example.org/autolink", "markdown:autolink", ""),
+        ("https://md.example.org/nested", "markdown:link", "nested [bracket] text"),
+        ("https://md.example.org/reference", "markdown:reference", "ref"),
+        ("https://md.example.org/ref%20with%20space", "markdown:reference", "spaced"),
+    ],
+    ids=["inline", "image", "angle-brackets-with-space", "balanced-parens", "autolink",
+         "nested-brackets", "reference", "reference-angle-brackets"],
+)
+def test_markdown_link_forms(extract_fixture, url, source, text) -> None:
+    result = extract_fixture("markdown_links.md")
+    assert result.format is DocFormat.MARKDOWN
+    (citation,) = by_url(result)[url]
+    assert (citation.source, citation.text) == (source, text)
+
+
+def test_markdown_raw_keeps_the_destination_as_written(extract_fixture) -> None:
+    found = by_url(extract_fixture("markdown_links.md"))
+    assert found["https://md.example.org/with%20space/doc.pdf"][0].raw == (
+        "https://md.example.org/with space/doc.pdf"
+    )
+
+
+def test_escaped_brackets_are_not_a_link(extract_fixture) -> None:
+    assert len(extract_fixture("markdown_links.md").citations) == 8
+
+
+def test_markdown_positions(extract_fixture) -> None:
+    found = by_url(extract_fixture("markdown_links.md"))
+    inline = found["https://md.example.org/inline"][0]
+    reference = found["https://md.example.org/reference"][0]
+    assert (inline.line, inline.column) == (3, 18)
+    assert (reference.line, reference.column) == (9, 8)
+
+
+def test_links_in_code_are_not_citations(extract_fixture) -> None:
+    assert urls(extract_fixture("markdown_code_blocks.md")) == [
+        "https://code.example.org/real",
+        "https://code.example.org/list-continuation",
+        "https://code.example.org/after",
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://gfm.example.org/a", "https://gfm.example.org/b", "https://gfm.example.org/c",
+        "http://www.gfm.example.org/d", "https://gfm.example.org/e",
+        "https://gfm.example.org/f?q=1", "https://en.wikipedia.org/wiki/Foo_(bar)",
+        "https://gfm.example.org/g", "https://gfm.example.org/h", "https://gfm.example.org/i",
+    ],
+)
+def test_gfm_trailing_punctuation_rules(extract_fixture, url) -> None:
+    assert url in urls(extract_fixture("markdown_gfm_autolinks.md"))
+
+
+def test_gfm_autolinks_fixture_has_no_other_urls(extract_fixture) -> None:
+    assert len(extract_fixture("markdown_gfm_autolinks.md").citations) == 10
+
+
+def test_html_blocks_in_markdown_are_read_as_html() -> None:
+    body = b"# T\n\n<div>\n<a href=\"https://block.example.org/\">x</a>\n</div>\n\n[y](https://md.example.org/)\n"
+    result = extract_document("x.md", body)
+    assert [(c.url, c.source, c.line) for c in result.citations] == [
+        ("https://block.example.org/", "a@href", 4),
+        ("https://md.example.org/", "markdown:link", 7),
+    ]
+
+
+def test_link_text_that_is_a_url_is_not_a_second_citation() -> None:
+    result = extract_document("x.md", b"See [https://a.example.org/](https://b.example.org/).\n")
+    assert urls(result) == ["https://b.example.org/"]
+
+
+def test_unclosed_fence_hides_the_rest() -> None:
+    body = b"[a](https://before.example.org/)\n\n```\nhttps://inside.example.org/\n"
+    assert urls(extract_document("x.md", body)) == ["https://before.example.org/"]

@@ -1,0 +1,60 @@
+"""Plain text: bare and www. URLs, punctuation around them excluded, IDN kept, no e-mail."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkwatch.extract import extract_document
+from linkwatch.extract.text import trim_url
+from linkwatch.urls import canonicalize
+from tests.extract.conftest import urls
+
+EXPECTED = [
+    "https://txt.example.org/quoted", "https://txt.example.org/paren",
+    "https://txt.example.org/bracket", "https://txt.example.org/sentence",
+    "https://txt.example.org/comma", "https://txt.example.org/q",
+    "https://txt.example.org/curly", "https://txt.example.org/single",
+    "https://txt.example.org/guillemets", "http://www.txt.example.org/www",
+    "https://txt.example.org/Foo_(bar)",
+]
+
+
+def test_punctuation_quotes_and_brackets_are_not_part_of_the_url(extract_fixture) -> None:
+    assert urls(extract_fixture("plain_text_punctuation.txt")) == EXPECTED
+
+
+def test_e_mail_addresses_are_not_links(extract_fixture) -> None:
+    assert not [u for u in urls(extract_fixture("plain_text_punctuation.txt")) if "@" in u]
+
+
+def test_idn_hosts_are_kept_and_share_a_key_with_punycode(extract_fixture) -> None:
+    found = urls(extract_fixture("idn_hosts.txt"))
+    assert found[0] == "http://bücher.example/katalog"
+    assert canonicalize(found[0]) == canonicalize(found[1])
+    assert found[2] == "https://παράδειγμα.δοκιμή/σελίδα"
+
+
+def test_only_http_and_https_become_links(extract_fixture) -> None:
+    assert urls(extract_fixture("non_http_schemes.md")) == ["https://scheme.example.org/only"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "trimmed"),
+    [
+        ("https://x.org/a.", "https://x.org/a"),
+        ("https://x.org/a).", "https://x.org/a"),
+        ("https://x.org/(a)", "https://x.org/(a)"),
+        ("https://x.org/a'", "https://x.org/a"),
+        ("https://x.org/a&amp;", "https://x.org/a"),
+        ("https://x.org/a?!", "https://x.org/a"),
+        ("https://x.org/a]", "https://x.org/a"),
+    ],
+)
+def test_trim_url(raw, trimmed) -> None:
+    assert trim_url(raw) == trimmed
+
+
+def test_text_positions_and_context() -> None:
+    (c,) = extract_document("t.txt", b"line one\n  see https://ctx.example.org/x now\n").citations
+    assert (c.line, c.column) == (2, 7)
+    assert c.text == "see https://ctx.example.org/x now"
