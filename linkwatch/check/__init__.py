@@ -32,6 +32,7 @@ from linkwatch.check.classify import (
 )
 from linkwatch.check.hosts import HostLimiter, parse_retry_after
 from linkwatch.check.policy import AddressBlocked, AddressPolicy, literal_address
+from linkwatch.check.robots import ROBOTS_MAX_BYTES, RobotsCache
 from linkwatch.check.soft404 import (
     ProbeCache,
     ProbeResult,
@@ -54,6 +55,7 @@ from linkwatch.model import CheckResult, Outcome
 from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of
 
 PROBE_TIMEOUT_S = 10.0
+ROBOTS_AGENT = "linkwatch"
 MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
 
 
@@ -68,6 +70,28 @@ class CheckContext:
     clock: Clock
     probes: ProbeCache = field(default_factory=ProbeCache)
     rng: random.Random = field(default_factory=random.Random)
+    robots: RobotsCache | None = None
+    #: the client's transport; checks send through it directly (the client's redirect,
+    #: auth and cookie machinery is what we do by hand, and costs a third of the CPU)
+    transport: httpx.AsyncBaseTransport | None = None
+    _headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+    def headers(self, host: str) -> list[tuple[str, str]]:
+        found = self._headers.get(host)
+        if found is None:
+            found = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+                     ("Accept-Encoding", ACCEPT_ENCODING),
+                     ("User-Agent", user_agent(self.settings, host))]
+            if len(self._headers) < 10_000:
+                self._headers[host] = found
+        return found
+
+    @property
+    def timeouts(self) -> dict[str, float]:
+        cs = self.settings
+        return {"connect": cs.connect_timeout_s, "read": cs.timeout_s, "write": cs.timeout_s,
+                "pool": cs.timeout_s}
 
 
 def user_agent(settings: CheckSettings, host: str) -> str:
@@ -110,10 +134,14 @@ async def open_context(
                  "Accept-Encoding": ACCEPT_ENCODING},
     )
     ctx = CheckContext(client, cs, policy, HostLimiter(cs.concurrency, cs.host_interval_s),
-                       clock, rng=rng or random.Random())
+                       clock, rng=rng or random.Random(), transport=transport)
+    if cs.honor_robots:
+        ctx.robots = RobotsCache(lambda url: _fetch_robots(ctx, url))
     try:
         yield ctx
     finally:
+        if ctx.robots is not None:
+            await ctx.robots.aclose()
         await ctx.probes.aclose()
         await client.aclose()
 
@@ -183,11 +211,15 @@ async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) ->
         if reason is not None:
             raise AddressBlocked(reason)
     await ctx.limiter.wait_turn(host)
-    request = ctx.client.build_request(method, url, headers={
-        "User-Agent": user_agent(ctx.settings, host)})
+    request = httpx.Request(method, url, headers=ctx.headers(host),
+                            extensions={"timeout": ctx.timeouts})
     if jar:
         jar.set_cookie_header(request)
-    response = await ctx.client.send(request, stream=True)
+    if ctx.transport is not None:
+        response = await ctx.transport.handle_async_request(request)
+        response.request = request
+    else:
+        response = await ctx.client.send(request, stream=True)
     if "set-cookie" in response.headers:
         jar.extract_cookies(response)
     return response
@@ -214,6 +246,9 @@ async def _follow(trace: _Trace, ctx: CheckContext, fetch_body: bool) -> tuple[O
     jar = httpx.Cookies()
     current = trace.url
     for _hop in range(ctx.settings.max_redirects + 1):
+        if ctx.robots is not None and not (await ctx.robots.for_url(current)).allows(
+                current, ROBOTS_AGENT):
+            return Outcome.SKIPPED_ROBOTS, f"robots.txt of {host_of(current)} disallows it"
         method, response = await _ask(ctx, method, current, jar)
         try:
             trace.status = response.status_code
@@ -264,6 +299,25 @@ async def _final(
         if looks_like_sibling(page.content_hash, trace.final_url, probe):
             return Outcome.SOFT404, "same page as a made-up URL on this site"
     return alive, None
+
+
+async def _fetch_robots(ctx: CheckContext, url: str) -> tuple[int, bytes]:
+    """GET a robots.txt (up to 5 redirects, capped body) under the check's own limits."""
+    jar = httpx.Cookies()
+    for _hop in range(6):
+        response = await _send(ctx, "GET", url, jar)
+        try:
+            location = response.headers.get("location")
+            if response.status_code in REDIRECT_CODES and location:
+                url = str(httpx.URL(url).join(location.strip()))
+                continue
+            body = b""
+            if response.status_code == 200:
+                body = await read_body(response, ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES) or b""
+            return response.status_code, body
+        finally:
+            await response.aclose()
+    return 500, b""  # a redirect loop: treat as unreachable
 
 
 async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:

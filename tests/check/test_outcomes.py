@@ -146,3 +146,18 @@ def test_cookies_are_not_carried_to_another_host(web: SimWeb, settings: Settings
 def test_only_gzip_and_deflate_are_accepted(web: SimWeb, settings: Settings) -> None:
     run_check(web.url(4, "/ok/encoding"), settings)
     assert web.hits(4, "/ok/encoding")[-1].headers["accept-encoding"] == "gzip, deflate, identity"
+
+
+@pytest.mark.parametrize(("host", "path", "expected"), [
+    (3, "/private/page", Outcome.SKIPPED_ROBOTS),
+    (3, "/ok/public", Outcome.OK),
+    (6, "/private/page", Outcome.BROKEN),  # robots.txt is 404: everything allowed
+    (7, "/ok/public", Outcome.SKIPPED_ROBOTS),  # robots.txt is 503: nothing allowed
+], ids=["disallowed", "allowed", "no-robots-txt", "robots-txt-error"])
+def test_robots_txt_when_honored(web: SimWeb, host: int, path: str, expected: Outcome) -> None:
+    result = run_check(web.url(host, path), make_settings(honor_robots=True))
+    assert result.outcome is expected
+
+
+def test_robots_txt_is_ignored_by_default(web: SimWeb, settings: Settings) -> None:
+    assert run_check(web.url(3, "/private/page"), settings).outcome is Outcome.BROKEN

@@ -44,6 +44,7 @@ per-response latency):
 ``/gzip-bomb/NAME``             200 ``Content-Encoding: gzip``: ~100 KB inflating to 100 MiB
 ``/gzip/NAME``                  a small gzip-compressed HTML page
 ``/cookie/set?to=URL``          sets a cookie, 302 to URL
+``/robots.txt``                 disallows ``/private/``; 404 on host 6, 503 on host 7
 ``/reset/NAME``                 connection reset (RST) without an answer
 ``/garbage/NAME``               a garbage status line
 ==============================  ====================================================
@@ -70,6 +71,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FIRST_OCTET = 2
+ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
+ROBOTS_MISSING_HOST = 6  # its robots.txt is a 404 (everything allowed)
+ROBOTS_BROKEN_HOST = 7  # its robots.txt is a 503 (nothing allowed)
 TRICKLE_INTERVAL_S = 0.5
 TRICKLE_MAX_S = 600.0
 ENDLESS_MAX_BYTES = 2 * 1024**3
@@ -322,6 +326,12 @@ class SimWeb:
         name = "/".join(seg[2:])
         if path == "/":
             return Reply(200, home(host))
+        if path == "/robots.txt":
+            if host == ROBOTS_BROKEN_HOST:
+                return Reply(503)
+            if host == ROBOTS_MISSING_HOST:
+                return Reply(404)
+            return Reply(200, ROBOTS_TXT, {"Content-Type": "text/plain"})
         if top in ("ok", "slow") or (top == "head405" and method != "HEAD"):
             return Reply(200, article(host, name))
         if top == "head-drop":
