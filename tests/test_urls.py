@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from linkwatch import urls
 from linkwatch.urls import (
-    InvalidURL, archived_original, canonicalize, fragment_of, host_of, try_canonicalize,
+    InvalidURL,
+    archived_original,
+    canonicalize,
+    fragment_of,
+    host_of,
+    try_canonicalize,
     wayback_url,
 )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ def _inputs(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
         if path.is_file():
             items.append((path, given))
         elif path.is_dir():
-            items.extend((f, os.path.join(given, os.path.relpath(f, path))) for f in walk_files(path))
+            items.extend(
+                (f, os.path.join(given, os.path.relpath(f, path))) for f in walk_files(path)
+            )
         else:
             raise CorpusError(f"no such file or folder: {given}")
     return items
@@ -45,6 +49,10 @@ def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
         if archived:
             record["archived_original"] = archived[0]
         yield record
+
+
+def _json_line(r: dict[str, Any]) -> str:
+    return json.dumps(r, ensure_ascii=False)
 
 
 def _text_line(r: dict[str, Any]) -> str:
@@ -73,6 +81,7 @@ def extract(app: App, fmt: str, paths: tuple[str, ...]) -> None:
     settings = app.settings()
     items = _inputs(paths)
     records: list[dict[str, Any]] = []
+    out = sys.stdout
     for _, extraction in extract_paths(items, settings):
         for w in extraction.warnings:
             if app.verbosity >= 0:
@@ -80,11 +89,9 @@ def extract(app: App, fmt: str, paths: tuple[str, ...]) -> None:
                 click.echo(f"linkwatch: warning: {where}: {w.message}", err=True)
         if fmt == "json":
             records.extend(citation_dicts(extraction))
-        elif fmt == "jsonl":
-            emit_records(citation_dicts(extraction), "jsonl")
-        else:
-            for record in citation_dicts(extraction):
-                click.echo(_text_line(record))
+        elif extraction.citations:
+            line = _json_line if fmt == "jsonl" else _text_line
+            out.write("".join(line(r) + "\n" for r in citation_dicts(extraction)))
     if fmt == "json":
         emit_records(records, "json")
 

@@ -117,12 +117,8 @@ def extract_file(path: Path, label: str, settings: Settings) -> Extraction:
     return result
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        parts = path.parts
-    return any(p.startswith(".") for p in parts)
+def _is_hidden(relative: str) -> bool:
+    return relative.startswith(".") or f"{os.sep}." in relative
 
 
 def iter_corpus_files(settings: Settings) -> Iterator[Path]:
@@ -170,10 +166,10 @@ def _expand(full: Path) -> Iterator[Path]:
     fixed = Path(*fixed_parts) if fixed_parts else Path(".")
     if not fixed.is_dir():
         raise CorpusError(f"corpus folder {fixed} does not exist; fix corpus.paths ({full})")
+    prefix = len(str(fixed).rstrip(os.sep)) + 1 if str(fixed) != "." else 0
     for name in sorted(glob.iglob(text, recursive=True)):
-        path = Path(name)
-        if path.is_file() and not _is_hidden(path, fixed):
-            yield path
+        if not _is_hidden(name[prefix:]) and os.path.isfile(name):
+            yield Path(name)
 
 
 def _fixed_parts(full: Path) -> list[str]:

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from linkwatch.extract.collect import Collector
 
-try:
-    from yaml import CSafeLoader as SafeLoader
-except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader  # type: ignore[assignment]
+# the C loader when PyYAML was built with libyaml; same safe semantics, much faster
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FRONT_MATTER_CHARS = 256 * 1024
 MAX_NODES = 20_000
@@ -70,7 +68,9 @@ def _iso_date(value: Any) -> str | None:
     return None
 
 
-def _walk(value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int]) -> None:
+def _walk(
+    value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int]
+) -> None:
     budget[0] -= 1
     if budget[0] < 0:
         return
@@ -131,7 +131,11 @@ def read_front_matter(c: Collector) -> FrontMatter:
         c.warn(f"front matter has more than {MAX_NODES} values; the rest were ignored", line=1)
     _cite_fields(c, fields, start, end)
     fm.self_url = next(
-        (v.strip() for k in SELF_URL_KEYS if isinstance(v := data.get(k), str) and _ABSOLUTE.match(v.strip())),
+        (
+            v.strip()
+            for k in SELF_URL_KEYS
+            if isinstance(v := data.get(k), str) and _ABSOLUTE.match(v.strip())
+        ),
         None,
     )
     fm.access_date = next((d for k in DATE_KEYS if (d := _iso_date(data.get(k)))), None)

@@ -306,10 +306,10 @@ def _destination(text: str, pos: int, end: int) -> tuple[str, int, int] | None:
                 depth -= 1
             i += 1
         raw = text[at:i]
-    i = _skip_title(text, _skip_space(text, i, end), end)
-    if i is None or i >= end or text[i] != ")":
+    after = _skip_title(text, _skip_space(text, i, end), end)
+    if after is None or after >= end or text[after] != ")":
         return None
-    return raw, at, i + 1
+    return raw, at, after + 1
 
 
 def _skip_space(text: str, i: int, end: int) -> int:

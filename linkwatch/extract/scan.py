@@ -22,8 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from linkwatch.config import Settings
-from linkwatch.extract import EXTRACTOR_VERSION, Extraction, extract_document, read_capped
-from linkwatch.extract import iter_corpus_files
+from linkwatch.extract import (
+    EXTRACTOR_VERSION,
+    Extraction,
+    extract_document,
+    iter_corpus_files,
+    read_capped,
+)
 from linkwatch.extract.collect import link_key
 from linkwatch.model import DocFormat, ExtractWarning
 from linkwatch.store import Store
@@ -79,12 +84,13 @@ class _Scanned:
     extraction: Extraction | None  # None: content unchanged
 
 
-def document_label(path: Path, base_dir: str) -> str:
+def document_label(path: Path | str, base_dir: str) -> str:
     """The path stored for a document: relative to the config's folder when inside it."""
-    try:
-        return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    full = os.path.abspath(path)
+    base = os.path.abspath(base_dir)
+    if full.startswith(base + os.sep):
+        return full[len(base) + 1 :].replace(os.sep, "/")
+    return full.replace(os.sep, "/")
 
 
 def _scan_one(task: _Task) -> _Scanned:

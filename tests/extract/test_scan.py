@@ -13,7 +13,6 @@ from linkwatch.config import CorpusSettings, Settings
 from linkwatch.errors import CorpusError
 from linkwatch.extract import iter_corpus_files
 from linkwatch.extract.scan import scan_corpus
-from linkwatch.store import Store
 
 
 def _settings(root: Path, paths: tuple[str, ...] = ("corpus/**/*",), **kw: object) -> Settings:

@@ -31,7 +31,10 @@ def test_fixture_formats(extract_fixture, name, fmt) -> None:
         ("<!DOCTYPE html><html><body>x</body></html>", DocFormat.HTML),
         ("<p>One</p>\n<p>Two <a href='x'>y</a></p>", DocFormat.HTML),
         ("# Title\n\nSome [link](https://x.org/).", DocFormat.MARKDOWN),
-        ("<p align=center>logo</p>\n\n# Readme\n\n[a](b) [c](d) [e](f)\n\n```\nx\n```", DocFormat.MARKDOWN),
+        (
+            "<p align=center>logo</p>\n\n# Readme\n\n[a](b) [c](d) [e](f)\n\n```\nx\n```",
+            DocFormat.MARKDOWN,
+        ),
         ("Just a paragraph of words with https://x.org/ in it.", DocFormat.TEXT),
         ("", DocFormat.TEXT),
     ],
