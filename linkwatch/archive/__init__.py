@@ -28,19 +28,27 @@ from linkwatch.config import Settings
 from linkwatch.store import Store
 
 
-class Archiver(Protocol):
-    """What the archive stage needs from an archive (the Wayback Machine's, or a fake's)."""
+class SnapshotLookup(Protocol):
+    """Existing snapshots (``lookup.Lookup``: waybackpy availability + CDX)."""
 
     def newest(self, url: str, at: datetime) -> Capture | None: ...
 
     def captures(self, url: str, *, from_ts: str | None = None, to_ts: str | None = None,
                  limit: int = 25, only_2xx: bool = False) -> list[Capture]: ...
 
+
+class CaptureService(Protocol):
+    """New captures (``spn2.SPN2Client``: Save Page Now 2)."""
+
     def submit(self, url: str) -> SubmitReply: ...
 
     def status(self, job_id: str) -> JobStatus: ...
 
     def user_status(self) -> UserStatus | None: ...
+
+
+class Archiver(SnapshotLookup, CaptureService, Protocol):
+    """An archive as the archive stage sees it: the Wayback Machine's, or another's."""
 
 
 def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
@@ -77,4 +85,4 @@ def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
     }
 
 
-__all__ = ["Archiver", "Capture", "archive_status"]
+__all__ = ["Archiver", "Capture", "CaptureService", "SnapshotLookup", "archive_status"]

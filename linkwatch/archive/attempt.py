@@ -25,20 +25,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from linkwatch.archive.choose import (
     BAD_PAGE_OUTCOMES, GONE_OUTCOMES, REJECTED, access_instant, is_good_capture,
     wayback_timestamp,
 )
 from linkwatch.archive.limits import ArchiveLimiter
-from linkwatch.archive.lookup import Capture, Lookup, Stopped
-from linkwatch.archive.spn2 import JobStatus, Retry, SPN2Client, SubmitReply, classify_status_ext
+from linkwatch.archive.lookup import Capture, Stopped
+from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_status_ext
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, duration_s
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.model import ArchiveAction, LinkState
 from linkwatch.store.archive import ArchiveItem
+
+if TYPE_CHECKING:
+    from linkwatch.archive import CaptureService, SnapshotLookup
 
 STATUS_RETENTION_S = 3600.0  # SPN2 keeps job status ~1 h; after that ids look "pending"
 VERIFY_GIVE_UP_S = 86400.0  # a reported capture not in CDX after a day: capture again
@@ -72,8 +75,8 @@ class Decision:
 @dataclass
 class Context:
     settings: Settings
-    lookup: Lookup
-    spn2: SPN2Client
+    lookup: SnapshotLookup
+    spn2: CaptureService
     limiter: ArchiveLimiter
     journal: Journal
     clock: Clock
@@ -153,9 +156,11 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
         retry = 86400.0 if ctx.capture_block == NEED_KEYS else ctx.settings.archive.retry_backoff_s
         return Decision(ArchiveAction.SKIPPED, "pending", found, error=ctx.capture_block,
                         retry_in_s=retry)
-    if not ctx.limiter.acquire_capture(ctx.stop):
+    ticket = ctx.limiter.acquire_capture(ctx.stop)
+    if ticket is None:
         raise Stopped
     if ctx.capture_block:  # keys refused or budget gone while we waited for the slot
+        ticket.answered()
         ctx.limiter.release_slot()
         return _capture(item, ctx, found)
     try:
@@ -167,6 +172,8 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
     except BaseException:
         ctx.limiter.release_slot()
         raise
+    finally:
+        ticket.answered()
     if reply.retry is not None or reply.job_id is None:
         ctx.limiter.release_slot()
         return found_plus(found, _refused(item, ctx, reply))

@@ -10,9 +10,12 @@ The archive's limits are per account and per IP, not per object (wayback-api.md 
 - a global back-off after a 429 (``Retry-After`` when sent, else ``backoff_429_s``):
   nothing at all is sent to the archive until it has passed.
 
-The window is ``window_s`` (60 s; tests and the benchmark shorten "a minute") plus a small
-safety margin, because the archive counts requests when they *arrive*. Waits are real time
-(``time.monotonic``) and end early when the caller's stop event is set.
+The window is ``window_s`` (60 s; tests and the benchmark shorten "a minute"). The archive
+counts a request when it *arrives*, which is some time after we send it, so a request
+counts in our window from the moment it is sent until ``window_s`` after its answer came
+back (``Ticket.answered``): then no two requests can arrive closer together than the
+archive allows, however slow the network. Waits are real time (``time.monotonic``) and
+end early when the caller's stop event is set.
 """
 
 from __future__ import annotations
@@ -26,7 +29,27 @@ from dataclasses import dataclass
 from linkwatch.config import Settings
 
 Monotonic = Callable[[], float]
-_SLOT_POLL_S = 0.05
+_SLOT_POLL_S = 0.01
+_IN_FLIGHT = float("inf")
+
+
+class Ticket:
+    """One request in a per-minute window; call ``answered()`` once its reply is in."""
+
+    __slots__ = ("_at", "_limiter")
+
+    def __init__(self, limiter: ArchiveLimiter) -> None:
+        self._limiter = limiter
+        self._at = _IN_FLIGHT
+
+    def answered(self) -> None:
+        with self._limiter._lock:
+            if self._at == _IN_FLIGHT:
+                self._at = self._limiter._now()
+
+    @property
+    def at(self) -> float:
+        return self._at
 
 
 @dataclass(frozen=True)
@@ -52,7 +75,7 @@ class Limits:
 
     @property
     def margin_s(self) -> float:
-        return max(0.05, self.window_s * 0.01)
+        return self.window_s * 0.001  # float safety only; see Ticket
 
 
 class ArchiveLimiter:
@@ -63,8 +86,8 @@ class ArchiveLimiter:
         self.limits = limits
         self._now = monotonic
         self._lock = threading.Condition()
-        self._captures: deque[float] = deque()
-        self._lookups: deque[float] = deque()
+        self._captures: deque[Ticket] = deque()
+        self._lookups: deque[Ticket] = deque()
         self._in_flight = 0
         self._not_before = 0.0
         self._captures_not_before = 0.0
@@ -73,20 +96,21 @@ class ArchiveLimiter:
         self.backoffs = 0
 
     # -- budget ----------------------------------------------------------------------
-    def acquire_capture(self, stop: threading.Event) -> bool:
-        """A concurrency slot plus one capture from the per-minute budget."""
+    def acquire_capture(self, stop: threading.Event) -> Ticket | None:
+        """A concurrency slot plus one capture from the per-minute budget (or ``None``)."""
         if not self.acquire_slot(stop):
-            return False
+            return None
         while True:
             with self._lock:
                 wait = max(self._global_wait(), self._capture_pause(),
                            self._window_wait(self._captures, self.limits.captures_per_minute))
                 if wait <= 0:
-                    self._captures.append(self._now())
-                    return True
+                    ticket = Ticket(self)
+                    self._captures.append(ticket)
+                    return ticket
             if wait > self.limits.patience_s or not self._sleep(wait, stop):
                 self.release_slot()
-                return False
+                return None
 
     def acquire_slot(self, stop: threading.Event) -> bool:
         """Only a concurrency slot (resuming a job that was submitted before)."""
@@ -102,16 +126,17 @@ class ArchiveLimiter:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
 
-    def acquire_lookup(self, stop: threading.Event) -> bool:
+    def acquire_lookup(self, stop: threading.Event) -> Ticket | None:
         while True:
             with self._lock:
                 wait = max(self._global_wait(),
                            self._window_wait(self._lookups, self.limits.lookups_per_minute))
                 if wait <= 0:
-                    self._lookups.append(self._now())
-                    return True
+                    ticket = Ticket(self)
+                    self._lookups.append(ticket)
+                    return ticket
             if wait > self.limits.patience_s or not self._sleep(wait, stop):
-                return False
+                return None
 
     def acquire_request(self, stop: threading.Event) -> bool:
         """Any other request (status polls): only the global back-off applies."""
@@ -168,14 +193,16 @@ class ArchiveLimiter:
     def _capture_pause(self) -> float:
         return self._captures_not_before - self._now()
 
-    def _window_wait(self, times: deque[float], limit: int) -> float:
+    def _window_wait(self, tickets: deque[Ticket], limit: int) -> float:
+        """0 if one more request fits the window, else how long to wait (in flight: a bit)."""
         now = self._now()
         window = self.limits.window_s + self.limits.margin_s
-        while times and times[0] <= now - window:
-            times.popleft()
-        if len(times) < limit:
+        for t in [t for t in tickets if t.at <= now - window]:
+            tickets.remove(t)
+        if len(tickets) < limit:
             return 0.0
-        return times[0] + window - now
+        answered = [t.at for t in tickets if t.at != _IN_FLIGHT]
+        return min(answered) + window - now if answered else _SLOT_POLL_S
 
     def _sleep(self, seconds: float, stop: threading.Event) -> bool:
         started = self._now()

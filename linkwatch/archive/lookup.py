@@ -122,10 +122,15 @@ class CDXAPI(WaybackMachineCDXServerAPI):
         yield "\n".join(lines)
 
 
+def retry_after_or_unknown(seconds: float | None) -> float:
+    """``ArchiveRateLimited.retry_after_s``: -1 when the archive did not say."""
+    return -1.0 if seconds is None else seconds
+
+
 def _raise_for_status(res: requests.Response, what: str) -> None:
     if res.status_code == 429:
         raise ArchiveRateLimited(f"{what} answered 429 Too Many Requests",
-                                 retry_after_s(res.headers.get("Retry-After")) or -1.0)
+                                 retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
     if res.status_code >= 400:
         raise ArchiveUnavailable(f"{what} answered HTTP {res.status_code}")
 
@@ -185,15 +190,15 @@ class Lookup:
         return self._run(call, "cdx")
 
     def _run(self, call: Any, what: str) -> Any:
-        if not self.limiter.acquire_lookup(self.stop):
+        ticket = self.limiter.acquire_lookup(self.stop)
+        if ticket is None:
             raise Stopped
         self.requests += 1
         try:
             return call_with_deadline(call, self.settings.archive.request_timeout_s, what)
         except ArchiveRateLimited as exc:
-            wait = exc.retry_after_s if exc.retry_after_s >= 0 else None
-            seconds = max(wait or 0.0, self.settings.archive.backoff_429_s) if wait is None \
-                else wait
+            seconds = exc.retry_after_s if exc.retry_after_s >= 0 \
+                else self.settings.archive.backoff_429_s
             self.limiter.back_off(seconds)
             raise ArchiveRateLimited(str(exc), seconds) from None
         except BlockedSiteError:
@@ -202,3 +207,5 @@ class Lookup:
             raise ArchiveUnavailable(f"{what}: unexpected answer ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             raise ArchiveUnavailable(f"{what}: {type(exc).__name__}") from None
+        finally:
+            ticket.answered()

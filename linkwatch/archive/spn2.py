@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from linkwatch.archive.deadline import call_with_deadline
-from linkwatch.archive.lookup import retry_after_s, user_agent
+from linkwatch.archive.lookup import retry_after_or_unknown, retry_after_s, user_agent
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveRateLimited, ArchiveUnavailable
 
@@ -269,7 +269,7 @@ class SPN2Client:
             raise ArchiveUnavailable(f"{what}: {type(exc).__name__}") from None
         if res.status_code == 429:
             raise ArchiveRateLimited(f"{what}: HTTP 429 Too Many Requests",
-                                     retry_after_s(res.headers.get("Retry-After")) or -1.0)
+                                     retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
         if res.status_code >= 500 or res.status_code in (400, 403, 404, 509):
             raise ArchiveUnavailable(f"{what}: HTTP {res.status_code}")
         return res

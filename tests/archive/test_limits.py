@@ -14,12 +14,26 @@ def test_captures_never_exceed_the_per_window_budget() -> None:
     stop = threading.Event()
     times = []
     for _ in range(7):
-        assert limiter.acquire_capture(stop)
+        ticket = limiter.acquire_capture(stop)
+        assert ticket is not None
         times.append(time.monotonic())
+        ticket.answered()
         limiter.release_slot()
     for i in range(len(times) - 3):
         assert times[i + 3] - times[i] >= 0.2
     assert times[-1] - times[0] < 1.0
+
+
+def test_a_request_still_in_flight_keeps_its_place_in_the_window() -> None:
+    """The archive counts arrivals: the window runs from our answer, not our send."""
+    limiter = ArchiveLimiter(Limits(100, 5, 1, window_s=0.1, patience_s=5.0))
+    stop = threading.Event()
+    first = limiter.acquire_lookup(stop)
+    assert first is not None
+    threading.Timer(0.3, first.answered).start()
+    started = time.monotonic()
+    assert limiter.acquire_lookup(stop) is not None
+    assert time.monotonic() - started >= 0.39
 
 
 def test_concurrent_captures_wait_for_a_free_slot() -> None:
