@@ -203,6 +203,24 @@ async def check_url(url: str, ctx: CheckContext, *, fetch_body: bool = True) -> 
     )
 
 
+DRAIN_MAX_BYTES = 16 * 1024
+
+
+async def _release(response: httpx.Response) -> None:
+    """Close a response; read a small unread rest first so the connection can be reused
+    (closing mid-message forces httpcore to drop the connection)."""
+    if not response.is_closed and not response.is_stream_consumed:
+        length = response.headers.get("content-length", "")
+        empty = response.request.method == "HEAD" or response.status_code in (204, 304)
+        if empty or (length.isdigit() and int(length) <= DRAIN_MAX_BYTES):
+            try:
+                async for _ in response.aiter_raw():
+                    pass
+            except (httpx.HTTPError, OSError):
+                pass
+    await response.aclose()
+
+
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
     host = host_of(url)
     literal = literal_address(urlsplit(url).hostname or "")
@@ -237,7 +255,7 @@ async def _ask(
         else:
             if is_clear_success(response.status_code):
                 return "HEAD", response
-            await response.aclose()
+            await _release(response)
     return "GET", await _send(ctx, "GET", url, jar)
 
 
@@ -266,7 +284,7 @@ async def _follow(trace: _Trace, ctx: CheckContext, fetch_body: bool) -> tuple[O
                 continue
             return await _final(trace, ctx, response, method, fetch_body)
         finally:
-            await response.aclose()
+            await _release(response)
     return Outcome.TOO_MANY_REDIRECTS, f"more than {ctx.settings.max_redirects} redirects"
 
 
@@ -294,7 +312,7 @@ async def _final(
     if page.says_not_found:
         return Outcome.SOFT404, f"page says not found: {(page.heading or page.title or '')[:120]!r}"
     if ctx.settings.soft404_probe and not is_home(trace.final_url):
-        await response.aclose()
+        await _release(response)
         probe = await ctx.probes.get(trace.final_url, lambda: _probe(ctx, trace.final_url))
         if looks_like_sibling(page.content_hash, trace.final_url, probe):
             return Outcome.SOFT404, "same page as a made-up URL on this site"
@@ -316,7 +334,7 @@ async def _fetch_robots(ctx: CheckContext, url: str) -> tuple[int, bytes]:
                 body = await read_body(response, ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES) or b""
             return response.status_code, body
         finally:
-            await response.aclose()
+            await _release(response)
     return 500, b""  # a redirect loop: treat as unreachable
 
 
@@ -345,7 +363,7 @@ async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
                             trace.page = page_of(response, data, drop=(token,))
                     break
                 finally:
-                    await response.aclose()
+                    await _release(response)
     except Exception:  # noqa: BLE001 - a failed probe only means "no evidence"
         return None
     finally:
