@@ -19,6 +19,8 @@ from linkwatch.urls import archived_original
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({"dead", "failing"})
+WAYBACK_PREFIX = "https://web.archive.org/web/"  # cheap pre-check before the full parse
+ATTENTION_STATES = frozenset({"dead", "failing", "unverifiable", "invalid"})
 BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
 
 OUTCOME_LABELS: dict[str, str] = {
@@ -110,6 +112,10 @@ class LinkView:
     snapshot_timestamp: str | None
     title: str | None
     snapshot: dict[str, str] | None = None  # {url, timestamp}: the copy to use instead
+    is_redirected: bool = False  # the last check was redirected to final_url
+    needs_attention: bool = False  # something to do in the citing documents
+    needs_snapshot: bool = False  # no archived copy known (and the URL is valid)
+    state_rank: int = 0  # position in STATE_ORDER: dead first
     citations: list[CitationView] = field(default_factory=list)
     timeline: list[CheckView] = field(default_factory=list)
 
@@ -133,14 +139,6 @@ class LinkView:
         if self.error:
             text += f": {self.error}"
         return text
-
-    @property
-    def is_redirected(self) -> bool:
-        return self.last_outcome == Outcome.REDIRECTED and bool(self.final_url)
-
-    @property
-    def state_rank(self) -> int:
-        return STATE_ORDER.index(self.state) if self.state in STATE_ORDER else len(STATE_ORDER)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,6 +175,11 @@ class DocumentView:
     @property
     def links(self) -> int:
         return sum(self.states.values())
+
+    @property
+    def attention(self) -> list[tuple[CitationView, LinkView]]:
+        """The citations to act on: dead, failing, unverifiable, invalid or redirected."""
+        return [(cite, link) for cite, link in self.citations if link.needs_attention]
 
     @property
     def problems(self) -> int:
@@ -302,29 +305,41 @@ def best_snapshot(snapshot_url: str | None, timestamp: str | None,
 
     Only real Wayback replay URLs count (``safe_snapshot_href``).
     """
-    if snapshot_url and safe_snapshot_href(snapshot_url):
+    if snapshot_url and snapshot_url.startswith(WAYBACK_PREFIX) and safe_snapshot_href(
+        snapshot_url
+    ):
         return {"url": snapshot_url, "timestamp": timestamp or ""}
-    if archived_copy and safe_snapshot_href(archived_copy):
+    if archived_copy and archived_copy.startswith(WAYBACK_PREFIX) and safe_snapshot_href(
+        archived_copy
+    ):
         found = archived_original(archived_copy)
         return {"url": archived_copy, "timestamp": (found and found[1]) or ""}
     return None
 
 
+_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
+
+
 def _link(row: dict[str, Any]) -> LinkView:
-    permanent = row.get("redirect_permanent")
+    """A link from a ``ReportStore`` row (every column present)."""
+    permanent, state = row["redirect_permanent"], row["state"]
+    snapshot = best_snapshot(row["snapshot_url"], row["snapshot_timestamp"],
+                             row["archived_copy"])
+    redirected = row["last_outcome"] == Outcome.REDIRECTED and bool(row["last_final_url"])
     return LinkView(
-        id=row["id"], url=row["url"], host=row.get("host") or "", state=row["state"],
-        state_since=row.get("state_since"), failing_since=row.get("failing_since"),
-        strikes=row.get("strikes") or 0, last_ok_at=row.get("last_ok_at"),
-        last_checked=row.get("last_checked_at"), last_outcome=row.get("last_outcome"),
-        last_status=row.get("last_status"), final_url=row.get("last_final_url"),
-        error=row.get("last_error"),
+        id=row["id"], url=row["url"], host=row["host"] or "", state=state,
+        state_since=row["state_since"], failing_since=row["failing_since"],
+        strikes=row["strikes"] or 0, last_ok_at=row["last_ok_at"],
+        last_checked=row["last_checked_at"], last_outcome=row["last_outcome"],
+        last_status=row["last_status"], final_url=row["last_final_url"],
+        error=row["last_error"],
         permanent_redirect=None if permanent is None else bool(permanent),
-        invalid_reason=row.get("invalid_reason"), archived_copy=row.get("archived_copy"),
-        snapshot_url=row.get("snapshot_url"), snapshot_timestamp=row.get("snapshot_timestamp"),
-        title=row.get("title"),
-        snapshot=best_snapshot(row.get("snapshot_url"), row.get("snapshot_timestamp"),
-                               row.get("archived_copy")),
+        invalid_reason=row["invalid_reason"], archived_copy=row["archived_copy"],
+        snapshot_url=row["snapshot_url"], snapshot_timestamp=row["snapshot_timestamp"],
+        title=row["title"], snapshot=snapshot, is_redirected=redirected,
+        needs_attention=redirected or state in ATTENTION_STATES,
+        needs_snapshot=snapshot is None and state != LinkState.INVALID,
+        state_rank=_RANK.get(state, len(STATE_ORDER)),
     )
 
 
@@ -361,19 +376,11 @@ def _attach(rows: dict[str, Any]) -> tuple[dict[int, LinkView], list[DocumentVie
                                            row.get("error"), bool(row.get("strike")),
                                            bool(row.get("network_down"))))
     for doc in docs.values():
-        seen: set[int] = set()
-        for _cite, link in doc.citations:
-            if link.id in seen:
-                continue
-            seen.add(link.id)
-            doc.states[link.state] += 1
-            doc.redirected += link.is_redirected
-            doc.no_snapshot += _needs_snapshot(link)
+        unique = {link.id: link for _cite, link in doc.citations}.values()
+        doc.states.update(link.state for link in unique)
+        doc.redirected = sum(link.is_redirected for link in unique)
+        doc.no_snapshot = sum(link.needs_snapshot for link in unique)
     return links, [d for d in docs.values() if d.citations]
-
-
-def _needs_snapshot(link: LinkView) -> bool:
-    return link.state != LinkState.INVALID and link.snapshot is None
 
 
 def _domains(links: list[LinkView]) -> list[DomainView]:
@@ -394,7 +401,12 @@ def _domains(links: list[LinkView]) -> list[DomainView]:
                                                   -d.links, d.host))
 
 
+MIN_TREND_DAYS = 14
+
+
 def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]:
+    """Checks per day from ``start`` to ``end``, leading days before any check left out
+    (a young installation gets a readable chart, not a mostly empty one)."""
     days: dict[str, TrendDay] = {}
     day = start
     while day <= end:
@@ -405,7 +417,9 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
         if entry is not None:
             kind = outcome_kind(row["outcome"])
             setattr(entry, kind, getattr(entry, kind) + row["n"])
-    return list(days.values())
+    series = list(days.values())
+    first = next((i for i, d in enumerate(series) if d.total), len(series))
+    return series[min(first, max(len(series) - MIN_TREND_DAYS, 0)):]
 
 
 def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
@@ -460,6 +474,6 @@ def build_model(
         unverifiable=[lk for lk in ordered if lk.state in ("unverifiable", "invalid")],
         redirected=sorted((lk for lk in links if lk.is_redirected),
                           key=lambda lk: (not lk.permanent_redirect, lk.url)),
-        no_snapshot=[lk for lk in ordered if _needs_snapshot(lk)],
+        no_snapshot=[lk for lk in ordered if lk.needs_snapshot],
         documents=documents, domains=_domains(links),
     )

@@ -19,7 +19,7 @@ from importlib.resources import files
 from typing import Any, NamedTuple
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from linkwatch import __version__
 from linkwatch.model import LinkState
@@ -111,6 +111,16 @@ def _when(value: object) -> str:
     return filters.truncate(text, 40)
 
 
+def _short(value: object, limit: int = filters.DEFAULT_TRUNCATE) -> Markup:
+    """Cleaned, escaped text cut to ``limit``; when cut, the full value is in ``title=``."""
+    full = filters.clean_text(value)
+    if len(full) <= limit:
+        return escape(full)
+    return Markup('<span title="{}">{}</span>').format(  # noqa: S704 - format() escapes
+        full, full[: max(limit - 1, 0)] + filters.ELLIPSIS
+    )
+
+
 def _wayback_date(value: object) -> str:
     text = filters.clean_text(value)
     if len(text) == 14 and text.isdigit():
@@ -129,6 +139,7 @@ def _pct(value: float) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "clean": filters.clean_text,
     "trunc": filters.truncate,
+    "short": _short,
     "is_truncated": filters.is_truncated,
     "safe_href": filters.safe_href,
     "safe_snapshot_href": filters.safe_snapshot_href,
@@ -194,16 +205,26 @@ class LinkCells:
     """Renders each link's cells once with the macros of ``_macros.html`` and reuses them
     on every page that shows the link (a link appears in several lists and documents)."""
 
-    def __init__(self, env: jinja2.Environment) -> None:
-        self._macros = env.get_template("_macros.html").module
+    def __init__(self, env: jinja2.Environment, doc_href: Callable[..., str]) -> None:
+        self._macros: Any = env.get_template("_macros.html").module
+        self._doc_href = doc_href
         self._cache: dict[int, Cells] = {}
+        self._cites: dict[tuple[int, int], Markup] = {}
+
+    def cites(self, link: LinkView, limit: int) -> Markup:
+        """The documents and lines citing ``link`` (the first ``limit``), for top-level pages."""
+        key = (link.id, limit)
+        found = self._cites.get(key)
+        if found is None:
+            found = self._cites[key] = self._macros.cites(link, limit, "", self._doc_href)
+        return found
 
     def __call__(self, link: LinkView) -> Cells:
         cells = self._cache.get(link.id)
         if cells is None:
-            m: Any = self._macros
+            m = self._macros
             cells = self._cache[link.id] = Cells(
-                m.link_cell(link), m.state(link.state), m.text(link.reason, 140),
+                m.link_cell(link), m.state(link.state), _short(link.reason, 140),
                 m.timeline(link.timeline), m.snapshot(link.snapshot),
             )
         return cells
@@ -211,7 +232,8 @@ class LinkCells:
 
 @dataclass(frozen=True, slots=True)
 class DocumentPages:
-    """Documents (by path) grouped into pages of about ``page_rows`` citations each."""
+    """Documents (by path) grouped into pages of about ``page_rows`` rows each: a page per
+    document would mean thousands of files (each written with an fsync) for a big corpus."""
 
     pages: list[list[DocumentView]]
     page_of: dict[int, int]
@@ -221,11 +243,12 @@ class DocumentPages:
         pages: list[list[DocumentView]] = []
         size = page_rows
         for doc in sorted(documents, key=lambda d: d.path):
-            if size + len(doc.citations) > page_rows and (not pages or pages[-1]):
+            rows = len(doc.attention) + 1  # its heading counts as a row
+            if size + rows > page_rows and (not pages or pages[-1]):
                 pages.append([])
                 size = 0
             pages[-1].append(doc)
-            size += len(doc.citations)
+            size += rows
         page_of = {doc.id: n for n, page in enumerate(pages, 1) for doc in page}
         return cls(pages, page_of)
 
@@ -254,8 +277,8 @@ def _common(model: ReportModel, root: str, cells: LinkCells,
 def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict[str, str]:
     """Every page of the report: ``{relative path: html}``."""
     env = environment()
-    cells = LinkCells(env)
     docs = DocumentPages.split(model.documents, page_rows)
+    cells = LinkCells(env, docs.href)
     secs = sections(model, index_rows=index_rows, page_rows=page_rows)
     top = _common(model, "", cells, docs)
     pages = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import Any
 
 from linkwatch.clock import iso
@@ -167,9 +168,24 @@ def test_trend_counts_checks_per_day_by_kind(rdb: ReportDB, settings: Settings) 
     rdb.check(link, days_ago(rdb.clock, 1.7), "blocked")
     rdb.check(link, days_ago(rdb.clock, 1.6), "redirected")
     trend = _model(rdb, settings).trend
-    assert len(trend) == settings.report.trend_days
     day = next(d for d in trend if d.total)
-    assert (day.ok, day.warn, day.fail) == (2, 1, 1)
+    assert (day.day, day.ok, day.warn, day.fail) == ("2025-12-30", 2, 1, 1)
+    assert trend[-1].day == "2026-01-01"
+
+
+def test_trend_starts_at_the_first_check_but_shows_two_weeks(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    link = _cited(rdb, "https://a.example/")
+    rdb.check(link, days_ago(rdb.clock, 40), "ok")
+    rdb.check(link, days_ago(rdb.clock, 15), "ok")
+    assert len(_model(rdb, settings).trend) == 41
+    assert len(_model(rdb, replace(settings, report=replace(
+        settings.report, trend_days=20))).trend) == 16
+
+
+def test_trend_of_a_new_installation_shows_two_weeks(rdb: ReportDB, settings: Settings) -> None:
+    assert len(_model(rdb, settings).trend) == 14
 
 
 def test_captures_need_keys_without_credentials(rdb: ReportDB, settings: Settings) -> None:
@@ -182,3 +198,14 @@ def test_archive_queue_and_budget_figures(rdb: ReportDB, settings: Settings) -> 
     assert summary.queue == {"failed": 1, "pending": 1}
     assert summary.archive_meta == {"daily_captures": "37 of 100000 used today"}
     assert summary.queue_errors[0]["last_error"].startswith("job failed")
+
+
+def test_a_document_lists_the_citations_to_act_on(rdb: ReportDB, settings: Settings) -> None:
+    doc = rdb.document("article.md")
+    states = ["dead", "alive", "failing", "unverifiable", "invalid", "new"]
+    for i, state in enumerate(states):
+        rdb.cite(doc, rdb.link(f"https://x.example/{i}", state), i + 1)
+    rdb.cite(doc, rdb.link("https://x.example/moved", "alive", last_outcome="redirected",
+                           last_final_url="https://x.example/new"), 9)
+    [view] = _model(rdb, settings).documents
+    assert [c.line for c, _link in view.attention] == [1, 3, 4, 5, 9]
