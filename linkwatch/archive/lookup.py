@@ -144,6 +144,7 @@ class Lookup:
         self.stop = stop
         self.ua = user_agent(settings)
         self.requests = 0
+        self._count = threading.Lock()
 
     def newest(self, url: str, at: datetime) -> Capture | None:
         """The availability API's capture closest to ``at`` (any status), or ``None``."""
@@ -193,7 +194,8 @@ class Lookup:
         ticket = self.limiter.acquire_lookup(self.stop)
         if ticket is None:
             raise Stopped
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         try:
             return call_with_deadline(call, self.settings.archive.request_timeout_s, what)
         except ArchiveRateLimited as exc:

@@ -40,7 +40,8 @@ log = logging.getLogger("linkwatch.archive")
 META_BACKOFF = "archive.backoff_until"
 META_USER_STATUS = "archive.user_status"
 MAX_REQUEUES = 3  # per item per run, after 429s / session limits
-MAX_UNAVAILABLE = 5  # consecutive "archive unavailable" answers end the run
+MAX_UNAVAILABLE = 5
+HEARTBEAT_S = 5.0  # consecutive "archive unavailable" answers end the run
 
 
 @dataclass
@@ -136,6 +137,7 @@ class _Runner:
         self.on_result: Callable[[dict[str, Any]], None] | None = None
         self.requeues: dict[int, int] = {}
         self.unavailable_streak = 0
+        self.last_beat = time.monotonic()
 
     def run(self, items: list[ArchiveItem]) -> None:
         self._restore_backoff()
@@ -176,8 +178,17 @@ class _Runner:
                     again = self._record(item, fut.result())
                     if again is not None:
                         todo.append(again)
-                    elif self.progress is not None:
-                        self.progress(self.summary.handled, total)
+                    else:
+                        self._beat(total, force=True)
+                self._beat(total)
+
+    def _beat(self, total: int, *, force: bool = False) -> None:
+        """``progress`` after every item, and every few seconds while jobs are polled
+        (every call in flight has a hard deadline, so a beat means the run is alive)."""
+        now = time.monotonic()
+        if self.progress is not None and (force or now - self.last_beat >= HEARTBEAT_S):
+            self.last_beat = now
+            self.progress(self.summary.handled, total)
 
     def _should_end(self) -> bool:
         if self.stop.is_set():

@@ -114,3 +114,9 @@ def test_a_fake_on_its_own_port_stops_cleanly() -> None:
     with FakeWayback() as wb:
         assert wb.base_url.startswith("http://127.0.0.1:")
     assert time.monotonic() - started < 2
+
+
+def test_a_browser_accept_header_gets_the_html_form_reply(http) -> None:
+    reply = http.post("/save", data={"url": "http://h.test/"},
+                      headers={**AUTH, "Accept": "text/html,application/xhtml+xml"})
+    assert re.search(r'spn\.watchJob\("spn2-[0-9a-f]{40}", "/_static/",6000\)', reply.text)

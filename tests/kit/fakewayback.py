@@ -219,6 +219,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"message": DAILY_LIMIT})
             return
         job = st.start_job(url)
+        accept = self.headers.get("Accept", "")
+        if "json" not in accept and "text/html" in accept:  # the browser form (§1.3.4)
+            self._send(200, f'<html><body><h2>Saving page {url}</h2><script>spn.watchJob('
+                            f'"{job.job_id}", "/_static/",6000);</script></body></html>',
+                       "text/html; charset=utf-8")
+            return
         self._json({"url": url, "job_id": job.job_id})
 
     def _same_snapshot(self, url: str, cap: Capture, within: str) -> None:
