@@ -35,6 +35,8 @@ DEFAULT_CORPUS_EXCLUDE: tuple[str, ...] = ()
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_LINKS_PER_DOC = 10_000
 DEFAULT_MAX_URL_LENGTH = 8192
+# worker processes for extraction (1: in-process; more only pays on idle multi-core hosts)
+DEFAULT_CORPUS_JOBS = 1
 # state and report
 DEFAULT_STATE_PATH = "state/linkwatch.db"
 DEFAULT_REPORT_DIR = "reports/"
@@ -137,6 +139,7 @@ class CorpusSettings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_links_per_doc: int = DEFAULT_MAX_LINKS_PER_DOC
     max_url_length: int = DEFAULT_MAX_URL_LENGTH
+    jobs: int = DEFAULT_CORPUS_JOBS
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,13 @@ def _text_line(r: dict[str, Any]) -> str:
     "--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
     show_default=True, help="Output: readable lines, one JSON list, or one JSON object a line.",
 )
+@click.option(
+    "--jobs", type=click.IntRange(min=1), metavar="N",
+    help="Worker processes for large inputs (corpus.jobs; default 1).",
+)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.pass_obj
-def extract(app: App, fmt: str, paths: tuple[str, ...]) -> None:
+def extract(app: App, fmt: str, jobs: int | None, paths: tuple[str, ...]) -> None:
     """Print the URLs cited in files or folders (recursively), with where they are cited.
 
     Touches no database. Each record has url (absolute, resolved), document (the path as
@@ -78,7 +82,7 @@ def extract(app: App, fmt: str, paths: tuple[str, ...]) -> None:
     frontmatter:link, markdown:reference, text, ...) and raw (as written). Problems with a
     file are warnings on stderr; the exit code stays 0.
     """
-    settings = app.settings()
+    settings = app.settings(corpus={"jobs": jobs})
     items = _inputs(paths)
     records: list[dict[str, Any]] = []
     out = sys.stdout
@@ -116,12 +120,16 @@ def _summary_text(s: ScanSummary) -> str:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
     show_default=True, help="Summary as readable text or one JSON object.",
 )
+@click.option(
+    "--jobs", type=click.IntRange(min=1), metavar="N",
+    help="Worker processes for extraction (corpus.jobs; default 1).",
+)
 @click.pass_obj
-def scan(app: App, fmt: str) -> None:
+def scan(app: App, fmt: str, jobs: int | None) -> None:
     """Extract the configured corpus (corpus.paths minus corpus.exclude) into the state
     database. Only documents whose content changed are re-read; citations a document no
     longer makes, and documents that disappeared, are ended (history is kept)."""
-    settings = app.settings()
+    settings = app.settings(corpus={"jobs": jobs})
     store = app.store()
     with stage_progress(app.interactive, "scan") as progress:
         summary = scan_corpus(settings, store, progress=progress)

@@ -94,6 +94,8 @@ class Collector:
 
     def resolve(self, raw: str) -> str | None:
         """The absolute http(s) URL ``raw`` stands for, or None when it is not one."""
+        if raw.startswith(("https://", "http://")):
+            return raw
         m = _SCHEME.match(raw)
         if m:
             return raw if m.group(1).lower() in ("http", "https") else None

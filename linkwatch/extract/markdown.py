@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 
 from linkwatch.extract.collect import Collector
 from linkwatch.extract.html import _TOKEN, _attrs, _cite_attrs, extract_html
@@ -40,6 +41,7 @@ _HTML_END = {
     "raw": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
 }
 _BACKTICKS = re.compile(r"`+")
+_DEST_RUN = re.compile(r"[^\s()\\\x00-\x1f]+")
 _AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x1f]*)>")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
@@ -108,6 +110,14 @@ class _Blocks:
                     self.html.append((html_from, b))
                     html_end = None
                 continue
+            first = line[0]
+            if first.isalpha() and first not in "\t ":
+                if blank:
+                    in_list = False
+                if self._para is None:
+                    self._para = a
+                blank = False
+                continue
             stripped = line.strip()
             if not stripped:
                 self._close(a)
@@ -164,10 +174,12 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
     if not _MAYBE_LINK.search(c.text, start, end) and c.base is None:
         return
     blocks = _Blocks(c.text, start, end)
+    starts = url_starts(c.text, start, end)
     for a, b in blocks.paragraphs:
         if c.full:
             return
-        extract_inline(c, a, b)
+        first = bisect_left(starts, a)
+        extract_inline(c, a, b, starts[first : bisect_left(starts, b, first)])
     for a, b in blocks.html:
         extract_html(c, a, b)
 
@@ -204,17 +216,22 @@ def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
     return any(a <= pos < b for a, b in spans)
 
 
-def extract_inline(c: Collector, start: int, end: int) -> None:
-    """Links, images, autolinks, inline HTML and bare URLs of one paragraph (or block)."""
+def extract_inline(c: Collector, start: int, end: int, starts: list[int] | None = None) -> None:
+    """Links, images, autolinks, inline HTML and bare URLs of one paragraph (or block).
+
+    ``starts``: where bare URLs may start in this range (``url_starts``), if known.
+    """
     text = c.text
-    masks = _code_spans(text, start, end) if "`" in text[start:end] else []
-    if "]:" in text[start:end]:
+    find = text.find
+    masks = _code_spans(text, start, end) if find("`", start, end) >= 0 else []
+    if find("]:", start, end) >= 0:
         _references(c, start, end, masks)
-    if "<" in text[start:end]:
+    if find("<", start, end) >= 0:
         _autolinks_and_tags(c, start, end, masks)
-    if "](" in text[start:end]:
+    if find("](", start, end) >= 0:
         _inline_links(c, start, end, masks)
-    starts = url_starts(text, start, end)
+    if starts is None:
+        starts = url_starts(text, start, end)
     if starts:
         find_urls(c, start, end, source="text", skip=masks, starts=starts)
 
@@ -269,8 +286,9 @@ def _link_opener(text: str, start: int, close: int, masks: list[tuple[int, int]]
     i = close - 1
     while i >= start:
         ch = text[i]
-        escaped = i > start and text[i - 1] == "\\"
-        if not escaped and not _inside(masks, i):
+        if (ch == "]" or ch == "[") and not (i > start and text[i - 1] == "\\") and not (
+            masks and _inside(masks, i)
+        ):
             if ch == "]":
                 depth += 1
             elif ch == "[":
@@ -291,6 +309,8 @@ def _destination(text: str, pos: int, end: int) -> tuple[str, int, int] | None:
         raw, at, i = text[i + 1 : close], i + 1, close + 1
     else:
         at, depth = i, 0
+        simple = _DEST_RUN.match(text, i, end)
+        i = simple.end() if simple else i
         while i < end:
             ch = text[i]
             if ch == "\\" and i + 1 < end:

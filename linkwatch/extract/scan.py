@@ -156,26 +156,27 @@ def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> D
     )
 
 
-def _default_workers(count: int) -> int:
-    """Worker processes for ``count`` documents: forked, so only from a single-threaded
-    process (a fork while other threads hold locks can deadlock); else one, in-process."""
-    if count < PARALLEL_MIN_DOCUMENTS or threading.active_count() > 1:
+def _workers(jobs: int, count: int) -> int:
+    """Worker processes to use: ``corpus.jobs`` for many documents, capped by the CPUs.
+
+    Workers are forked, so only from a single-threaded process (a fork while another
+    thread holds a lock can deadlock); otherwise extraction runs in-process.
+    """
+    if jobs <= 1 or count < PARALLEL_MIN_DOCUMENTS or threading.active_count() > 1:
         return 1
     if "fork" not in get_all_start_methods():
         return 1
-    return min(MAX_WORKERS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(jobs, MAX_WORKERS, cpus or 1))
 
 
-def _run_tasks(tasks: list[_Task], workers: int | None) -> Generator[_Scanned, None, None]:
-    if workers is None:
-        workers = _default_workers(len(tasks))
+def _run_tasks(tasks: list[_Task], workers: int) -> Generator[_Scanned, None, None]:
     if workers <= 1:
         yield from map(_scan_one, tasks)
         return
     method = "fork" if threading.active_count() == 1 else "spawn"
     with ProcessPoolExecutor(workers, mp_context=get_context(method)) as pool:
-        results = pool.map(_scan_one, tasks, chunksize=32)
+        results = pool.map(_scan_one, tasks, chunksize=256)
         try:
             yield from results
         finally:
@@ -191,6 +192,8 @@ def extract_paths(
         _Task(str(path), label, None, c.max_file_bytes, c.max_links_per_doc, c.max_url_length)
         for path, label in items
     ]
+    if workers is None:
+        workers = _workers(c.jobs, len(tasks))
     results = _run_tasks(tasks, workers)
     try:
         for scanned in results:
@@ -251,6 +254,8 @@ def scan_corpus(
     done = summary.documents_unchanged
     if progress:
         progress(done, total)
+    if workers is None:
+        workers = _workers(settings.corpus.jobs, len(tasks))
     results = _run_tasks(tasks, workers)
     try:
         _consume(settings, store, results, summary, done, total, progress, stop)

@@ -14,14 +14,14 @@ import re
 from linkwatch.model import DocFormat
 
 SNIFF_BYTES = 8192
-SNIFF_CHARS = 16384
+SNIFF_CHARS = 8192
 
 _BINARY_MAGIC = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BZh",
     b"\xfd7zXZ", b"7z\xbc\xaf", b"RIFF", b"OggS", b"ID3", b"\x00\x00\x01\x00", b"wOF",
     b"\xca\xfe\xba\xbe", b"MZ", b"SQLite format 3", b"\xd0\xcf\x11\xe0",
 )
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_CONTROL_TABLE = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
 _HTML_START = re.compile(
     r"\s*(?:<(?:a|p|div|span|figure|img|section|article|header|main|nav|h[1-6]|ul|ol|table|"
@@ -46,7 +46,7 @@ def binary_reason(data: bytes) -> str | None:
             return f"binary file (starts with {magic[:4]!r})"
     if not head:
         return None
-    controls = len(_CONTROL_BYTES.findall(head))
+    controls = len(head) - len(head.translate(None, _CONTROL_TABLE))
     if controls * 100 > len(head) or head.count(b"\x00") * 200 > len(head):
         return "binary file (control bytes in the first 8 KiB)"
     return None
@@ -74,7 +74,10 @@ def body_format(body: str) -> DocFormat:
     if _HTML_DOCUMENT.match(body):
         return DocFormat.HTML
     sample = body[:SNIFF_CHARS]
-    html_tags = sum(sample.count(s) for s in _HTML_SIGNALS)
+    html_tags = sum(sample.count(s) for s in _HTML_SIGNALS) if "<" in sample else 0
+    if not html_tags:
+        is_markdown = sample.startswith("#") or any(s in sample for s in _MARKDOWN_SIGNALS)
+        return DocFormat.MARKDOWN if is_markdown else DocFormat.TEXT
     markdown = sum(sample.count(s) for s in _MARKDOWN_SIGNALS) + sample.startswith("#")
     if _HTML_START.match(body) and markdown <= html_tags:
         return DocFormat.HTML

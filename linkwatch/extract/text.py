@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import re
 
-from linkwatch.extract.collect import Collector, clean_text
+from linkwatch.extract.collect import Collector
 
 CONTEXT_CHARS = 60
 
@@ -53,6 +53,8 @@ _PAIRS = {")": "(", "]": "[", "}": "{"}
 
 def trim_url(url: str) -> str:
     """Drop sentence punctuation and unbalanced closing brackets from the end (GFM)."""
+    if url and url[-1] not in _TRAILING and url[-1] not in _PAIRS:
+        return url
     while url:
         last = url[-1]
         if last in _TRAILING:
@@ -104,7 +106,7 @@ def find_urls(
         hi = min(end, pos + len(raw) + CONTEXT_CHARS)
         newline = text.find("\n", pos, hi)
         hi = hi if newline < 0 else newline
-        c.add(raw, pos, source, clean_text(text[lo:hi]), url=url)
+        c.add(raw, pos, source, text[lo:hi], url=url)
 
 
 def _masked(spans: list[tuple[int, int]], pos: int) -> bool:
