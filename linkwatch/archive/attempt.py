@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -178,16 +178,17 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
         ctx.limiter.release_slot()
         return found_plus(found, _refused(item, ctx, reply))
     submitted_at = ctx.clock()
-    ctx.journal.submitted(item.link_id, reply.job_id)  # persisted before polling
+    try:
+        ctx.journal.submitted(item.link_id, reply.job_id)  # persisted before polling
+    except BaseException:
+        ctx.limiter.release_slot()
+        raise
     decision = _poll_and_verify(item, ctx, reply.job_id, submitted_at, reply)
     return found_plus(found, decision)
 
 
 def found_plus(found: tuple[dict[str, Any], ...], d: Decision) -> Decision:
-    if not found:
-        return d
-    return Decision(d.action, d.status, found + d.found, d.error, d.retry_in_s, d.add_attempt,
-                    d.keep_job, d.requeue, d.unavailable)
+    return replace(d, found=found + d.found) if found else d
 
 
 def _back_off(ctx: Context, exc: ArchiveRateLimited) -> None:

@@ -129,7 +129,9 @@ def _canonical(url: str) -> str:
 class _Runner:
     def __init__(self, settings: Settings, store: Store, clock: Clock, stop: threading.Event,
                  summary: ArchiveSummary) -> None:
-        self.settings, self.store, self.clock, self.stop = settings, store, clock, stop
+        self.settings, self.store, self.clock = settings, store, clock
+        self.caller_stop = stop  # the caller's (the daemon's signal handler sets it)
+        self.stop = threading.Event()  # ours: also set when the run ends on an error
         self.summary = summary
         self.lock = threading.Lock()
         self.limiter: ArchiveLimiter = shared_limiter(settings)
@@ -155,7 +157,7 @@ class _Runner:
             spn2.close()
             self.summary.lookups = lookup.requests
             self.summary.backoffs = self.limiter.backoffs
-            self.summary.stopped = self.stop.is_set()
+            self.summary.stopped = self.caller_stop.is_set()
             if ctx.capture_block and ctx.capture_block != NEED_KEYS:
                 self.summary.captures_note = ctx.capture_block
             self._persist_backoff()
@@ -166,21 +168,27 @@ class _Runner:
         workers = min(16, self.settings.archive.concurrent_captures + 2)
         running: dict[Future[Decision], ArchiveItem] = {}
         with ThreadPoolExecutor(workers, thread_name_prefix="linkwatch-archive") as pool:
-            while (todo or running) and not (self.stop.is_set() and not running):
-                while todo and len(running) < workers and not self._should_end():
-                    item = todo.popleft()
-                    running[pool.submit(attempt, item, ctx)] = item
-                if not running:
-                    break
-                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    item = running.pop(fut)
-                    again = self._record(item, fut.result())
-                    if again is not None:
-                        todo.append(again)
-                    else:
-                        self._beat(total, force=True)
-                self._beat(total)
+            try:
+                while todo or running:
+                    if self.caller_stop.is_set():
+                        self.stop.set()
+                    while todo and len(running) < workers and not self._should_end():
+                        item = todo.popleft()
+                        running[pool.submit(attempt, item, ctx)] = item
+                    if not running:
+                        break
+                    done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        item = running.pop(fut)
+                        again = self._record(item, fut.result())
+                        if again is not None:
+                            todo.append(again)
+                        else:
+                            self._beat(total, force=True)
+                    self._beat(total)
+            except BaseException:
+                self.stop.set()  # the other workers end at once; the error goes up
+                raise
 
     def _beat(self, total: int, *, force: bool = False) -> None:
         """``progress`` after every item, and every few seconds while jobs are polled

@@ -209,6 +209,8 @@ class SPN2Client:
         if res.status_code == 401:
             return SubmitReply(message="HTTP 401: archive.org refused the keys",
                                retry=Retry.AUTH)
+        if res.status_code == 400:  # spn.sh gives up on such a URL too
+            return SubmitReply(message="HTTP 400 Bad Request", retry=Retry.NEVER)
         body = self._json(res, "capture request")
         if not isinstance(body, dict):
             raise ArchiveUnavailable("capture request: reply is not a JSON object")
@@ -225,8 +227,8 @@ class SPN2Client:
 
     def status(self, job_id: str) -> JobStatus:
         res = self._request("GET", f"/save/status/{job_id}", "status request")
-        if res.status_code == 401:
-            raise ArchiveUnavailable("status request: HTTP 401")
+        if res.status_code in (400, 401):
+            raise ArchiveUnavailable(f"status request: HTTP {res.status_code}")
         body = self._json(res, "status request")
         if isinstance(body, list):
             body = next((b for b in body if isinstance(b, dict)), {})
@@ -249,7 +251,7 @@ class SPN2Client:
         if not self.has_keys:
             return None
         res = self._request("GET", "/save/status/user", "user status request")
-        if res.status_code == 401:
+        if res.status_code in (400, 401):
             return None
         body = self._json(res, "user status request")
         if not isinstance(body, dict):
@@ -270,7 +272,7 @@ class SPN2Client:
         if res.status_code == 429:
             raise ArchiveRateLimited(f"{what}: HTTP 429 Too Many Requests",
                                      retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
-        if res.status_code >= 500 or res.status_code in (400, 403, 404, 509):
+        if res.status_code >= 500 or res.status_code in (403, 404, 509):
             raise ArchiveUnavailable(f"{what}: HTTP {res.status_code}")
         return res
 

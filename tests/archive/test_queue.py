@@ -101,7 +101,9 @@ def test_a_restart_mid_queue_resumes_without_loss_or_duplicates(wayback, tmp_pat
         time.sleep(0.02)
     time.sleep(0.1)  # let the job ids reach the database
     stop.set()
+    stopping = time.monotonic()
     worker.join(10)
+    stop_took = time.monotonic() - stopping
     submitted = first.query("SELECT status, job_id FROM archive_queue")
     first.close()
 
@@ -110,7 +112,7 @@ def test_a_restart_mid_queue_resumes_without_loss_or_duplicates(wayback, tmp_pat
     summary, results = run(settings, second, clock)
     second.close()
 
-    assert not worker.is_alive()
+    assert not worker.is_alive() and stop_took < 1.5
     assert {r["status"] for r in submitted} == {"submitted"}
     assert all(r["job_id"].startswith("spn2-") for r in submitted)
     assert sorted(r["url"] for r in results) == urls

@@ -77,9 +77,10 @@ def test_an_error_inside_http_200_is_a_refusal(wayback, client) -> None:
     assert reply.status_ext == "error:blocked-url"
 
 
-def test_401_is_a_refusal_not_an_exception(wayback, client) -> None:
-    wayback.faults.save_replies = ["401"]
-    assert client.submit("http://x.test/").retry is Retry.AUTH
+@pytest.mark.parametrize(("reply", "retry"), [("401", Retry.AUTH), ("400", Retry.NEVER)])
+def test_401_and_400_are_refusals_not_exceptions(wayback, client, reply, retry) -> None:
+    wayback.faults.save_replies = [reply]
+    assert client.submit("http://x.test/").retry is retry
 
 
 @pytest.mark.parametrize(("reply", "after"), [("429", -1.0), ("429:7", 7.0)],
