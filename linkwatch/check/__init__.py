@@ -189,7 +189,7 @@ async def check_url(url: str, ctx: CheckContext, *, fetch_body: bool = True) -> 
     try:
         async with asyncio.timeout(ctx.settings.timeout_s + 0.5):
             outcome, error = await _follow(trace, ctx, fetch_body)
-    except Exception as exc:  # noqa: BLE001 - classified; unknown ones re-raise there
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
         outcome, error = outcome_for_exception(exc)
     finally:
         DEADLINE.reset(token)

@@ -9,6 +9,7 @@ towards declaring a link dead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 
 import httpx
@@ -16,6 +17,8 @@ import httpx
 from linkwatch.check.policy import AddressBlocked
 from linkwatch.check.transport import NameNotResolved
 from linkwatch.model import Outcome
+
+log = logging.getLogger(__name__)
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_CODES = frozenset({301, 308})
@@ -54,7 +57,11 @@ def outcome_for_status(status: int, headers: httpx.Headers | None = None) -> Out
 
 
 def outcome_for_exception(exc: BaseException) -> tuple[Outcome, str]:
-    """The outcome and a one-line reason for a failure to get an answer at all."""
+    """The outcome and a one-line reason for a failure to get an answer at all.
+
+    Never raises: an exception nobody foresaw is logged with its traceback and reported
+    as a ``network_error`` ("internal error: ...") so one URL cannot stop a run.
+    """
     if isinstance(exc, AddressBlocked):
         return Outcome.SKIPPED_POLICY, str(exc)
     if isinstance(exc, NameNotResolved):
@@ -65,11 +72,23 @@ def outcome_for_exception(exc: BaseException) -> tuple[Outcome, str]:
         return Outcome.SKIPPED_SCHEME, _describe(exc)
     if isinstance(exc, httpx.InvalidURL | httpx.LocalProtocolError):
         return Outcome.INVALID_URL, _describe(exc)
-    if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__, ssl.SSLError):
-        return Outcome.NETWORK_ERROR, f"TLS: {exc}"
+    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
+        return Outcome.NETWORK_ERROR, f"TLS: {exc}"[:300]
     if isinstance(exc, httpx.HTTPError | OSError):
         return Outcome.NETWORK_ERROR, _describe(exc)
-    raise exc
+    # a bug or a case nobody foresaw: one URL must not stop the run
+    log.exception("unexpected error while checking a URL")
+    return Outcome.NETWORK_ERROR, f"internal error: {_describe(exc)}"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen = 0
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and seen < 10:
+        if isinstance(cause, kind):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
 
 
 def is_unreachable(outcome: Outcome, error: str | None, status: int | None) -> bool:

@@ -161,3 +161,20 @@ def test_robots_txt_when_honored(web: SimWeb, host: int, path: str, expected: Ou
 
 def test_robots_txt_is_ignored_by_default(web: SimWeb, settings: Settings) -> None:
     assert run_check(web.url(3, "/private/page"), settings).outcome is Outcome.BROKEN
+
+
+def test_tls_failure_is_a_network_error(web: SimWeb, settings: Settings) -> None:
+    result = run_check(web.url(3, "/ok/tls").replace("http://", "https://"), settings)
+    assert result.outcome is Outcome.NETWORK_ERROR
+    assert (result.error or "").startswith("TLS")
+
+
+def test_an_unforeseen_error_is_an_outcome_not_a_crash(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken_resolver(host: str, port: int) -> list[str]:
+        raise RuntimeError("resolver bug")
+
+    result = run_check("http://example.test/x", settings, resolver=broken_resolver)
+    assert result.outcome is Outcome.NETWORK_ERROR
+    assert "internal error" in (result.error or "") and "resolver bug" in (result.error or "")

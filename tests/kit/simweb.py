@@ -227,11 +227,19 @@ class SimWeb:
         self._writers.add(writer)
         host = int(writer.get_extra_info("sockname")[0].rsplit(".", 1)[1]) - FIRST_OCTET
         try:
+            first = await reader.read(1)
+            if first == b"\x16":  # a TLS ClientHello: we only speak plain HTTP
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nplain")
+                await writer.drain()
+                return
+            if not first:
+                return
             while True:
                 try:
-                    head = await reader.readuntil(b"\r\n\r\n")
+                    head = first + await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
                     return
+                first = b""
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = (lines[0].split(" ") + ["", ""])[:3]
                 headers = {}
