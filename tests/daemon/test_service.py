@@ -29,8 +29,9 @@ def web() -> Iterator[SimWeb]:
         yield w
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def wayback() -> Iterator[FakeWayback]:
+    """Fresh per test: the fake counts requests per minute like the real archive."""
     with FakeWayback() as wb:
         yield wb
 
