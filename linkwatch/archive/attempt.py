@@ -28,7 +28,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from linkwatch.archive.choose import (
-    BAD_PAGE_OUTCOMES, GONE_OUTCOMES, REJECTED, access_instant, is_good_capture,
+    BAD_PAGE_OUTCOMES,
+    GONE_OUTCOMES,
+    REJECTED,
+    access_instant,
+    is_good_capture,
     wayback_timestamp,
 )
 from linkwatch.archive.limits import ArchiveLimiter

@@ -18,16 +18,20 @@ Errors: ``ArchiveRateLimited`` (429; the limiter backs off globally first),
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from waybackpy import WaybackMachineAvailabilityAPI, WaybackMachineCDXServerAPI
 from waybackpy.cdx_utils import full_url, get_response
-from waybackpy.exceptions import BlockedSiteError, InvalidJSONInAvailabilityAPIResponse, WaybackError
+from waybackpy.exceptions import (
+    BlockedSiteError,
+    InvalidJSONInAvailabilityAPIResponse,
+    WaybackError,
+)
 
 from linkwatch import __version__
 from linkwatch.archive.deadline import call_with_deadline
@@ -37,6 +41,7 @@ from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailabl
 from linkwatch.urls import wayback_url
 
 GOOD_STATUS = "statuscode:2.."
+T = TypeVar("T")
 
 
 class Stopped(Exception):  # noqa: N818 - control flow, not an error
@@ -190,7 +195,7 @@ class Lookup:
 
         return self._run(call, "cdx")
 
-    def _run(self, call: Any, what: str) -> Any:
+    def _run(self, call: Callable[[], T], what: str) -> T:
         ticket = self.limiter.acquire_lookup(self.stop)
         if ticket is None:
             raise Stopped

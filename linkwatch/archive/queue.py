@@ -11,8 +11,8 @@ stop at once, submitted job ids stay in the queue and the next run resumes them.
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import threading
 import time
 from collections import deque

@@ -281,4 +281,6 @@ class SPN2Client:
         try:
             return json.loads(res.content)
         except ValueError:
-            raise ArchiveUnavailable(f"{what}: reply is not JSON (HTTP {res.status_code})") from None
+            raise ArchiveUnavailable(
+                f"{what}: reply is not JSON (HTTP {res.status_code})"
+            ) from None

@@ -86,8 +86,9 @@ class ArchiveStore(StoreCore):
             if needs_citation else ""
         )
         snapshot = "AND l.snapshot_url IS NULL" if reason == "new" else ""
+        # only fixed fragments are formatted in; every value is a parameter
         sql = (
-            "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "
+            "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "  # noqa: S608
             "attempts, next_attempt_at, updated_at) "
             f"SELECT l.id, ?, ?, 'pending', ?, 0, ?, ? FROM links l WHERE l.state IN {states} "
             "AND l.invalid_reason IS NULL AND l.archived_copy IS NULL "
@@ -153,8 +154,8 @@ class ArchiveStore(StoreCore):
             ids = list(link_ids)
             only = f"AND q.link_id IN ({','.join('?' * len(ids))})" if ids else "AND 0"
             params += ids
-        sql = (
-            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "
+        sql = (  # placeholders only
+            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "  # noqa: S608
             "JOIN links l ON l.id = q.link_id WHERE q.status IN ('pending', 'submitted') "
             f"AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= ?) {only} "
             "ORDER BY q.status = 'submitted' DESC, q.priority, q.enqueued_at, q.link_id"
@@ -205,8 +206,8 @@ class ArchiveStore(StoreCore):
         at = _at(now)
         job = "" if keep_job else ", job_id = NULL, submitted_at = NULL"
         with self.write() as db:
-            db.execute(
-                f"UPDATE archive_queue SET status = ?, last_error = ?, next_attempt_at = ?, "
+            db.execute(  # a fixed fragment; values are parameters
+                f"UPDATE archive_queue SET status = ?, last_error = ?, next_attempt_at = ?, "  # noqa: S608
                 f"attempts = attempts + ?, updated_at = ?{job} WHERE link_id = ?",
                 [status, error, next_attempt_at, int(add_attempt), at, link_id],
             )

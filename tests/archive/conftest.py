@@ -13,7 +13,7 @@ from linkwatch.store import Store
 from tests.kit.fakewayback import FakeWayback
 
 ACCESS = "AKtestaccess4711"
-SECRET = "s3cr3t-do-not-leak-9f2c"
+SECRET = "s3cr3t-do-not-leak-9f2c"  # noqa: S105 - a test key for the fake
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from linkwatch.archive.choose import (
-    REJECTED, Candidate, access_instant, choose_snapshot, iabot_choice, is_good_capture,
+    REJECTED,
+    Candidate,
+    access_instant,
+    choose_snapshot,
+    iabot_choice,
+    is_good_capture,
 )
 
 

@@ -12,7 +12,6 @@ from linkwatch.archive import archive_status
 from linkwatch.archive.queue import work_archive_queue
 from linkwatch.store import Store, open_store
 from tests.archive.conftest import add_link, fast_settings
-from tests.kit.fakewayback import FakeWayback
 
 
 def run(settings: Any, store: Store, clock: Any, **kw: Any) -> tuple[Any, list[dict[str, Any]]]:

@@ -7,7 +7,11 @@ import time
 import pytest
 
 from linkwatch.archive.spn2 import (
-    SPN2Client, Retry, classify_message, classify_status_ext, start_delay_s,
+    Retry,
+    SPN2Client,
+    classify_message,
+    classify_status_ext,
+    start_delay_s,
 )
 from linkwatch.errors import ArchiveRateLimited, ArchiveUnavailable
 from tests.archive.conftest import fast_settings

@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.kit.fakewayback_state import Capture, Clock, Faults, FakeState, parse_window
+from tests.kit.fakewayback_state import Capture, Clock, FakeState, Faults, parse_window
 
 TOO_MANY_HTML = (
     "<html><head><title>Too Many Requests</title></head><body><h1>Too Many Requests</h1>"
@@ -188,8 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
             job = st.start_job(url)
             secs = int(word.split(":")[1])
             self._json({"url": url, "job_id": job.job_id,
-                        "message": f"Your capture will begin in {secs}s. "
-                                   f"The capture will start in 0 hours, 0 minutes, {secs} seconds."})
+                        "message": f"Your capture will begin in {secs}s. The capture will "
+                                   f"start in 0 hours, 0 minutes, {secs} seconds."})
             return
         if self._scripted(word):
             return
@@ -242,7 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self._scripted(st.pop_reply(st.faults.status_replies)):
             return
-        headers = {"Retry-After": st.faults.status_retry_after} if st.faults.status_retry_after else {}
+        after = st.faults.status_retry_after
+        headers = {"Retry-After": after} if after else {}
         replies = [st.job_status(i) for i in ids]
         self._json(replies if batch else (replies[0] if replies else {}), headers=headers)
 
