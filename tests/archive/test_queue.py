@@ -454,3 +454,42 @@ def test_max_items_bounds_the_run_and_progress_reports_each_item(wayback, store,
 
     assert summary.handled == 2
     assert seen == [(1, 2), (2, 2)]
+
+
+def test_concurrent_captures_stay_within_the_accounts_sessions(wayback, store, clock) -> None:
+    wayback.state.concurrent_sessions = 2
+    wayback.state.capture_s = 0.15
+    for i in range(6):
+        add_link(store, f"http://c{i}.test/", state="alive", last_outcome="ok")
+
+    summary, _ = run(fast_settings(wayback, concurrent_captures=2), store, clock)
+
+    assert summary.captured == 6 and wayback.violations == []
+
+
+def test_a_used_up_daily_budget_pauses_captures_but_not_lookups(wayback, store, clock) -> None:
+    wayback.state.daily_captures = wayback.state.daily_captures_limit
+    add_link(store, "http://daily.test/", state="alive", last_outcome="ok")
+    settings = fast_settings(wayback)
+
+    _, results = run(settings, store, clock)
+
+    assert results[0]["action"] == "skipped" and "daily capture budget" in results[0]["error"]
+    assert wayback.requests_of("save") == [] and wayback.requests_of("availability")
+    assert archive_status(settings, store)["budget"]["user_status"]["daily_captures"] == 30000
+
+
+@pytest.mark.parametrize(("delay", "action", "status"),
+                         [(1, "captured", "done"), (3600, "queued", "submitted")],
+                         ids=["short-delay", "hours-away"])
+def test_a_delayed_capture_is_polled_or_resumed_later(wayback, store, clock, delay, action,
+                                                      status) -> None:
+    url = "http://delayed.test/"
+    add_link(store, url, state="alive", last_outcome="ok")
+    wayback.faults.save_replies = [f"delayed:{delay}"]
+
+    _, results = run(fast_settings(wayback), store, clock)
+
+    assert results[0]["action"] == action
+    assert queue_row(store, url)["status"] == status
+    assert len(wayback.requests_of("save")) == 1
