@@ -71,7 +71,9 @@ def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, float]:
             "peak_rss_mib": usage.ru_maxrss / 1024, "exit": proc.returncode}
 
 
-def run_linkwatch(urls_file: Path, work: Path, hosts: int) -> tuple[dict[str, float], dict[str, str]]:
+def run_linkwatch(
+    urls_file: Path, work: Path, hosts: int
+) -> tuple[dict[str, float], dict[str, str]]:
     config = work / "linkwatch.toml"
     config.write_text(
         "[state]\npath = \"bench.db\"\n[check]\n"

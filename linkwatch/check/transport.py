@@ -289,9 +289,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_pools: int = 256,
-                 keepalive_expiry_s: float = 5.0, verify: bool = True) -> None:
+                 keepalive_expiry_s: float = 5.0) -> None:
         self._backend = backend
-        self._ssl = ssl.create_default_context() if verify else ssl._create_unverified_context()  # noqa: S323
+        self._ssl = ssl.create_default_context()
         self._per_origin = max(1, per_origin)
         self._max_pools = max_pools
         self._keepalive_expiry_s = keepalive_expiry_s

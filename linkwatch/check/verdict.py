@@ -128,7 +128,8 @@ def _reason(prev: LinkStatus, new: LinkStatus, outcome: Outcome, rules: Rules) -
     if new.state is LinkState.ALIVE:
         return f"first check: {outcome}" if prev.state is LinkState.NEW else f"recovered: {outcome}"
     if new.state is LinkState.DEAD:
-        return f"{new.strikes} strikes at least {rules.strike_spacing_s / 86400:g} days apart ({outcome})"
+        days = rules.strike_spacing_s / 86400
+        return f"{new.strikes} strikes at least {days:g} days apart ({outcome})"
     if new.state is LinkState.FAILING:
         return f"conclusive failure: {outcome}"
     days = rules.unverifiable_after_s / 86400

@@ -60,7 +60,8 @@ def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
 
 
 def _response(body: bytes, encoding: str) -> httpx.Response:
-    return httpx.Response(200, headers={"content-encoding": encoding}, stream=httpx.ByteStream(body))
+    return httpx.Response(200, headers={"content-encoding": encoding},
+                          stream=httpx.ByteStream(body))
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])

@@ -26,7 +26,8 @@ class Link:
         self.last: Verdict | None = None
 
     def check(self, outcome: Outcome, **kw: object) -> Verdict:
-        self.last = judge(self.status, outcome, self.clock(), RULES, rng=random.Random(1), **kw)  # type: ignore[arg-type]
+        self.last = judge(self.status, outcome, self.clock(), RULES,  # type: ignore[arg-type]
+                          rng=random.Random(1), **kw)
         self.status = self.last.status
         return self.last
 
