@@ -51,6 +51,8 @@ _OTHER_ARCHIVES = re.compile(
     r"/?(?:(\d{8,14})(?:[a-z]{2}_)?/)?(https?:/{1,2}.+)$",
     re.IGNORECASE,
 )
+# every archive host below names itself so: a cheap test before the real patterns
+_ARCHIVE_HINT = re.compile(r"archive|webcitation|arquivo|stanford|vefsafn", re.IGNORECASE)
 # WebCite's query form: https://www.webcitation.org/6AbCdEf?url=http://example.com/
 _WEBCITE_QUERY = re.compile(
     r"^https?://(?:www\.)?webcitation\.org/[^?]*\?(?:.*&)?url=(https?(?::|%3A).+?)(?:&|$)",
@@ -173,6 +175,13 @@ def try_canonicalize(
 
 def host_of(url: str) -> str:
     """The lower-cased host (punycode) of a canonical URL, or ``""``."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ALLOWED_SCHEMES:
+        netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        host = netloc.rpartition("@")[2]
+        if host.startswith("["):
+            return host[: host.find("]") + 1].lower() if "]" in host else ""
+        return host.partition(":")[0].lower()
     try:
         host = (urlsplit(url).hostname or "").lower()
     except ValueError:
@@ -198,6 +207,8 @@ def archived_original(url: str) -> tuple[str, str | None] | None:
     ``/<ts>/<original>`` form, WebCite, Ghostarchive, Arquivo.pt, the UK Web Archive and
     UK Government Web Archive, the Library of Congress and Archive-It.
     """
+    if not _ARCHIVE_HINT.search(url, 0, 64):
+        return None
     m = _WAYBACK.match(url)
     if m:
         ts = m.group(1)

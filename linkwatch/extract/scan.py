@@ -37,8 +37,8 @@ from linkwatch.urls import archived_original, fragment_of, host_of
 
 log = logging.getLogger(__name__)
 
-BATCH_DOCUMENTS = 64
-BATCH_CITATIONS = 4000
+BATCH_DOCUMENTS = 200
+BATCH_CITATIONS = 5000
 PARALLEL_MIN_DOCUMENTS = 400
 MAX_WORKERS = 4
 MAX_INVALID_KEY_CHARS = 2048
@@ -124,15 +124,11 @@ def citation_records(extraction: Extraction, max_url_length: int) -> list[Citati
     """Citations keyed by their link: canonical URL, the original of an archived copy, or
     the raw text of an invalid URL."""
     out: list[CitationRecord] = []
+    links: dict[str, tuple[str | None, str | None, str | None]] = {}
     for c in extraction.citations:
-        key, reason = extraction.keys.get(c.url) or link_key(c.url, max_url_length)
-        copy = None
-        if key is not None:
-            archived = archived_original(c.url)
-            if archived is not None:
-                original, _ = link_key(archived[0], max_url_length)
-                if original is not None:
-                    key, copy = original, c.url
+        if c.url not in links:
+            links[c.url] = _link_of(c.url, extraction, max_url_length)
+        key, reason, copy = links[c.url]
         if key is None:
             out.append(CitationRecord(
                 _invalid_key(c.raw or c.url), "", c.line, c.column, c.text, c.source, c.raw,
@@ -144,6 +140,20 @@ def citation_records(extraction: Extraction, max_url_length: int) -> list[Citati
                 None, copy,
             ))
     return out
+
+
+def _link_of(
+    url: str, extraction: Extraction, max_url_length: int
+) -> tuple[str | None, str | None, str | None]:
+    """(link key, invalid reason, archived copy) for one cited URL."""
+    key, reason = extraction.keys.get(url) or link_key(url, max_url_length)
+    if key is not None:
+        archived = archived_original(url)
+        if archived is not None:
+            original, _ = link_key(archived[0], max_url_length)
+            if original is not None:
+                return original, None, url
+    return key, reason, None
 
 
 def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> DocumentRecord:
