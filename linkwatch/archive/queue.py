@@ -97,7 +97,15 @@ def work_archive_queue(
     max_items: int | None = None,
     urls: Sequence[str] | None = None,
 ) -> ArchiveSummary:
-    """Plan the queue, then work what is due (or only ``urls``, queued as ``manual``)."""
+    """Plan the queue, then work what is due (or only ``urls``, queued as ``manual``).
+
+    ``progress(done, total)`` follows every item and beats every few seconds while jobs
+    are polled; ``on_result`` gets one record per link handled (``url, action,
+    snapshot_url, snapshot_timestamp, error, reason``). Both are called in this thread,
+    never beside a worker's use of ``store``. ``stop`` ends the run within about a second;
+    ``max_items`` bounds it. Raises ``ArchiveError`` only for a ``urls`` entry that is not
+    an http(s) URL; archive trouble is recorded per item, never raised.
+    """
     started = time.monotonic()
     summary = ArchiveSummary(captures_enabled=settings.credentials is not None)
     if settings.credentials is None:
@@ -196,7 +204,8 @@ class _Runner:
         now = time.monotonic()
         if self.progress is not None and (force or now - self.last_beat >= HEARTBEAT_S):
             self.last_beat = now
-            self.progress(self.summary.handled, total)
+            with self.lock:  # callbacks may use the store: never beside a worker's write
+                self.progress(self.summary.handled, total)
 
     def _should_end(self) -> bool:
         if self.stop.is_set():
@@ -231,9 +240,10 @@ class _Runner:
         if error and len(self.summary.errors) < 20:
             self.summary.errors.append(f"{item.url}: {error}")
         if self.on_result is not None:
-            self.on_result({"url": item.url, "action": action.value,
-                            "snapshot_url": row[0], "snapshot_timestamp": row[1],
-                            "error": error, "reason": item.reason})
+            with self.lock:
+                self.on_result({"url": item.url, "action": action.value,
+                                "snapshot_url": row[0], "snapshot_timestamp": row[1],
+                                "error": error, "reason": item.reason})
         return None
 
     def _write(self, item: ArchiveItem, d: Decision) -> tuple[ArchiveAction, str | None]:
