@@ -228,7 +228,7 @@ async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) ->
         reason = ctx.policy.refusal(literal)
         if reason is not None:
             raise AddressBlocked(reason)
-    await ctx.limiter.wait_turn(host)
+    await ctx.limiter.take_turn(host)
     request = httpx.Request(method, url, headers=ctx.headers(host),
                             extensions={"timeout": ctx.timeouts})
     if jar:

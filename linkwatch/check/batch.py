@@ -179,6 +179,7 @@ class _Run:
                 queue.clear()
                 return
             target = queue.popleft()
+            await ctx.limiter.reserve(host)
             async with ctx.limiter.slot():
                 if self.stop.is_set():
                     queue.appendleft(target)

@@ -1,9 +1,10 @@
 """Per-host politeness: minimum spacing between requests, Retry-After, global concurrency.
 
 Per-host *concurrency* comes from the batch runner (at most ``per_host`` workers per host);
-this module spaces requests to one host at least ``interval_s`` apart and remembers when a
-host asked us to wait (``Retry-After``). Waiting for one host never holds up another: a
-worker sleeps for its own host's turn before it takes a global slot.
+this module spaces requests to one host at least ``interval_s`` apart (measured on actual
+request starts) and remembers when a host asked us to wait (``Retry-After``). Waiting for
+one host does not hold up another: a worker sleeps for its own host's turn before it takes
+a global slot (``reserve``), and only tops the wait up inside it (``take_turn``).
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class HostLimiter:
         self.interval_s = interval_s
         self._global = asyncio.Semaphore(max(1, concurrency))
         self._next_start: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
         self._not_before: dict[str, float] = {}
 
-    async def wait_turn(self, host: str) -> None:
-        """Sleep until ``host`` may get its next request; reserves that moment."""
+    async def reserve(self, host: str) -> None:
+        """Sleep for (most of) ``host``'s wait *before* taking a global slot, so a worker
+        waiting for its host's turn does not hold a slot another host could use."""
         if self.interval_s <= 0:
             return
         now = time.monotonic()
@@ -50,6 +53,15 @@ class HostLimiter:
         self._next_start[host] = start + self.interval_s
         if start > now:
             await asyncio.sleep(start - now)
+
+    async def take_turn(self, host: str) -> None:
+        """Right before each request: at least ``interval_s`` after the host's last one."""
+        if self.interval_s <= 0:
+            return
+        wait = self._last_start.get(host, float("-inf")) + self.interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_start[host] = time.monotonic()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

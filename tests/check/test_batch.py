@@ -226,3 +226,14 @@ def test_requests_to_one_host_are_spaced(web: SimWeb, store: Store, clock: FakeC
     starts = sorted(web.hits(5, f"/ok/spaced{i}")[0].at for i in range(4))
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 0.15
+
+
+def test_a_host_waiting_for_its_turn_does_not_hold_up_another(
+    web: SimWeb, clock: FakeClock
+) -> None:
+    settings = make_settings(host_interval_s=0.5, per_host=2, concurrency=1)
+    busy = [web.url(6, f"/ok/busy{i}") for i in range(3)]
+    quiet = web.url(7, "/ok/quiet")
+    check_links(settings, None, clock=clock, urls=[*busy, quiet])
+    first_busy = min(web.hits(6, f"/ok/busy{i}")[0].at for i in range(3))
+    assert web.hits(7, "/ok/quiet")[0].at - first_busy < 0.3
