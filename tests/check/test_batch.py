@@ -231,7 +231,7 @@ def test_requests_to_one_host_are_spaced(web: SimWeb, store: Store, clock: FakeC
 def test_a_host_waiting_for_its_turn_does_not_hold_up_another(
     web: SimWeb, clock: FakeClock
 ) -> None:
-    settings = make_settings(host_interval_s=0.5, per_host=2, concurrency=1)
+    settings = make_settings(host_interval_s=0.5, per_host=2, concurrency=1, soft404_probe=False)
     busy = [web.url(6, f"/ok/busy{i}") for i in range(3)]
     quiet = web.url(7, "/ok/quiet")
     check_links(settings, None, clock=clock, urls=[*busy, quiet])
