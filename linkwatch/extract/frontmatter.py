@@ -30,7 +30,7 @@ DATE_KEYS = (
 )
 
 _OPEN = re.compile(r"---[ \t]*\r?\n")
-_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 _ABSOLUTE = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 
 
@@ -95,18 +95,22 @@ def url_fields(data: Any) -> tuple[list[tuple[str, str]], bool]:
     return out, budget[0] < 0
 
 
+_UNREADABLE = object()
+
+
 def _parse(c: Collector, yaml_text: str) -> Any:
+    """The parsed YAML, or ``_UNREADABLE`` (with a warning)."""
     if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
         c.warn(f"front matter larger than {MAX_FRONT_MATTER_CHARS} characters; not read", line=1)
-        return None
+        return _UNREADABLE
     try:
         return yaml.load(yaml_text, Loader=SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        c.warn(f"front matter is not valid YAML (body still read): {first}", line=1)
+        c.warn(f"front matter is not valid YAML; read as body text: {first}", line=1)
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
-        c.warn(f"front matter could not be read (body still read): {type(exc).__name__}", line=1)
-    return None
+        c.warn(f"front matter could not be read; read as body text: {type(exc).__name__}", line=1)
+    return _UNREADABLE
 
 
 def read_front_matter(c: Collector) -> FrontMatter:
@@ -120,11 +124,13 @@ def read_front_matter(c: Collector) -> FrontMatter:
     newline = c.text.find("\n", end)
     fm = FrontMatter(body_start=len(c.text) if newline < 0 else newline + 1)
     data = _parse(c, c.text[start:end])
+    if data is _UNREADABLE:
+        return FrontMatter()  # nothing is lost: the block is read as part of the body
     if data is None:
         return fm
     if not isinstance(data, dict):
-        c.warn("front matter is not a mapping of fields; ignored", line=1)
-        return fm
+        c.warn("front matter is not a mapping of fields; read as body text", line=1)
+        return FrontMatter()
     fm.data = data
     fields, cut = url_fields(data)
     if cut:

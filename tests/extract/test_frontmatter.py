@@ -51,15 +51,20 @@ def test_markdown_relative_links_resolve_against_the_self_url(extract_fixture) -
     }
 
 
-def test_broken_yaml_is_a_warning_and_the_body_is_still_read(extract_fixture) -> None:
+def test_broken_yaml_is_a_warning_and_read_as_body_text(extract_fixture) -> None:
     result = extract_fixture("frontmatter_broken.md")
-    assert urls(result) == ["https://body.example.org/still-read"]
+    assert [(c.url, c.source) for c in result.citations] == [
+        ("https://broken-fm.example.org/", "text"),
+        ("https://body.example.org/still-read", "text"),
+    ]
     assert "not valid YAML" in result.warnings[0].message
+    assert result.self_url is None
 
 
 def test_python_tags_are_refused(extract_fixture) -> None:
     result = extract_fixture("frontmatter_python_tag.md")
-    assert urls(result) == ["https://body.example.org/after-tag"]
+    assert not [c for c in result.citations if c.source.startswith("frontmatter:")]
+    assert urls(result)[-1] == "https://body.example.org/after-tag"
     assert "python/object" in result.warnings[0].message
 
 
@@ -77,10 +82,19 @@ def test_front_matter_never_closed_is_read_as_body() -> None:
     assert "never closed" in result.warnings[0].message
 
 
-def test_front_matter_that_is_not_a_mapping_is_ignored() -> None:
-    result = extract_document("x.md", b"---\n- https://list.example.org/\n---\nbody\n")
-    assert result.citations == []
-    assert "not a mapping" in result.warnings[0].message
+def test_thematic_breaks_are_not_mistaken_for_front_matter() -> None:
+    body = b"---\nIntro with [a link](https://intro.example.org/).\n---\nMore.\n"
+    result = extract_document("x.md", body)
+    assert urls(result) == ["https://intro.example.org/"]
+    assert "read as body text" in result.warnings[0].message
+
+
+def test_front_matter_with_windows_line_endings() -> None:
+    body = b"---\r\nlink: https://crlf.example.org/\r\n---\r\nSee https://body.example.org/\r\n"
+    result = extract_document("x.md", body)
+    assert [(c.source, c.line) for c in result.citations] == [
+        ("frontmatter:link", 2), ("text", 4)
+    ]
 
 
 def test_front_matter_with_a_plain_text_body() -> None:
