@@ -134,7 +134,8 @@ async def open_context(
                  "Accept-Encoding": ACCEPT_ENCODING},
     )
     ctx = CheckContext(client, cs, policy, HostLimiter(cs.concurrency, cs.host_interval_s),
-                       clock, rng=rng or random.Random(), transport=transport)
+                       clock, rng=rng or random.Random(),  # noqa: S311 - probe names only
+                       transport=transport)
     if cs.honor_robots:
         ctx.robots = RobotsCache(lambda url: _fetch_robots(ctx, url))
     try:

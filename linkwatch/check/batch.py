@@ -93,7 +93,7 @@ def check_links(
     started = time.monotonic()
     targets = _targets(store, clock(), select, doc, urls, limit)
     run = _Run(settings, store, clock, stop or threading.Event(), progress, on_result,
-               resolver, rng or random.Random())
+               resolver, rng or random.Random())  # noqa: S311 - jitter, not secrets
     summary = asyncio.run(run.execute(targets))
     summary.elapsed_s = time.monotonic() - started
     return summary
