@@ -65,3 +65,14 @@ def test_the_example_config_parses() -> None:
 
     s = load_settings(str(ROOT / "examples" / "linkwatch.toml"), env={})
     assert s.corpus.paths
+
+
+def test_toml_examples_in_the_readme_are_valid_settings(tmp_path: Path) -> None:
+    from linkwatch.config import load_settings
+
+    blocks = re.findall(r"```toml\n(.*?)```", README, re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"example{i}.toml"
+        path.write_text(block, encoding="utf-8")
+        load_settings(str(path), env={})
