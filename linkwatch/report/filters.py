@@ -35,6 +35,14 @@ _INVISIBLE = re.compile(
     "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# A canonical http(s) URL (``linkwatch.urls.canonicalize`` returns it unchanged): lower-case
+# scheme and host (ASCII labels, no trailing dot), no user info, an optional non-default
+# port, a path, and only printable ASCII that needs no percent-encoding, no fragment.
+_CANONICAL = re.compile(
+    r"^(?:http|https)://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::([1-9][0-9]{0,4}))?"
+    r"/[!$%&'()*+,\-./0-9:;=?@A-Z\[\]_a-z~]*$"
+)
+_DEFAULT_PORT_TEXT = frozenset({"80", "443"})
 _WAYBACK_REPLAY = re.compile(
     r"^https://web\.archive\.org/web/\d{14}(?:[a-z]{2}_)?/https?(?::|%3A)[\x21-\x7e]+$",
     re.IGNORECASE,
@@ -63,9 +71,17 @@ def is_truncated(value: object, limit: int = DEFAULT_TRUNCATE) -> bool:
 
 
 def safe_href(value: object) -> str | None:
-    """The URL re-serialised if it is an absolute http(s) URL with a host, else ``None``."""
+    """The URL re-serialised if it is an absolute http(s) URL with a host, else ``None``.
+
+    A URL already in canonical form (what the store holds) is its own serialisation: the
+    fast path recognises it without the full parse.
+    """
     if not isinstance(value, str) or not value:
         return None
+    fast = _CANONICAL.match(value)
+    if fast and (fast.group(1) is None or 0 < int(fast.group(1)) <= 65535):
+        if fast.group(1) not in _DEFAULT_PORT_TEXT:
+            return value
     key, _reason = try_canonicalize(value)
     if key is None or not key.isascii():
         return None
@@ -108,3 +124,11 @@ def host_of_url(value: object) -> str:
         return display_host(urlsplit(str(value)).hostname or "")
     except ValueError:
         return ""
+
+
+def as_int(value: object) -> int:
+    """An integer from the database (line, id), or 0 when it is not one."""
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        return 0

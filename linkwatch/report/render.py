@@ -16,19 +16,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from linkwatch import __version__
-from linkwatch.model import LinkState
-from linkwatch.report import filters
+from linkwatch.report import cells, filters
 from linkwatch.report.chart import trend_chart
-from linkwatch.report.data import DocumentView, LinkView, ReportModel
+from linkwatch.report.data import DocumentView, ReportModel
 
-KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
-KNOWN_STATES = frozenset(state.value for state in LinkState)
 SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable",
                    "no-snapshot")
 # the pages a report writes (and may remove when a newer report no longer has them)
@@ -111,27 +108,6 @@ def _when(value: object) -> str:
     return filters.truncate(text, 40)
 
 
-def _short(value: object, limit: int = filters.DEFAULT_TRUNCATE) -> Markup:
-    """Cleaned, escaped text cut to ``limit``; when cut, the full value is in ``title=``."""
-    full = filters.clean_text(value)
-    if len(full) <= limit:
-        return escape(full)
-    return Markup('<span title="{}">{}</span>').format(  # noqa: S704 - format() escapes
-        full, full[: max(limit - 1, 0)] + filters.ELLIPSIS
-    )
-
-
-def _wayback_date(value: object) -> str:
-    text = filters.clean_text(value)
-    if len(text) == 14 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
-    return "snapshot"
-
-
-def _state_class(value: object) -> str:
-    return str(value) if value in KNOWN_STATES else "other"
-
-
 def _pct(value: float) -> str:
     return f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %"
 
@@ -139,16 +115,13 @@ def _pct(value: float) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "clean": filters.clean_text,
     "trunc": filters.truncate,
-    "short": _short,
+    "short": cells.short,
     "is_truncated": filters.is_truncated,
     "safe_href": filters.safe_href,
     "safe_snapshot_href": filters.safe_snapshot_href,
     "display_host": filters.display_host,
     "display_url": filters.display_url,
     "when": _when,
-    "wayback_date": _wayback_date,
-    "state_class": _state_class,
-    "kind_symbol": lambda kind: KIND_SYMBOLS.get(kind, "·"),
     "pct": _pct,
 }
 
@@ -163,6 +136,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.globals.update(url=cells.url, state=cells.state, snapshot=cells.snapshot)
     return env
 
 
@@ -191,45 +165,6 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
     ]
 
 
-class Cells(NamedTuple):
-    """A link's table cells, rendered once."""
-
-    link: Markup
-    state: Markup
-    reason: Markup
-    timeline: Markup
-    snapshot: Markup
-
-
-class LinkCells:
-    """Renders each link's cells once with the macros of ``_macros.html`` and reuses them
-    on every page that shows the link (a link appears in several lists and documents)."""
-
-    def __init__(self, env: jinja2.Environment, doc_href: Callable[..., str]) -> None:
-        self._macros: Any = env.get_template("_macros.html").module
-        self._doc_href = doc_href
-        self._cache: dict[int, Cells] = {}
-        self._cites: dict[tuple[int, int], Markup] = {}
-
-    def cites(self, link: LinkView, limit: int) -> Markup:
-        """The documents and lines citing ``link`` (the first ``limit``), for top-level pages."""
-        key = (link.id, limit)
-        found = self._cites.get(key)
-        if found is None:
-            found = self._cites[key] = self._macros.cites(link, limit, "", self._doc_href)
-        return found
-
-    def __call__(self, link: LinkView) -> Cells:
-        cells = self._cache.get(link.id)
-        if cells is None:
-            m = self._macros
-            cells = self._cache[link.id] = Cells(
-                m.link_cell(link), m.state(link.state), _short(link.reason, 140),
-                m.timeline(link.timeline), m.snapshot(link.snapshot),
-            )
-        return cells
-
-
 @dataclass(frozen=True, slots=True)
 class DocumentPages:
     """Documents (by path) grouped into pages of about ``page_rows`` rows each: a page per
@@ -254,11 +189,12 @@ class DocumentPages:
 
     def href(self, document_id: int, line: int | None = None) -> str:
         """The page and anchor of a document (and line), relative to the report root."""
-        anchor = f"d{int(document_id)}" + (f"-L{int(line)}" if line is not None else "")
+        anchor = f"d{filters.as_int(document_id)}" + (
+            f"-L{filters.as_int(line)}" if line is not None else "")
         return f"docs/{self.page_of.get(document_id, 1)}.html#{anchor}"
 
 
-def _common(model: ReportModel, root: str, cells: LinkCells,
+def _common(model: ReportModel, root: str, link_cells: cells.LinkCells,
             docs: DocumentPages) -> dict[str, Any]:
     return {
         "title": model.title,
@@ -269,7 +205,7 @@ def _common(model: ReportModel, root: str, cells: LinkCells,
         "css": Markup(stylesheet()),  # noqa: S704 - the package's own file
         "script": Markup(script_source()),  # noqa: S704 - the package's own file, hashed
         "version": __version__,
-        "cells": cells,
+        "cells": link_cells,
         "doc_href": docs.href,
     }
 
@@ -278,9 +214,9 @@ def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict
     """Every page of the report: ``{relative path: html}``."""
     env = environment()
     docs = DocumentPages.split(model.documents, page_rows)
-    cells = LinkCells(env, docs.href)
+    link_cells = cells.LinkCells(docs.href)
     secs = sections(model, index_rows=index_rows, page_rows=page_rows)
-    top = _common(model, "", cells, docs)
+    top = _common(model, "", link_cells, docs)
     pages = {
         "index.html": env.get_template("index.html").render(
             **top, summary=model.summary, trend=model.trend, chart=trend_chart(model.trend),
@@ -295,7 +231,7 @@ def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict
                 **top, sec=sec, page=page, rows=rows
             )
     document_template = env.get_template("document.html")
-    below = _common(model, "../", cells, docs)
+    below = _common(model, "../", link_cells, docs)
     for number, group in enumerate(docs.pages, 1):
         pages[f"docs/{number}.html"] = document_template.render(
             **below, docs=group, number=number, count=len(docs.pages)

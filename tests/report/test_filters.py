@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkwatch.report.filters import (
     clean_text,
@@ -12,6 +14,7 @@ from linkwatch.report.filters import (
     safe_snapshot_href,
     truncate,
 )
+from linkwatch.urls import try_canonicalize
 
 NOT_LINKS = {
     "javascript": "javascript:alert(1)",
@@ -140,3 +143,18 @@ def test_short_text_is_not_truncated() -> None:
 
 def test_display_url_of_a_non_url_is_cleaned_text() -> None:
     assert display_url("javascript:\u202ealert(1)") == "javascript:[U+202E]alert(1)"
+
+
+URLISH = st.text(alphabet="hts:/.-_~%?=&#@[]!'()*+,;ABCxyz019 <>\"\\^`{|}\u00e9\u202e", max_size=40)
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://", "javascript:", ""]),
+       st.sampled_from(["example.org", "a.b", "Example.ORG", "xn--bcher-kva.example",
+                        "b\u00fccher.example", "a..b", "a.b.", "x:80", "x:443", "x:0",
+                        "x:65536", "x:8080", "u@x", ""]),
+       URLISH)
+@settings(max_examples=300, deadline=None)
+def test_href_fast_path_agrees_with_the_full_parse(scheme: str, host: str, rest: str) -> None:
+    value = scheme + host + ("/" + rest if rest and not rest.startswith("/") else rest)
+    key, _reason = try_canonicalize(value)
+    assert safe_href(value) == (key if key is not None and key.isascii() else None)

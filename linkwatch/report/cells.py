@@ -1,0 +1,163 @@
+"""The small HTML pieces every table repeats (a link, a state badge, a snapshot link, an
+evidence timeline, the citing documents), as functions returning ``Markup``.
+
+They run once per link rather than once per row (``LinkCells`` caches them), which is what
+lets 100,000 links render in seconds (a jinja macro call costs ~20 µs). Safety is the same
+as in the templates: every interpolated value goes through markupsafe's ``escape`` (``e``),
+every attribute is double-quoted, hrefs come only from ``safe_href`` /
+``safe_snapshot_href`` and text only from ``clean_text`` / ``truncate`` / ``short``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from markupsafe import Markup, escape
+
+from linkwatch.model import LinkState
+from linkwatch.report import filters
+from linkwatch.report.data import CheckView, LinkView
+
+REL = "noopener noreferrer nofollow"
+KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
+KNOWN_STATES = frozenset(state.value for state in LinkState)
+
+_NO_SNAPSHOT = Markup('<span class="muted">none</span>')
+
+
+def _html(text: str) -> Markup:
+    """Mark a fragment built here as HTML. Every value interpolated into ``text`` must have
+    gone through ``escape`` (``e``) or be a ``Markup`` made by this module."""
+    return Markup(text)  # noqa: S704 - see the docstring; the hostile-value tests check it
+
+
+e = escape
+
+
+def short(value: object, limit: int = filters.DEFAULT_TRUNCATE) -> Markup:
+    """Cleaned, escaped text cut to ``limit``; when cut, the full value is in ``title=``."""
+    full = filters.clean_text(value)
+    if len(full) <= limit:
+        return e(full)
+    cut = full[: max(limit - 1, 0)] + filters.ELLIPSIS
+    return _html(f'<span title="{e(full)}">{e(cut)}</span>')
+
+
+def url(value: object, limit: int = 100) -> Markup:
+    """A link if ``value`` is an http(s) URL, else the value as marked text."""
+    href = filters.safe_href(value)
+    if href is not None:
+        h = e(href)
+        return _html(f'<a class="url" href="{h}" rel="{REL}" title="{h}">'
+                     f"{e(filters.truncate(href, limit))}</a>")
+    return _html(f'<span class="url nolink" title="not a web link: {e(filters.clean_text(value))}">'
+                 f"{e(filters.truncate(value, limit))}</span>")
+
+
+def wayback_date(timestamp: object) -> str:
+    text = filters.clean_text(timestamp)
+    if len(text) == 14 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:8]}"
+    return "snapshot"
+
+
+def snapshot(snap: dict[str, str] | None) -> Markup:
+    """A link to a real Wayback copy, dated; ``none`` otherwise."""
+    href = filters.safe_snapshot_href(snap["url"]) if snap else None
+    if href is None or snap is None:
+        return _NO_SNAPSHOT
+    h = e(href)
+    return _html(f'<a class="snap" href="{h}" rel="{REL}" title="{h}">'
+                 f'{e(wayback_date(snap.get("timestamp")))}</a>')
+
+
+def state(value: object) -> Markup:
+    css = value if value in KNOWN_STATES else "other"
+    return _html(f'<span class="state state-{e(css)}">{e(filters.clean_text(value))}</span>')
+
+
+def timeline(checks: Sequence[CheckView]) -> Markup:
+    ticks = "".join(
+        f'<span class="tick {e(c.kind)}" title="{e(filters.clean_text(c.label))}">'
+        f'{e(KIND_SYMBOLS.get(c.kind, "·"))}</span>'
+        for c in checks
+    )
+    return _html(f'<span class="tl">{ticks}</span>')
+
+
+def link_cell(link: LinkView) -> Markup:
+    """The URL as a link, then its host (punycode) and page title."""
+    title = f" · {short(link.title, 80)}" if link.title else ""
+    return _html(f'{url(link.url)}\n<div class="host">{e(filters.display_host(link.host))}'
+                 f"{title}</div>")
+
+
+def cites(link: LinkView, limit: int, root: str, doc_href: Callable[..., str]) -> Markup:
+    """The first ``limit`` documents and lines citing ``link``, with anchor text."""
+    items = [
+        f'<li><a href="{e(root + doc_href(c.document_id, c.line))}">'
+        f"{short(c.document, 60)}:{filters.as_int(c.line)}</a>"
+        + (f' <bdi class="anchor">“{short(c.text, 80)}”</bdi>' if c.text else "")
+        + "</li>"
+        for c in link.citations[:limit]
+    ]
+    if len(link.citations) > limit:
+        items.append(f'<li class="muted">and {len(link.citations) - limit} more</li>')
+    return _html(f'<ul class="cites">{"".join(items)}</ul>')
+
+
+class Row(NamedTuple):
+    """A link's cells in a table row."""
+
+    link: Markup
+    state: Markup
+    reason: Markup
+    timeline: Markup
+    snapshot: Markup
+    moved_to: Markup  # the new address of a redirected link, else empty
+    cites: Markup  # the citing documents (top-level pages only), else empty
+
+
+class LinkCells:
+    """Each link's cells, built once and reused on every page that shows the link (a link
+    appears in several lists and documents); cells that depend only on a state or that are
+    empty are shared between links. One call per table row: a jinja call costs more than
+    the attribute look-ups that follow it."""
+
+    def __init__(self, doc_href: Callable[..., str]) -> None:
+        self._doc_href = doc_href
+        self._links: dict[int, tuple[Markup, Markup, Markup, Markup, Markup]] = {}
+        self._rows: dict[tuple[int, int], Row] = {}
+        self._states: dict[str, Markup] = {}
+        self._no_timeline = timeline([])
+
+    def _state(self, value: str) -> Markup:
+        cell = self._states.get(value)
+        if cell is None:
+            cell = self._states[value] = state(value)
+        return cell
+
+    def _cells(self, link: LinkView) -> tuple[Markup, Markup, Markup, Markup, Markup]:
+        cells = self._links.get(link.id)
+        if cells is None:
+            cells = self._links[link.id] = (
+                link_cell(link),
+                short(link.reason, 140),
+                timeline(link.timeline) if link.timeline else self._no_timeline,
+                snapshot(link.snapshot) if link.snapshot else _NO_SNAPSHOT,
+                url(link.final_url, 80) if link.is_redirected else Markup(),
+            )
+        return cells
+
+    def row(self, link: LinkView, cite_limit: int = 0) -> Row:
+        """The cells of ``link``; with the first ``cite_limit`` citing documents (for
+        top-level pages: the hrefs are relative to the report root)."""
+        key = (link.id, cite_limit)
+        found = self._rows.get(key)
+        if found is None:
+            cell, reason, ticks, snap, moved = self._cells(link)
+            citing = cites(link, cite_limit, "", self._doc_href) if cite_limit else Markup()
+            found = self._rows[key] = Row(cell, self._state(link.state), reason, ticks, snap,
+                                          moved, citing)
+        return found
