@@ -236,4 +236,4 @@ def test_a_host_waiting_for_its_turn_does_not_hold_up_another(
     quiet = web.url(7, "/ok/quiet")
     check_links(settings, None, clock=clock, urls=[*busy, quiet])
     first_busy = min(web.hits(6, f"/ok/busy{i}")[0].at for i in range(3))
-    assert web.hits(7, "/ok/quiet")[0].at - first_busy < 0.3
+    assert web.hits(7, "/ok/quiet")[0].at - first_busy < 0.45  # busy's next turn: 0.5 s

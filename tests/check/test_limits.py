@@ -26,8 +26,8 @@ def test_total_deadline_ends_a_trickling_or_slow_server(web: SimWeb, path: str) 
     result = run_check(web.url(2, path), settings)
     took = time.monotonic() - started
     assert result.outcome is Outcome.TIMEOUT
-    assert 1.4 <= took < 2.5
-    assert 1400 <= result.elapsed_ms < 2500
+    assert 1.4 <= took < 3.5  # the server would go on for ten minutes
+    assert 1400 <= result.elapsed_ms < 3500
 
 
 def test_deadline_covers_every_redirect_hop(web: SimWeb) -> None:
@@ -35,14 +35,14 @@ def test_deadline_covers_every_redirect_hop(web: SimWeb) -> None:
     result = run_check(web.url(2, "/redirect/302/redirect/302/trickle/x"), settings)
     assert result.outcome is Outcome.TIMEOUT
     assert len(result.redirects) == 2
-    assert result.elapsed_ms < 1800
+    assert result.elapsed_ms < 3000
 
 
 def test_endless_body_is_cut_at_the_cap(web: SimWeb) -> None:
     settings = make_settings(timeout_s=5.0, max_body_bytes=256 * 1024, soft404_probe=False)
     result = run_check(web.url(2, "/endless/stream"), settings)
     assert result.outcome is Outcome.OK
-    assert result.elapsed_ms < 2000
+    assert result.elapsed_ms < 4000
 
 
 def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
