@@ -52,7 +52,7 @@ _OTHER_ARCHIVES = re.compile(
     re.IGNORECASE,
 )
 # every archive host below names itself so: a cheap test before the real patterns
-_ARCHIVE_HINT = re.compile(r"archive|webcitation|arquivo|stanford|vefsafn", re.IGNORECASE)
+_ARCHIVE_HINTS = ("archiv", "webcitation", "arquivo", "stanford", "vefsafn")
 # WebCite's query form: https://www.webcitation.org/6AbCdEf?url=http://example.com/
 _WEBCITE_QUERY = re.compile(
     r"^https?://(?:www\.)?webcitation\.org/[^?]*\?(?:.*&)?url=(https?(?::|%3A).+?)(?:&|$)",
@@ -207,7 +207,8 @@ def archived_original(url: str) -> tuple[str, str | None] | None:
     ``/<ts>/<original>`` form, WebCite, Ghostarchive, Arquivo.pt, the UK Web Archive and
     UK Government Web Archive, the Library of Congress and Archive-It.
     """
-    if not _ARCHIVE_HINT.search(url, 0, 64):
+    head = url[:64].lower()
+    if not any(hint in head for hint in _ARCHIVE_HINTS):
         return None
     m = _WAYBACK.match(url)
     if m:

@@ -37,6 +37,7 @@ def _inputs(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
 
 def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
     """The ``extract`` output records of one document."""
+    originals: dict[str, str | None] = {}
     for c in extraction.citations:
         record: dict[str, Any] = {
             "url": c.url, "document": c.document, "line": c.line, "column": c.column,
@@ -45,14 +46,19 @@ def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
         key, reason = extraction.keys.get(c.url, (None, None))
         if reason:
             record["invalid"] = reason
-        archived = archived_original(c.url) if key else None
-        if archived:
-            record["archived_original"] = archived[0]
+        if c.url not in originals:
+            archived = archived_original(c.url) if key else None
+            originals[c.url] = archived[0] if archived else None
+        if originals[c.url]:
+            record["archived_original"] = originals[c.url]
         yield record
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+
 def _json_line(r: dict[str, Any]) -> str:
-    return json.dumps(r, ensure_ascii=False)
+    return _ENCODER.encode(r)
 
 
 def _text_line(r: dict[str, Any]) -> str:
