@@ -48,9 +48,9 @@ def url(value: object, limit: int = 100) -> Markup:
     """A link if ``value`` is an http(s) URL, else the value as marked text."""
     href = filters.safe_href(value)
     if href is not None:
-        h = e(href)
-        return _html(f'<a class="url" href="{h}" rel="{REL}" title="{h}">'
-                     f"{e(filters.truncate(href, limit))}</a>")
+        h, shown = e(href), filters.truncate(href, limit)
+        title = f' title="{h}"' if len(shown) < len(href) else ""
+        return _html(f'<a class="url" href="{h}" rel="{REL}"{title}>{e(shown)}</a>')
     return _html(f'<span class="url nolink" title="not a web link: {e(filters.clean_text(value))}">'
                  f"{e(filters.truncate(value, limit))}</span>")
 

@@ -320,7 +320,7 @@ def best_snapshot(snapshot_url: str | None, timestamp: str | None,
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 
-def _link(row: dict[str, Any]) -> LinkView:
+def _link(row: Any) -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
     snapshot = best_snapshot(row["snapshot_url"], row["snapshot_timestamp"],
@@ -356,25 +356,25 @@ def _warnings(raw: str | None) -> list[str]:
 def _attach(rows: dict[str, Any]) -> tuple[dict[int, LinkView], list[DocumentView]]:
     links = {row["id"]: _link(row) for row in rows["links"]}
     docs = {
-        row["id"]: DocumentView(row["id"], row["path"], row.get("format"),
-                                _warnings(row.get("warnings")))
+        row["id"]: DocumentView(row["id"], row["path"], row["format"],
+                                _warnings(row["warnings"]))
         for row in rows["documents"]
     }
     for row in rows["citations"]:
         link, doc = links.get(row["link_id"]), docs.get(row["document_id"])
         if link is None or doc is None:
             continue
-        cite = CitationView(doc.id, doc.path, row["line"], row.get("col") or 0,
-                            row.get("text") or "", row.get("source") or "",
-                            row.get("raw_url") or "", row.get("fragment") or "")
+        cite = CitationView(doc.id, doc.path, row["line"], row["col"] or 0,
+                            row["text"] or "", row["source"] or "",
+                            row["raw_url"] or "", row["fragment"] or "")
         link.citations.append(cite)
         doc.citations.append((cite, link))
     for row in rows["timeline"]:
         link = links.get(row["link_id"])
         if link is not None:
-            link.timeline.append(CheckView(row["checked_at"], row["outcome"], row.get("status"),
-                                           row.get("error"), bool(row.get("strike")),
-                                           bool(row.get("network_down"))))
+            link.timeline.append(CheckView(row["checked_at"], row["outcome"], row["status"],
+                                           row["error"], bool(row["strike"]),
+                                           bool(row["network_down"])))
     for doc in docs.values():
         unique = {link.id: link for _cite, link in doc.citations}.values()
         doc.states.update(link.state for link in unique)
@@ -434,7 +434,7 @@ def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
         if row["to_state"] == LinkState.DEAD and link.state == LinkState.DEAD:
             dead[link.id] = link
         elif (row["to_state"] == LinkState.ALIVE and link.state == LinkState.ALIVE
-              and row.get("from_state") in ("dead", "failing", "unverifiable")):
+              and row["from_state"] in ("dead", "failing", "unverifiable")):
             recovered[link.id] = link
     return list(dead.values()), list(recovered.values())
 

@@ -7,6 +7,8 @@ never blocks the writer).
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from linkwatch.store.core import StoreCore
@@ -62,7 +64,8 @@ class ReportStore(StoreCore):
     def report_rows(
         self, *, since: str | None, trend_since: str, timeline: int
     ) -> dict[str, Any]:
-        """Everything the report shows, read in one transaction.
+        """Everything the report shows, read in one transaction (links, citations, documents
+        and timeline as ``sqlite3.Row``, the rest as dicts).
 
         ``since`` is the previous report's time (``None`` for the first report): state
         changes and checks after it are "new since the previous report".
@@ -73,10 +76,10 @@ class ReportStore(StoreCore):
             self.conn.execute("BEGIN")
         try:
             return {
-                "links": self.query(_LINKS),
-                "citations": self.query(_CITATIONS),
-                "documents": self.query(_DOCUMENTS),
-                "timeline": self.query(_TIMELINE, [timeline]),
+                "links": self._rows(_LINKS),
+                "citations": self._rows(_CITATIONS),
+                "documents": self._rows(_DOCUMENTS),
+                "timeline": self._rows(_TIMELINE, [timeline]),
                 "trend": self.query(_TREND, [trend_since]),
                 "changes": self.query(_CHANGES, [after]),
                 "checks_since": self.scalar(
@@ -104,6 +107,16 @@ class ReportStore(StoreCore):
         finally:
             if own_transaction:
                 self.conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows that read like mappings (``row["url"]``) at the cost of a tuple: the report
+        reads every link, citation and document at once."""
+        cursor = self.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        try:
+            return cursor.execute(sql, params).fetchall()
+        finally:
+            cursor.close()
 
     def last_report_at(self) -> str | None:
         return self.get_meta(LAST_GENERATED_KEY)
