@@ -18,6 +18,7 @@ from bisect import bisect_left
 
 from linkwatch.extract.collect import Collector
 from linkwatch.extract.html import _TOKEN, _attrs, _cite_attrs, extract_html
+from linkwatch.extract.spans import Spans
 from linkwatch.extract.text import find_urls, url_starts
 
 _LINE = re.compile(r"[^\n]*(?:\n|\Z)")
@@ -41,6 +42,7 @@ _HTML_END = {
     "raw": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
 }
 _BACKTICKS = re.compile(r"`+")
+_BRACKET = re.compile(r"[\[\]]")
 _DEST_RUN = re.compile(r"[^\s()\\\x00-\x1f]+")
 _AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x1f]*)>")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -184,17 +186,18 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
         extract_html(c, a, b)
 
 
-def _references(c: Collector, start: int, end: int, masks: list[tuple[int, int]]) -> None:
+def _references(c: Collector, start: int, end: int, masks: Spans) -> None:
     for m in _REFERENCE.finditer(c.text, start, end):
         dest, at = m.group(2), m.start(2)
         if dest.startswith("<"):
             dest, at = dest[1:-1], at + 1
         c.add(dest, at, "markdown:reference", m.group(1), url=unescape_destination(dest))
-        masks.append((m.start(), m.end()))
+        masks.add(m.start(), m.end())
 
 
 def _code_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
+    unclosed: set[int] = set()  # run lengths with no closer further on: skip at once
     pos = start
     while True:
         m = _BACKTICKS.search(text, pos, end)
@@ -204,16 +207,15 @@ def _code_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             pos = m.start() + 1
             continue
         run = m.group()
-        close = re.compile(rf"(?<!`){run}(?!`)").search(text, m.end(), end)
+        close = None
+        if len(run) not in unclosed:
+            close = re.compile(rf"(?<!`){run}(?!`)").search(text, m.end(), end)
         if close is None:
+            unclosed.add(len(run))
             pos = m.end()
             continue
         spans.append((m.start(), close.end()))
         pos = close.end()
-
-
-def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(a <= pos < b for a, b in spans)
 
 
 def extract_inline(c: Collector, start: int, end: int, starts: list[int] | None = None) -> None:
@@ -223,7 +225,7 @@ def extract_inline(c: Collector, start: int, end: int, starts: list[int] | None 
     """
     text = c.text
     find = text.find
-    masks = _code_spans(text, start, end) if find("`", start, end) >= 0 else []
+    masks = Spans(_code_spans(text, start, end) if find("`", start, end) >= 0 else None)
     if find("]:", start, end) >= 0:
         _references(c, start, end, masks)
     if find("<", start, end) >= 0:
@@ -236,67 +238,60 @@ def extract_inline(c: Collector, start: int, end: int, starts: list[int] | None 
         find_urls(c, start, end, source="text", skip=masks, starts=starts)
 
 
-def _autolinks_and_tags(c: Collector, start: int, end: int, masks: list[tuple[int, int]]) -> None:
+def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> None:
     text = c.text
     pos = text.find("<", start, end)
     while 0 <= pos < end and not c.full:
-        if _inside(masks, pos):
+        if masks.covers(pos):
             pos = text.find("<", pos + 1, end)
             continue
         auto = _AUTOLINK.match(text, pos, end)
         if auto:
             c.add(auto.group(1), pos + 1, "markdown:autolink")
-            masks.append((pos, auto.end()))
+            masks.add(pos, auto.end())
             pos = text.find("<", auto.end(), end)
             continue
         tag = _TOKEN.match(text, pos, end)
         if tag and tag.group(2):
             if "=" in tag.group(3):
                 _cite_attrs(c, tag.group(2).lower(), _attrs(c, tag))
-            masks.append((pos, tag.end()))
+            masks.add(pos, tag.end())
             pos = text.find("<", tag.end(), end)
             continue
         pos = text.find("<", pos + 1, end)
 
 
-def _inline_links(c: Collector, start: int, end: int, masks: list[tuple[int, int]]) -> None:
+def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
+    """``[text](dest)`` and ``![alt](dest)``, brackets matched in one pass (CommonMark: no
+    link inside a link's text, images may be)."""
     text = c.text
-    pos = text.find("](", start, end)
-    while pos >= 0 and not c.full:
-        if _inside(masks, pos) or (pos > start and text[pos - 1] == "\\"):
-            pos = text.find("](", pos + 1, end)
+    openers: list[int] = []
+    skip_to = start
+    for m in _BRACKET.finditer(text, start, end):
+        at = m.start()
+        if at < skip_to or c.full:
             continue
-        opener = _link_opener(text, start, pos, masks)
-        dest = _destination(text, pos + 2, end) if opener >= 0 else None
+        if (at > start and text[at - 1] == "\\") or (masks and masks.covers(at)):
+            continue
+        if m.group() == "[":
+            openers.append(at)
+            continue
+        if not openers:
+            continue
+        opener = openers.pop()
+        if not text.startswith("(", at + 1):
+            continue
+        dest = _destination(text, at + 2, end)
         if dest is None:
-            pos = text.find("](", pos + 1, end)
             continue
-        raw, at, close = dest
+        raw, dest_at, close = dest
         is_image = opener > start and text[opener - 1] == "!"
         source = "markdown:image" if is_image else "markdown:link"
-        label = text[opener + 1 : pos]
-        c.add(raw, at, source, label, url=unescape_destination(raw))
-        masks.append((opener - (1 if is_image else 0), close))
-        pos = text.find("](", close, end)
-
-
-def _link_opener(text: str, start: int, close: int, masks: list[tuple[int, int]]) -> int:
-    """The ``[`` that the ``]`` at ``close`` closes, or -1."""
-    depth = 0
-    i = close - 1
-    while i >= start:
-        ch = text[i]
-        if (ch == "]" or ch == "[") and not (i > start and text[i - 1] == "\\") and not (
-            masks and _inside(masks, i)
-        ):
-            if ch == "]":
-                depth += 1
-            elif ch == "[":
-                if depth == 0:
-                    return i
-                depth -= 1
-        i -= 1
-    return -1
+        c.add(raw, dest_at, source, text[opener + 1 : at], url=unescape_destination(raw))
+        masks.add(opener - (1 if is_image else 0), close)
+        if not is_image:
+            openers.clear()
+        skip_to = close
 
 
 def _destination(text: str, pos: int, end: int) -> tuple[str, int, int] | None:

@@ -9,6 +9,7 @@ import html
 import re
 
 from linkwatch.extract.collect import Collector
+from linkwatch.extract.spans import Spans
 
 CONTEXT_CHARS = 60
 
@@ -78,7 +79,7 @@ def _valid(url: str) -> bool:
 
 def find_urls(
     c: Collector, start: int, end: int, *, source: str = "text", entities: bool = False,
-    skip: list[tuple[int, int]] | None = None, starts: list[int] | None = None,
+    skip: Spans | None = None, starts: list[int] | None = None,
 ) -> None:
     """Record every bare URL in ``c.text[start:end]`` (outside the ``skip`` spans)."""
     text = c.text
@@ -92,10 +93,10 @@ def find_urls(
         covered = m.end()
         pos = m.start()
         raw = m.group()
-        if skip and _masked(skip, pos):
-            continue
         if skip:
-            raw = raw[: _next_mask(skip, pos, pos + len(raw)) - pos]
+            if skip.covers(pos):
+                continue
+            raw = raw[: skip.next_start(pos, pos + len(raw)) - pos]
         raw = trim_url(raw)
         if not _valid(raw):
             continue
@@ -107,14 +108,6 @@ def find_urls(
         newline = text.find("\n", pos, hi)
         hi = hi if newline < 0 else newline
         c.add(raw, pos, source, text[lo:hi], url=url)
-
-
-def _masked(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(a <= pos < b for a, b in spans)
-
-
-def _next_mask(spans: list[tuple[int, int]], pos: int, end: int) -> int:
-    return min([a for a, _ in spans if pos < a < end], default=end)
 
 
 def extract_text(c: Collector, start: int, end: int) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import resource
+import time
+
+import pytest
 
 from pypdf import PdfWriter
 from pypdf.annotations import Link
@@ -99,3 +102,25 @@ def test_unterminated_comment_hides_the_rest_with_a_warning() -> None:
     result = extract_document("c.html", b"<p>a</p><p>b</p><p>c</p><!-- https://c.example.org/")
     assert result.citations == []
     assert "unterminated comment" in result.warnings[0].message
+
+
+def _quick(body: bytes, **kw: int) -> float:
+    started = time.monotonic()
+    extract_document("pathological", body, **kw)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"x](" * 200_000,
+        b"`a" * 200_000,
+        b"`x` https://p.example.org/ " * 50_000,
+        b"<p>" * 300_000,
+        b"[" * 100_000 + b"](https://p.example.org/)" * 1000,
+    ],
+    ids=["many-link-closers", "unclosed-backticks", "code-spans-and-urls", "many-tags",
+         "deep-brackets"],
+)
+def test_pathological_documents_stay_fast(body) -> None:
+    assert _quick(body, max_links=1000) < 10
