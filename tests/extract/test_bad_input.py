@@ -7,7 +7,6 @@ import resource
 import time
 
 import pytest
-
 from pypdf import PdfWriter
 from pypdf.annotations import Link
 
