@@ -19,7 +19,6 @@ filters stop the rest:
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import idna
 
@@ -66,10 +65,6 @@ def truncate(value: object, limit: int = DEFAULT_TRUNCATE) -> str:
     return text[: max(limit - 1, 0)] + ELLIPSIS
 
 
-def is_truncated(value: object, limit: int = DEFAULT_TRUNCATE) -> bool:
-    return len(clean_text(value)) > limit
-
-
 def safe_href(value: object) -> str | None:
     """The URL re-serialised if it is an absolute http(s) URL with a host, else ``None``.
 
@@ -108,22 +103,6 @@ def display_host(value: object) -> str:
         )
     except (idna.IDNAError, UnicodeError):
         return host.encode("ascii", "backslashreplace").decode("ascii")
-
-
-def display_url(value: object) -> str:
-    """A URL as text: the canonical (punycode) form when it parses, else cleaned text."""
-    href = safe_href(value)
-    if href is not None:
-        return href
-    return clean_text(value)
-
-
-def host_of_url(value: object) -> str:
-    """The punycode host of a URL, or ``""``."""
-    try:
-        return display_host(urlsplit(str(value)).hostname or "")
-    except ValueError:
-        return ""
 
 
 def as_int(value: object) -> int:

@@ -116,11 +116,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "clean": filters.clean_text,
     "trunc": filters.truncate,
     "short": cells.short,
-    "is_truncated": filters.is_truncated,
-    "safe_href": filters.safe_href,
-    "safe_snapshot_href": filters.safe_snapshot_href,
     "display_host": filters.display_host,
-    "display_url": filters.display_url,
     "when": _when,
     "pct": _pct,
 }
@@ -136,7 +132,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
-    env.globals.update(url=cells.url, state=cells.state, snapshot=cells.snapshot)
+    env.globals.update(url=cells.url, state=cells.state)
     return env
 
 

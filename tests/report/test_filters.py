@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from linkwatch.report.filters import (
     clean_text,
     display_host,
-    display_url,
     safe_href,
     safe_snapshot_href,
     truncate,
@@ -139,10 +138,6 @@ def test_long_text_is_truncated_with_an_ellipsis() -> None:
 
 def test_short_text_is_not_truncated() -> None:
     assert truncate("short", 50) == "short"
-
-
-def test_display_url_of_a_non_url_is_cleaned_text() -> None:
-    assert display_url("javascript:\u202ealert(1)") == "javascript:[U+202E]alert(1)"
 
 
 URLISH = st.text(alphabet="hts:/.-_~%?=&#@[]!'()*+,;ABCxyz019 <>\"\\^`{|}\u00e9\u202e", max_size=40)
