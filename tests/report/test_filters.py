@@ -148,7 +148,7 @@ URLISH = st.text(alphabet="hts:/.-_~%?=&#@[]!'()*+,;ABCxyz019 <>\"\\^`{|}\u00e9\
                         "b\u00fccher.example", "a..b", "a.b.", "x:80", "x:443", "x:0",
                         "x:65536", "x:8080", "u@x", ""]),
        URLISH)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 def test_href_fast_path_agrees_with_the_full_parse(scheme: str, host: str, rest: str) -> None:
     value = scheme + host + ("/" + rest if rest and not rest.startswith("/") else rest)
     key, _reason = try_canonicalize(value)
