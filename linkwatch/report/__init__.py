@@ -21,9 +21,10 @@ from typing import Any
 from linkwatch.clock import Clock
 from linkwatch.config import Settings
 from linkwatch.errors import ReportError
-from linkwatch.report.data import ReportModel, build_model
+from linkwatch.report.data import build_model
 from linkwatch.report.output import write_files, write_report
 from linkwatch.report.render import PAGE_PATTERN, render_pages
+from linkwatch.report.views import ReportModel
 from linkwatch.store import Store
 
 __all__ = ["ReportSummary", "build_report", "generate_report", "load_model", "write_report"]

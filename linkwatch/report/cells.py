@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from linkwatch.model import LinkState
 from linkwatch.report import filters
-from linkwatch.report.data import CheckView, LinkView
+from linkwatch.report.views import CheckView, LinkView
 
 REL = "noopener noreferrer nofollow"
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}

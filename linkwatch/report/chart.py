@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from linkwatch.report.data import TrendDay
+from linkwatch.report.views import TrendDay
 
 WIDTH = 720
 HEIGHT = 180

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from linkwatch import __version__
 from linkwatch.report import cells, filters
 from linkwatch.report.chart import trend_chart
-from linkwatch.report.data import DocumentView, ReportModel
+from linkwatch.report.views import DocumentView, ReportModel
 
 SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable",
                    "no-snapshot")

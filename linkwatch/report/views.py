@@ -1,0 +1,293 @@
+"""The report's view model: what each page shows, as plain records (no I/O, no HTML).
+
+Values stay as they came from the store (untrusted); ``linkwatch.report.cells`` and the
+templates make them safe at the point of output, where the context is known.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from linkwatch.model import LinkState, Outcome
+
+STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
+PROBLEM_STATES = frozenset({"dead", "failing"})
+ATTENTION_STATES = frozenset({"dead", "failing", "unverifiable", "invalid"})
+BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
+
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.OK: "OK",
+    Outcome.REDIRECTED: "redirected",
+    Outcome.BROKEN: "not found or gone",
+    Outcome.SOFT404: "soft 404 (page says not found)",
+    Outcome.BLOCKED: "blocked us",
+    Outcome.RATE_LIMITED: "rate limited",
+    Outcome.SERVER_ERROR: "server error",
+    Outcome.TIMEOUT: "timed out",
+    Outcome.NETWORK_ERROR: "network error",
+    Outcome.TOO_LARGE: "response too large",
+    Outcome.TOO_MANY_REDIRECTS: "too many redirects",
+    Outcome.SKIPPED_POLICY: "address not allowed",
+    Outcome.SKIPPED_SCHEME: "scheme not checked",
+    Outcome.SKIPPED_ROBOTS: "disallowed by robots.txt",
+    Outcome.INVALID_URL: "invalid URL",
+}
+
+
+def outcome_kind(outcome: str | None) -> str:
+    """``ok``, ``fail`` (conclusive: counts towards dead) or ``warn`` (inconclusive)."""
+    if outcome is None:
+        return "none"
+    if outcome in (Outcome.OK, Outcome.REDIRECTED):
+        return "ok"
+    if outcome in (Outcome.BROKEN, Outcome.SOFT404):
+        return "fail"
+    return "warn"
+
+
+@dataclass(slots=True)
+class CitationView:
+    document_id: int
+    document: str
+    line: int
+    col: int
+    text: str
+    source: str
+    raw_url: str
+    fragment: str
+
+
+@dataclass(slots=True)
+class CheckView:
+    checked_at: str
+    outcome: str
+    status: int | None
+    error: str | None
+    strike: bool
+    network_down: bool
+
+    @property
+    def kind(self) -> str:
+        return outcome_kind(self.outcome)
+
+    @property
+    def label(self) -> str:
+        text = f"{self.checked_at}: {OUTCOME_LABELS.get(self.outcome, self.outcome)}"
+        if self.status:
+            text += f" (HTTP {self.status})"
+        if self.error:
+            text += f": {self.error}"
+        if self.network_down:
+            text += " [local network down: not counted]"
+        return text
+
+
+@dataclass(slots=True)
+class LinkView:
+    id: int
+    url: str
+    host: str
+    state: str
+    state_since: str | None
+    failing_since: str | None
+    strikes: int
+    last_ok_at: str | None
+    last_checked: str | None
+    last_outcome: str | None
+    last_status: int | None
+    final_url: str | None
+    error: str | None
+    permanent_redirect: bool | None
+    invalid_reason: str | None
+    archived_copy: str | None
+    snapshot_url: str | None
+    snapshot_timestamp: str | None
+    title: str | None
+    snapshot: dict[str, str] | None = None  # {url, timestamp}: the copy to use instead
+    is_redirected: bool = False  # the last check was redirected to final_url
+    needs_attention: bool = False  # something to do in the citing documents
+    needs_snapshot: bool = False  # no archived copy known (and the URL is valid)
+    state_rank: int = 0  # position in STATE_ORDER: dead first
+    citations: list[CitationView] = field(default_factory=list)
+    timeline: list[CheckView] = field(default_factory=list)
+
+    @property
+    def since(self) -> str | None:
+        """Since when the link is in trouble (or in its state)."""
+        if self.state in PROBLEM_STATES and self.failing_since:
+            return self.failing_since
+        return self.state_since
+
+    @property
+    def reason(self) -> str:
+        """Why the link is in its state, in words."""
+        if self.state == LinkState.INVALID:
+            return f"invalid URL: {self.invalid_reason or 'unknown reason'}"
+        if self.last_outcome is None:
+            return "not checked yet"
+        text = OUTCOME_LABELS.get(self.last_outcome, self.last_outcome)
+        if self.last_status:
+            text += f" (HTTP {self.last_status})"
+        if self.error:
+            text += f": {self.error}"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "host": self.host,
+            "state": self.state,
+            "since": self.since,
+            "last_outcome": self.last_outcome,
+            "last_status": self.last_status,
+            "last_checked": self.last_checked,
+            "final_url": self.final_url,
+            "permanent_redirect": self.permanent_redirect,
+            "error": self.error,
+            "invalid_reason": self.invalid_reason,
+            "strikes": self.strikes,
+            "snapshot": self.snapshot,
+            "citations": [
+                {"document": c.document, "line": c.line, "text": c.text} for c in self.citations
+            ],
+        }
+
+
+@dataclass(slots=True)
+class DocumentView:
+    id: int
+    path: str
+    format: str | None
+    warnings: list[str]
+    citations: list[tuple[CitationView, LinkView]] = field(default_factory=list)
+    states: Counter[str] = field(default_factory=Counter)
+    redirected: int = 0
+    no_snapshot: int = 0
+
+    @property
+    def links(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def attention(self) -> list[tuple[CitationView, LinkView]]:
+        """The citations to act on: dead, failing, unverifiable, invalid or redirected."""
+        return [(cite, link) for cite, link in self.citations if link.needs_attention]
+
+    @property
+    def problems(self) -> int:
+        return self.states["dead"] + self.states["failing"]
+
+    @property
+    def health(self) -> float:
+        """Share of the document's checked links that are alive, in percent."""
+        checked = self.links - self.states["new"] - self.states["invalid"]
+        return 100.0 * self.states["alive"] / checked if checked else 100.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "citations": len(self.citations),
+            "links": self.links,
+            "states": dict(self.states),
+            "redirected": self.redirected,
+            "without_snapshot": self.no_snapshot,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(slots=True)
+class DomainView:
+    host: str
+    links: int = 0
+    dead: int = 0
+    failing: int = 0
+    blocked: int = 0
+    redirected: int = 0
+
+    @property
+    def rot(self) -> float:
+        return 100.0 * (self.dead + self.failing) / self.links if self.links else 0.0
+
+
+@dataclass(slots=True)
+class TrendDay:
+    day: str
+    ok: int = 0
+    fail: int = 0
+    warn: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.fail + self.warn
+
+
+@dataclass(slots=True)
+class Summary:
+    generated_at: str
+    previous_at: str | None
+    links: int
+    documents: int
+    citations: int
+    states: dict[str, int]
+    with_snapshot: int
+    archivable: int
+    newly_dead: list[LinkView]
+    newly_recovered: list[LinkView]
+    checks_since: int
+    checks_total: int
+    queue: dict[str, int]
+    queue_errors: list[dict[str, Any]]
+    archive_meta: dict[str, str]
+    captures_need_keys: bool
+    runs: list[dict[str, Any]]
+
+    @property
+    def coverage(self) -> float:
+        return 100.0 * self.with_snapshot / self.archivable if self.archivable else 100.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated_at": self.generated_at,
+            "previous_report_at": self.previous_at,
+            "links": self.links,
+            "documents": self.documents,
+            "citations": self.citations,
+            "states": self.states,
+            "archive": {
+                "with_snapshot": self.with_snapshot,
+                "archivable": self.archivable,
+                "coverage_percent": round(self.coverage, 1),
+                "queue": self.queue,
+                "budget": self.archive_meta,
+                "captures_need_keys": self.captures_need_keys,
+            },
+            "newly_dead": [link.url for link in self.newly_dead],
+            "newly_recovered": [link.url for link in self.newly_recovered],
+            "checks_since_previous": self.checks_since,
+            "checks_total": self.checks_total,
+        }
+
+
+@dataclass(slots=True)
+class ReportModel:
+    title: str
+    summary: Summary
+    trend: list[TrendDay]
+    links: list[LinkView]
+    problems: list[LinkView]
+    unverifiable: list[LinkView]
+    redirected: list[LinkView]
+    no_snapshot: list[LinkView]
+    documents: list[DocumentView]
+    domains: list[DomainView]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated_at": self.summary.generated_at,
+            "summary": self.summary.to_json(),
+            "links": [link.to_json() for link in self.links],
+            "documents": [doc.to_json() for doc in self.documents],
+        }
