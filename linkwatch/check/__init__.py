@@ -89,6 +89,7 @@ class CheckContext:
 
     @property
     def timeouts(self) -> dict[str, float]:
+        """httpcore's per-operation timeouts (the check's deadline bounds them all)."""
         cs = self.settings
         return {"connect": cs.connect_timeout_s, "read": cs.timeout_s, "write": cs.timeout_s,
                 "pool": cs.timeout_s}
@@ -223,14 +224,15 @@ async def _release(response: httpx.Response) -> None:
 
 
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
-    host = host_of(url)
-    literal = literal_address(urlsplit(url).hostname or "")
+    parsed = httpx.URL(url)
+    host = parsed.raw_host.decode("ascii", errors="replace")  # punycode, as host_of gives
+    literal = literal_address(host)
     if literal is not None and not ctx.settings.proxy:
         reason = ctx.policy.refusal(literal)
         if reason is not None:
             raise AddressBlocked(reason)
     await ctx.limiter.take_turn(host)
-    request = httpx.Request(method, url, headers=ctx.headers(host),
+    request = httpx.Request(method, parsed, headers=ctx.headers(host),
                             extensions={"timeout": ctx.timeouts})
     if jar:
         jar.set_cookie_header(request)
