@@ -22,16 +22,13 @@ MAX_RAW_CHARS = 4096
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _SPACE = re.compile(r"\s+")
-_TAGS = re.compile(r"<[^>]*>")
-_NEEDS_CLEANING = re.compile(r"<|\s\s|[\t\n\r\f\v\x85\u2028\u2029]")
+_NEEDS_CLEANING = re.compile(r"\s\s|[\t\n\r\f\v\x85\u2028\u2029]")
 
 
 def clean_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """Anchor text or context as plain text: markup removed, whitespace collapsed, capped."""
+    """Anchor text or context with whitespace collapsed, capped in length."""
     if len(text) <= limit and not _NEEDS_CLEANING.search(text):
         return text.strip()
-    if "<" in text:
-        text = _TAGS.sub(" ", text)
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -42,6 +42,7 @@ _RESOURCE_RELS = frozenset(
 )
 _BASE_OR_LINK = re.compile(r"<(base|link)\s", re.IGNORECASE)
 _CLOSERS: dict[str, re.Pattern[str]] = {}
+_TAGS = re.compile(r"<[^>]*>")
 _NOT_TEXT = re.compile(
     r"<!--.*?(?:-->|\Z)|<(script|style|textarea|template)\b.*?(?:</\1\s*>|\Z)",
     re.DOTALL | re.IGNORECASE,
@@ -49,10 +50,10 @@ _NOT_TEXT = re.compile(
 
 
 def anchor_text(source: str) -> str:
-    """The text of an element's source: comments, scripts and styles dropped, references
-    decoded (tags are removed and whitespace collapsed when the citation is built)."""
+    """The plain text of an element's source: comments, scripts, styles and tags dropped,
+    references decoded (whitespace is collapsed when the citation is built)."""
     if "<" in source:
-        source = _NOT_TEXT.sub(" ", source)
+        source = _TAGS.sub(" ", _NOT_TEXT.sub(" ", source))
     return html.unescape(source) if "&" in source else source
 
 

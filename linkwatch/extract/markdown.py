@@ -17,7 +17,7 @@ import re
 from bisect import bisect_left
 
 from linkwatch.extract.collect import Collector
-from linkwatch.extract.html import _TOKEN, _attrs, _cite_attrs, extract_html
+from linkwatch.extract.html import _TOKEN, _attrs, _cite_attrs, anchor_text, extract_html
 from linkwatch.extract.spans import Spans
 from linkwatch.extract.text import find_urls, url_starts
 
@@ -287,7 +287,8 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
         raw, dest_at, close = dest
         is_image = opener > start and text[opener - 1] == "!"
         source = "markdown:image" if is_image else "markdown:link"
-        c.add(raw, dest_at, source, text[opener + 1 : at], url=unescape_destination(raw))
+        label = anchor_text(text[opener + 1 : at])
+        c.add(raw, dest_at, source, label, url=unescape_destination(raw))
         masks.add(opener - (1 if is_image else 0), close)
         if not is_image:
             openers.clear()

@@ -89,6 +89,12 @@ def test_link_text_that_is_a_url_is_not_a_second_citation() -> None:
     assert urls(result) == ["https://b.example.org/"]
 
 
+def test_html_in_link_text_becomes_plain_text() -> None:
+    body = b"[<b>Bold</b> <script>alert(1)</script>claim](https://t.example.org/)\n"
+    (citation,) = extract_document("x.md", body).citations
+    assert citation.text == "Bold claim"
+
+
 def test_unclosed_fence_hides_the_rest() -> None:
     body = b"[a](https://before.example.org/)\n\n```\nhttps://inside.example.org/\n"
     assert urls(extract_document("x.md", body)) == ["https://before.example.org/"]
