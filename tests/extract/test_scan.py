@@ -144,3 +144,37 @@ def test_exclude_and_hidden_files(tmp_path, corpus) -> None:
     settings = _settings(tmp_path, ("corpus",), exclude=("corpus/sub",))
     names = [p.name for p in iter_corpus_files(settings)]
     assert names == ["a.md", "c.txt"]
+
+
+def test_rescan_reads_no_unchanged_file(tmp_path, corpus, store, monkeypatch) -> None:
+    settings = _settings(tmp_path)
+    scan_corpus(settings, store)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an unchanged document was read")
+
+    monkeypatch.setattr("linkwatch.extract.scan.read_capped", refuse)
+    assert scan_corpus(settings, store).documents_unchanged == 3
+
+
+def test_a_new_extractor_version_re_reads_everything(tmp_path, corpus, store) -> None:
+    settings = _settings(tmp_path)
+    scan_corpus(settings, store)
+    store.set_meta("extract.version", "0")
+    summary = scan_corpus(settings, store)
+    assert (summary.documents_changed, summary.citations_added, summary.citations_ended) == (
+        3, 0, 0)
+    assert store.get_meta("extract.version") != "0"
+
+
+def test_a_document_that_comes_back_is_active_again(tmp_path, corpus, store) -> None:
+    settings = _settings(tmp_path)
+    scan_corpus(settings, store)
+    saved = (corpus / "a.md").read_bytes()
+    (corpus / "a.md").unlink()
+    scan_corpus(settings, store)
+    (corpus / "a.md").write_bytes(saved)
+    summary = scan_corpus(settings, store)
+    assert summary.citations_added == 2
+    assert store.scalar("SELECT removed_at FROM documents WHERE path = 'corpus/a.md'") is None
+    assert len(store.document_link_ids("corpus/a.md")) == 2
