@@ -20,7 +20,8 @@
   caller), not after the usual interval.
 * Healthy links are rechecked less often (interval x2 per success up to ``recheck_max``),
   failing ones after ``recheck_failing``; every interval gets +-10 % jitter so links checked
-  together drift apart.
+  together drift apart, and a link's first interval +-50 %, so a corpus imported at once is
+  not rechecked at once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from linkwatch.model import LinkState, Outcome
 
 GROWTH = 2.0
 JITTER = 0.1
+FIRST_SPREAD = 0.5
 NETWORK_DOWN_RECHECK_S = 3600.0
 
 
@@ -153,7 +155,9 @@ def judge(
     if changed:
         new = replace(new, state_since=now)
     interval = new.check_interval_s or rules.recheck_failing_s
-    spread = 1 + (rng or random).uniform(-rules.jitter, rules.jitter)  # noqa: S311
+    # a first check spreads a freshly imported corpus over the whole interval
+    width = FIRST_SPREAD if prev.state is LinkState.NEW else rules.jitter
+    spread = 1 + (rng or random).uniform(-width, width)  # noqa: S311
     next_at = now + timedelta(seconds=interval * spread)
     if retry_after_s is not None:  # the host said when to come back: then, a little later
         next_at = now + timedelta(seconds=retry_after_s * (1 + abs(spread - 1)))

@@ -162,10 +162,20 @@ def test_failing_links_are_rechecked_sooner(clock: FakeClock) -> None:
 def test_next_checks_are_spread_by_jitter() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     rng = random.Random(7)  # noqa: S311
-    times = {judge(LinkStatus(), Outcome.OK, now, RULES, rng=rng).next_check_at for _ in range(50)}
+    alive = LinkStatus(LinkState.ALIVE, check_interval_s=86400, last_ok_at=now)
+    times = {judge(alive, Outcome.OK, now, RULES, rng=rng).next_check_at for _ in range(50)}
     spread = max(times) - min(times)
     assert len(times) > 40
-    assert timedelta(hours=2) < spread <= timedelta(seconds=0.2 * 86400)
+    assert timedelta(hours=4) < spread <= timedelta(seconds=0.2 * 2 * 86400)
+
+
+def test_first_checks_of_an_imported_corpus_spread_over_the_interval() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rng = random.Random(3)  # noqa: S311
+    times = [judge(LinkStatus(), Outcome.OK, now, RULES, rng=rng).next_check_at for _ in range(200)]
+    assert min(times) < now + timedelta(hours=15)
+    assert max(times) > now + timedelta(hours=33)
+    assert all(now + timedelta(hours=12) <= t <= now + timedelta(hours=36) for t in times)
 
 
 def test_retry_after_pushes_the_next_check(clock: FakeClock) -> None:
