@@ -162,57 +162,69 @@ def _closer(tag: str) -> re.Pattern[str]:
 
 def extract_html(c: Collector, start: int, end: int) -> None:
     """Record the citations of the HTML in ``c.text[start:end]``."""
-    text = c.text
-    candidates = url_starts(text, start, end)
-    pos, anchor, anchor_from = start, -1, 0
+    _HtmlReader(c, start, end).read()
 
-    def text_node(a: int, b: int) -> None:
-        i = bisect_left(candidates, a - 5)
-        if i < len(candidates) and candidates[i] < b and anchor < 0:
-            find_urls(c, a, b, entities=True)
 
-    while pos < end and not c.full:
-        lt = text.find("<", pos, end)
-        if lt < 0:
-            break
-        m = _TOKEN.match(text, lt, end)
-        if m is None:
-            if _UNTERMINATED_TAG.match(text, lt, end):
-                c.warn("unterminated tag; the rest of the document is ignored", lt)
-                end = lt
+class _HtmlReader:
+    """One pass over the tokens of an HTML range, tracking the open ``<a href>``."""
+
+    def __init__(self, c: Collector, start: int, end: int) -> None:
+        self.c, self.text, self.start, self.end = c, c.text, start, end
+        self.candidates = url_starts(c.text, start, end)
+        self.anchor, self.anchor_from = -1, 0
+
+    def read(self) -> None:
+        c, text, pos = self.c, self.text, self.start
+        while pos < self.end and not c.full:
+            lt = text.find("<", pos, self.end)
+            if lt < 0:
                 break
-            text_node(pos, lt + 1)
-            pos = lt + 1
-            continue
-        text_node(pos, lt)
-        pos = m.end()
-        name = m.group(2)
+            m = _TOKEN.match(text, lt, self.end)
+            if m is None:
+                if _UNTERMINATED_TAG.match(text, lt, self.end):
+                    c.warn("unterminated tag; the rest of the document is ignored", lt)
+                    self.end = lt
+                    break
+                self._text_node(pos, lt + 1)
+                pos = lt + 1
+                continue
+            self._text_node(pos, lt)
+            pos = self._token(m, lt)
+        if pos < self.end:
+            self._text_node(pos, self.end)
+        self._close_anchor(self.end)
+
+    def _text_node(self, a: int, b: int) -> None:
+        i = bisect_left(self.candidates, a - 5)
+        if i < len(self.candidates) and self.candidates[i] < b and self.anchor < 0:
+            find_urls(self.c, a, b, entities=True)
+
+    def _close_anchor(self, at: int) -> None:
+        if self.anchor >= 0:
+            self.c.set_text(self.anchor, anchor_text(self.text[self.anchor_from : at]))
+            self.anchor = -1
+
+    def _token(self, m: re.Match[str], lt: int) -> int:
+        """Handle one token; returns where reading goes on."""
+        pos, name = m.end(), m.group(2)
         if not name:
-            if text.startswith("<!--", lt) and not m.group().endswith("-->"):
-                c.warn("unterminated comment; the rest of the document is ignored", lt)
-            continue
+            if self.text.startswith("<!--", lt) and not m.group().endswith("-->"):
+                self.c.warn("unterminated comment; the rest of the document is ignored", lt)
+            return pos
         tag = name.lower()
+        if tag == "a":
+            self._close_anchor(lt)  # </a>, or a new <a> implicitly closing the last one
         if m.group(1):
-            if tag == "a" and anchor >= 0:
-                c.set_text(anchor, anchor_text(text[anchor_from:lt]))
-                anchor = -1
-            continue
-        if tag == "a" and anchor >= 0:
-            c.set_text(anchor, anchor_text(text[anchor_from:lt]))
-            anchor = -1
+            return pos
         if "=" in m.group(3):
-            index = _cite_attrs(c, tag, _attrs(c, m))
+            index = _cite_attrs(self.c, tag, _attrs(self.c, m))
             if index >= 0:
-                anchor, anchor_from = index, pos
+                self.anchor, self.anchor_from = index, pos
         if tag in _RAW_TEXT:
-            close = _closer(tag).search(text, pos, end)
+            close = _closer(tag).search(self.text, pos, self.end)
             if close is None:
                 if tag != "plaintext":
-                    c.warn(f"unterminated <{tag}>; the rest of the document is ignored", lt)
-                pos = end
-                break
-            pos = close.start()
-    if pos < end:
-        text_node(pos, end)
-    if anchor >= 0:
-        c.set_text(anchor, anchor_text(text[anchor_from:end]))
+                    self.c.warn(f"unterminated <{tag}>; the rest of the document is ignored", lt)
+                return self.end
+            return close.start()
+        return pos

@@ -34,13 +34,19 @@ _HTML_BLOCK = re.compile(
     r"thead|title|tr|track|ul|img|picture|video|audio|source|a)(?:[\s/>]|$))",
     re.IGNORECASE | re.MULTILINE,
 )
-_HTML_END = {
+_HTML_END = {  # how each kind of HTML block ends (CommonMark 4.6)
+    "<script": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
+    "<pre": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
+    "<style": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
+    "<textarea": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
     "<!--": re.compile(r"-->"),
     "<?": re.compile(r"\?>"),
+    "<![cdata[": re.compile(r"\]\]>"),
     "<!": re.compile(r">"),
-    "<![CDATA[": re.compile(r"\]\]>"),
-    "raw": re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE),
+    "blank": re.compile(r"\A\s*\Z"),
 }
+_INLINE_TAGS = r"</?(?:a|img|picture|video|audio)(?:[\s/>]|$)"
+_WHOLE_TAG_LINE = re.compile(r"[ >]*</?[a-zA-Z][^>]*>\s*$")
 _BACKTICKS = re.compile(r"`+")
 _BRACKET = re.compile(r"[\[\]]")
 _DEST_RUN = re.compile(r"[^\s()\\\x00-\x1f]+")
@@ -83,92 +89,87 @@ class _Blocks:
         self.paragraphs: list[tuple[int, int]] = []
         self.html: list[tuple[int, int]] = []
         self._para: int | None = None
-        self._scan(start, end)
+        self._fence: tuple[str, int] | None = None
+        self._html_end: re.Pattern[str] | None = None
+        self._html_from = 0
+        self._blank, self._in_list = True, False
+        for m in _LINE.finditer(text, start, end):
+            if m.start() == m.end():
+                break
+            self._line(m.start(), m.end(), m.group())
+        self._close(end)
+        if self._html_end is not None:
+            self.html.append((self._html_from, end))
+
+    def _line(self, a: int, b: int, line: str) -> None:
+        if self._fence is not None:
+            body = line.lstrip(" \t>")
+            char, length = self._fence
+            if body.startswith(char * length) and not body.strip(char).strip():
+                self._fence = None
+            return
+        if self._html_end is not None:
+            if self._html_end.search(line):
+                self.html.append((self._html_from, b))
+                self._html_end = None
+            return
+        if line[0].isalpha():  # the common case: a plain paragraph line
+            self._paragraph_line(a, leaves_list=self._blank)
+            return
+        if not line.strip():
+            self._close(a)
+            self._blank = True
+            return
+        indent = _indent(line)
+        if indent >= 4 and not self._in_list and (self._blank or self._para is None):
+            self._close(a)  # indented code
+            return
+        if self._open_fence(a, b) or self._open_html(a, b, line):
+            return
+        is_item = _LIST_ITEM.match(self.text, a, b) is not None
+        if is_item:
+            self._close(a)
+            self._in_list = True
+        self._paragraph_line(a, leaves_list=not is_item and self._blank and indent == 0)
+
+    def _paragraph_line(self, a: int, *, leaves_list: bool) -> None:
+        if leaves_list:
+            self._in_list = False
+        if self._para is None:
+            self._para = a
+        self._blank = False
 
     def _close(self, at: int) -> None:
         if self._para is not None:
             self.paragraphs.append((self._para, at))
             self._para = None
 
-    def _scan(self, start: int, end: int) -> None:
-        text = self.text
-        fence: tuple[str, int] | None = None
-        html_end: re.Pattern[str] | None = None
-        html_from = 0
-        blank, in_list = True, False
-        for m in _LINE.finditer(text, start, end):
-            a, b = m.start(), m.end()
-            if a == b:
-                break
-            line = m.group()
-            if fence is not None:
-                body = line.lstrip(" \t>")
-                if body.startswith(fence[0] * fence[1]) and not body.strip(fence[0]).strip():
-                    fence = None
-                continue
-            if html_end is not None:
-                done = html_end.search(line) if html_end.pattern else not line.strip()
-                if done:
-                    self.html.append((html_from, b))
-                    html_end = None
-                continue
-            first = line[0]
-            if first.isalpha() and first not in "\t ":
-                if blank:
-                    in_list = False
-                if self._para is None:
-                    self._para = a
-                blank = False
-                continue
-            stripped = line.strip()
-            if not stripped:
-                self._close(a)
-                blank = True
-                continue
-            indent = _indent(line)
-            if indent >= 4 and not in_list and (blank or self._para is None):
-                self._close(a)
-                continue  # indented code
-            f = _FENCE_OPEN.match(text, a, b)
-            if f:
-                self._close(a)
-                run = f.group(1)
-                fence = (run[0], len(run))
-                continue
-            h = _HTML_BLOCK.match(text, a, b)
-            if h and (blank or self._para is None or indent < 4):
-                kind = self._html_kind(h.group())
-                if kind != "para-only" or self._para is None:
-                    self._close(a)
-                    html_end = _HTML_END.get(kind, re.compile(""))
-                    html_from = a
-                    done = html_end.search(line, h.end() - a) if html_end.pattern else False
-                    if done:
-                        self.html.append((a, b))
-                        html_end = None
-                    blank = False
-                    continue
-            if _LIST_ITEM.match(text, a, b):
-                self._close(a)
-                in_list = True
-            elif blank and indent == 0:
-                in_list = False
-            if self._para is None:
-                self._para = a
-            blank = False
-        self._close(end)
-        if html_end is not None:
-            self.html.append((html_from, end))
+    def _open_fence(self, a: int, b: int) -> bool:
+        f = _FENCE_OPEN.match(self.text, a, b)
+        if f is None:
+            return False
+        self._close(a)
+        self._fence = (f.group(1)[0], len(f.group(1)))
+        return True
 
-    @staticmethod
-    def _html_kind(opening: str) -> str:
-        o = opening.lstrip(" >").lower()
-        for kind in ("<!--", "<![CDATA[".lower(), "<?", "<!"):
-            if o.startswith(kind):
-                return "<![CDATA[" if kind == "<![cdata[" else kind
-        if re.match(r"<(?:script|pre|style|textarea)", o):
-            return "raw"
-        return "blank"
+    def _open_html(self, a: int, b: int, line: str) -> bool:
+        h = _HTML_BLOCK.match(self.text, a, b)
+        if h is None:
+            return False
+        opening = h.group().lstrip(" >").lower()
+        kind = next((k for k in _HTML_END if opening.startswith(k)), "blank")
+        if kind == "blank" and re.match(_INLINE_TAGS, opening):
+            # CommonMark type 7: a lone tag on its line, never interrupting a paragraph
+            if self._para is not None or not _WHOLE_TAG_LINE.match(line):
+                return False
+        self._close(a)
+        self._blank = False
+        end = _HTML_END[kind]
+        if kind != "blank" and end.search(line, h.end() - a):
+            self.html.append((a, b))
+        else:
+            self._html_from, self._html_end = a, end
+        return True
 
 
 def extract_markdown(c: Collector, start: int, end: int) -> None:

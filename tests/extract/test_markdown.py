@@ -84,6 +84,14 @@ def test_html_blocks_in_markdown_are_read_as_html() -> None:
     ]
 
 
+def test_inline_html_at_a_line_start_does_not_end_the_paragraph() -> None:
+    body = b"Text\n<a href=\"https://tag.example.org/\">x</a> and\n[y](https://md.example.org/)\n"
+    result = extract_document("x.md", body)
+    assert [(c.url, c.source) for c in result.citations] == [
+        ("https://tag.example.org/", "a@href"), ("https://md.example.org/", "markdown:link")
+    ]
+
+
 def test_link_text_that_is_a_url_is_not_a_second_citation() -> None:
     result = extract_document("x.md", b"See [https://a.example.org/](https://b.example.org/).\n")
     assert urls(result) == ["https://b.example.org/"]

@@ -19,6 +19,9 @@ SAMPLES = {
     "ordered-list-continuation": "1. one\n\n    still one\n2. two\n",
     "long-fence": "````\n```\nnot closed by three\n```\n````\nafter\n",
     "html-block": "<div>\n[x](y)\n</div>\n\ntext\n",
+    "inline-tag-inside-paragraph": "Text\n<a href=\"https://x.org/\">x</a> and\n[y](z)\n",
+    "lone-tag-line-after-blank": "Text\n\n<a href=\"https://x.org/\">\n\nafter\n",
+    "comment-block": "<!--\n[x](y)\n-->\ntext\n",
 }
 
 
