@@ -17,7 +17,7 @@ import re
 from bisect import bisect_left
 
 from linkwatch.extract.collect import Collector
-from linkwatch.extract.html import _TOKEN, _attrs, _cite_attrs, anchor_text, extract_html
+from linkwatch.extract.html import _attrs, _cite_attrs, anchor_text, extract_html
 from linkwatch.extract.spans import Spans
 from linkwatch.extract.text import find_urls, url_starts
 
@@ -50,6 +50,14 @@ _WHOLE_TAG_LINE = re.compile(r"[ >]*</?[a-zA-Z][^>]*>\s*$")
 _BACKTICKS = re.compile(r"`+")
 _BRACKET = re.compile(r"[\[\]]")
 _DEST_RUN = re.compile(r"[^\s()\\\x00-\x1f]+")
+# CommonMark raw HTML (6.6): stricter than an HTML tokenizer, so "<LICENSE or [x](y)>" is text
+_MD_TAG = re.compile(
+    r"<(/?)([A-Za-z][A-Za-z0-9-]*)"
+    r"((?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*(?:\s*=\s*(?:[^\s\"'=<>`]+|'[^']*'|\"[^\"]*\"))?)*)"
+    r"\s*/?>"
+    r"|<!--.*?-->|<\?.*?\?>|<![A-Za-z][^>]*>|<!\[CDATA\[.*?\]\]>",
+    re.DOTALL,
+)
 _AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x1f]*)>")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
@@ -252,9 +260,9 @@ def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> Non
             masks.add(pos, auto.end())
             pos = text.find("<", auto.end(), end)
             continue
-        tag = _TOKEN.match(text, pos, end)
-        if tag and tag.group(2):
-            if "=" in tag.group(3):
+        tag = _MD_TAG.match(text, pos, end)
+        if tag:
+            if tag.group(2) and not tag.group(1) and "=" in tag.group(3):
                 _cite_attrs(c, tag.group(2).lower(), _attrs(c, tag))
             masks.add(pos, tag.end())
             pos = text.find("<", tag.end(), end)

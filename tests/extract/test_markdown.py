@@ -92,6 +92,19 @@ def test_inline_html_at_a_line_start_does_not_end_the_paragraph() -> None:
     ]
 
 
+def test_angle_bracket_text_that_is_not_a_tag_keeps_its_links() -> None:
+    body = b"Licensed under <LICENSE-APACHE or\n[the licence](https://lic.example.org/)> or MIT.\n"
+    result = extract_document("x.md", body)
+    assert [(c.url, c.source) for c in result.citations] == [
+        ("https://lic.example.org/", "markdown:link")
+    ]
+
+
+def test_inline_html_comments_hide_their_urls() -> None:
+    body = b"# T\n\nText <!-- https://hidden.example.org/ --> and https://shown.example.org/.\n"
+    assert urls(extract_document("x.md", body)) == ["https://shown.example.org/"]
+
+
 def test_link_text_that_is_a_url_is_not_a_second_citation() -> None:
     result = extract_document("x.md", b"See [https://a.example.org/](https://b.example.org/).\n")
     assert urls(result) == ["https://b.example.org/"]
