@@ -160,5 +160,6 @@ def judge(
     spread = 1 + (rng or random).uniform(-width, width)  # noqa: S311
     next_at = now + timedelta(seconds=interval * spread)
     if retry_after_s is not None:  # the host said when to come back: then, a little later
-        next_at = now + timedelta(seconds=retry_after_s * (1 + abs(spread - 1)))
+        late = (rng or random).uniform(0, rules.jitter)  # noqa: S311
+        next_at = now + timedelta(seconds=retry_after_s * (1 + late))
     return Verdict(new, strike, next_at, _reason(prev, new, outcome, rules) if changed else None)

@@ -237,3 +237,17 @@ def test_a_host_waiting_for_its_turn_does_not_hold_up_another(
     check_links(settings, None, clock=clock, urls=[*busy, quiet])
     first_busy = min(web.hits(6, f"/ok/busy{i}")[0].at for i in range(3))
     assert web.hits(7, "/ok/quiet")[0].at - first_busy < 0.45  # busy's next turn: 0.5 s
+
+
+def test_a_flapping_server_is_never_declared_dead(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    (link,) = add_links(store, [web.url(3, "/flap/moody")])
+    outcomes = []
+    for _ in range(6):
+        check_links(settings, store, clock=clock, select="all")
+        outcomes.append(store.check_history(link, limit=1)[0]["outcome"])
+        clock.advance(days=3, minutes=1)
+    assert set(outcomes) == {"ok", "server_error"}
+    assert link_row(store, link)["state"] == "alive"
+    assert link_row(store, link)["strikes"] == 0

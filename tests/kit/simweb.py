@@ -343,7 +343,7 @@ class SimWeb:
         if top in ("ok", "slow") or (top == "head405" and method != "HEAD"):
             return Reply(200, article(host, name))
         if top == "head-drop":
-            return Reply(200, page(f"Page {name}", f"Real article {name}."))
+            return Reply(200, article(host, name))
         if top == "head405":
             return Reply(405, headers={"Allow": "GET"})
         if top == "file":
@@ -390,11 +390,11 @@ class SimWeb:
         if top == "flap":
             self._counters[(host, name)] += 1
             up = self._counters[(host, name)] % 2 == 1
-            return Reply(200, page(f"Flap {name}", "sometimes up")) if up else Reply(500)
+            return Reply(200, article(host, name)) if up else Reply(500)
         if top == "gzip-bomb":
             return Reply(200, gzip_bomb(), {"Content-Encoding": "gzip"})
         if top == "gzip":
-            body = gzip.compress(page(f"Zipped {name}", f"compressed article {name}"))
+            body = gzip.compress(article(host, name))
             return Reply(200, body, {"Content-Encoding": "gzip"})
         if top == "cookie" and name == "set":
             return Reply(302, headers={"Location": query["to"],
