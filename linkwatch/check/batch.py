@@ -45,6 +45,7 @@ WINDOW = 20
 WINDOW_MIN = 5
 DOWN_SHARE = 0.8
 MAX_LISTED = 100
+CHUNK = 5000
 
 
 @dataclass
@@ -91,33 +92,55 @@ def check_links(
     if select not in ("due", "all"):
         raise ValueError(f"select must be 'due' or 'all', not {select!r}")
     started = time.monotonic()
-    targets = _targets(store, clock(), select, doc, urls, limit)
     run = _Run(settings, store, clock, stop or threading.Event(), progress, on_result,
                resolver, rng or random.Random())  # noqa: S311 - jitter, not secrets
-    summary = asyncio.run(run.execute(targets))
-    summary.elapsed_s = time.monotonic() - started
-    return summary
+    if urls is not None or store is None:
+        targets = _adhoc_targets(store, urls or (), limit)
+        run.summary.total = len(targets)
+        asyncio.run(run.execute(targets))
+    else:
+        _check_stored(run, store, clock(), select, doc, limit)
+    run.summary.elapsed_s = time.monotonic() - started
+    run.summary.stopped = run.stop.is_set()
+    return run.summary
 
 
-def _targets(
-    store: Store | None, now: datetime, select: str, doc: str | None,
-    urls: Sequence[str] | None, limit: int | None,
-) -> list[Target]:
-    if urls is not None:
-        keyed: dict[str, str] = {}
-        for url in urls:
-            key, _ = try_canonicalize(url.strip())
-            keyed.setdefault(key or url.strip(), url.strip())
-        known = store.links_by_url(keyed) if store is not None else {}
-        found = [Target(key, host_of(key), known.get(key)) for key in keyed if key]
-        return found[:limit] if limit is not None else found
-    if store is None:
-        return []
+def _check_stored(
+    run: _Run, store: Store, now: datetime, select: str, doc: str | None, limit: int | None
+) -> None:
+    """The store's links in chunks of ``CHUNK`` (bounded memory for large corpora)."""
     if doc is not None and not store.document_known(doc):
         raise CorpusError(f"document {doc!r} is not in the database; run 'linkwatch scan' "
                           "first and give the path as the scan recorded it")
-    rows = store.due_links(now, select=select, doc=doc, limit=limit)
-    return [Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows]
+    total = store.count_due_links(now, select=select, doc=doc)
+    run.summary.total = remaining = total if limit is None else min(total, limit)
+    after_id = 0 if select == "all" else None
+    seen: set[int] = set()
+    while remaining > 0 and not run.stop.is_set():
+        rows = store.due_links(now, select=select, doc=doc, limit=min(CHUNK, remaining),
+                               after_id=after_id)
+        rows = [row for row in rows if row["id"] not in seen]
+        if not rows:
+            break
+        seen.update(row["id"] for row in rows)
+        if after_id is not None:
+            after_id = max(row["id"] for row in rows)
+        remaining -= len(rows)
+        asyncio.run(run.execute(
+            [Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows]))
+
+
+def _adhoc_targets(
+    store: Store | None, urls: Sequence[str], limit: int | None
+) -> list[Target]:
+    """Ad-hoc URLs, deduplicated by canonical key; known links carry their row."""
+    keyed: dict[str, str] = {}
+    for url in urls:
+        key, _ = try_canonicalize(url.strip())
+        keyed.setdefault(key or url.strip(), url.strip())
+    known = store.links_by_url(keyed) if store is not None else {}
+    found = [Target(key, host_of(key), known.get(key)) for key in keyed if key]
+    return found[:limit] if limit is not None else found
 
 
 class _Run:
@@ -143,8 +166,7 @@ class _Run:
         self.last_flush = time.monotonic()
         self.fingerprint_every_s = duration_s(settings.check.fingerprint_every)
 
-    async def execute(self, targets: list[Target]) -> CheckSummary:
-        self.summary.total = len(targets)
+    async def execute(self, targets: list[Target]) -> None:
         lanes = self._hold_known(targets)
         if self.store is not None:
             self.answered_before = self.store.hosts_answered_before(lanes)
@@ -157,8 +179,6 @@ class _Run:
             await asyncio.gather(*workers)
         self._judge_waiting(final=True)
         self._flush(force=True)
-        self.summary.stopped = self.stop.is_set()
-        return self.summary
 
     def _hold_known(self, targets: list[Target]) -> dict[str, collections.deque[Target]]:
         """Group by host; defer at once the hosts a stored Retry-After still holds."""

@@ -54,33 +54,49 @@ def link_status(row: dict[str, Any]) -> LinkStatus:
     )
 
 
+def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[Any]]:
+    where = ["invalid_reason IS NULL"]
+    params: list[Any] = []
+    if select == "due":
+        where.append("(next_check_at IS NULL OR next_check_at <= ?)")
+        params.append(iso(now))
+    if doc is not None:
+        where.append(
+            "id IN (SELECT c.link_id FROM citations c JOIN documents d "
+            "ON d.id = c.document_id WHERE d.path = ? AND c.ended_at IS NULL)"
+        )
+        params.append(doc)
+    return " AND ".join(where), params
+
+
 class CheckStore(StoreCore):
     def due_links(
         self, now: datetime, *, select: str = "due", doc: str | None = None,
-        limit: int | None = None,
+        limit: int | None = None, after_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Links to check: due ones (``next_check_at`` passed or NULL) or all; valid only.
 
-        Most overdue first; ``doc`` restricts to the links one document cites now.
+        Most overdue first (or by id after ``after_id``, for paging through ``all``);
+        ``doc`` restricts to the links one document cites now.
         """
-        where = ["invalid_reason IS NULL"]
-        params: list[Any] = []
-        if select == "due":
-            where.append("(next_check_at IS NULL OR next_check_at <= ?)")
-            params.append(iso(now))
-        if doc is not None:
-            where.append(
-                "id IN (SELECT c.link_id FROM citations c JOIN documents d "
-                "ON d.id = c.document_id WHERE d.path = ? AND c.ended_at IS NULL)"
-            )
-            params.append(doc)
+        where, params = _selection(now, select, doc)
+        if after_id is not None:
+            where += " AND id > ?"
+            params.append(after_id)
+            order = "id"
+        else:
+            order = "next_check_at IS NOT NULL, next_check_at, id"
         # only constant fragments and "?" placeholders are formatted into the SQL
-        sql = (f"SELECT {_LINK_COLUMNS} FROM links WHERE {' AND '.join(where)} "  # noqa: S608
-               "ORDER BY next_check_at IS NOT NULL, next_check_at, id")
+        sql = f"SELECT {_LINK_COLUMNS} FROM links WHERE {where} ORDER BY {order}"  # noqa: S608
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
         return self.query(sql, params)
+
+    def count_due_links(self, now: datetime, *, select: str = "due",
+                        doc: str | None = None) -> int:
+        where, params = _selection(now, select, doc)
+        return int(self.scalar(f"SELECT count(*) FROM links WHERE {where}", params))  # noqa: S608
 
     def document_known(self, path: str) -> bool:
         return self.scalar("SELECT 1 FROM documents WHERE path = ?", [path]) is not None

@@ -251,3 +251,21 @@ def test_a_flapping_server_is_never_declared_dead(
     assert set(outcomes) == {"ok", "server_error"}
     assert link_row(store, link)["state"] == "alive"
     assert link_row(store, link)["strikes"] == 0
+
+
+@pytest.mark.parametrize("select", ["due", "all"])
+def test_large_selections_are_checked_in_chunks_each_link_once(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, select: str,
+) -> None:
+    import linkwatch.check.batch as batch
+
+    monkeypatch.setattr(batch, "CHUNK", 2)
+    ids = add_links(store, [web.url(4, f"/ok/chunk-{select}{i}") for i in range(5)])
+    calls: list[tuple[int, int]] = []
+    summary = check_links(settings, store, clock=clock, select=select,
+                          progress=lambda d, t: calls.append((d, t)))
+    assert summary.checked == 5 and calls[-1] == (5, 5)
+    assert all(len(store.check_history(i)) == 1 for i in ids)
+    assert check_links(settings, store, clock=clock, select=select, limit=3).checked == (
+        0 if select == "due" else 3)
