@@ -3,21 +3,22 @@ evidence timeline, the citing documents), as functions returning ``Markup``.
 
 They run once per link rather than once per row (``LinkCells`` caches them), which is what
 lets 100,000 links render in seconds (a jinja macro call costs ~20 µs). Safety is the same
-as in the templates: every interpolated value goes through markupsafe's ``escape`` (``e``),
+as in the templates: every interpolated text goes through ``e`` (``html.escape``, quotes too),
 every attribute is double-quoted, hrefs come only from ``safe_href`` /
 ``safe_snapshot_href`` and text only from ``clean_text`` / ``truncate`` / ``short``.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from linkwatch.model import LinkState
 from linkwatch.report import filters
-from linkwatch.report.views import CheckView, LinkView
+from linkwatch.report.views import CheckView, CitationView, LinkView
 
 REL = "noopener noreferrer nofollow"
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
@@ -32,14 +33,16 @@ def _html(text: str) -> Markup:
     return Markup(text)  # noqa: S704 - see the docstring; the hostile-value tests check it
 
 
-e = escape
+def e(text: str) -> str:
+    """Escape plain text for HTML content and double-quoted attributes (never pass Markup)."""
+    return html.escape(text, quote=True)
 
 
 def short(value: object, limit: int = filters.DEFAULT_TRUNCATE) -> Markup:
     """Cleaned, escaped text cut to ``limit``; when cut, the full value is in ``title=``."""
     full = filters.clean_text(value)
     if len(full) <= limit:
-        return e(full)
+        return _html(e(full))
     cut = full[: max(limit - 1, 0)] + filters.ELLIPSIS
     return _html(f'<span title="{e(full)}">{e(cut)}</span>')
 
@@ -119,6 +122,49 @@ class Row(NamedTuple):
     cites: Markup  # the citing documents (top-level pages only), else empty
 
 
+def _problem_row(link: LinkView, c: Row) -> str:
+    return (f"<tr><td>{c.link}</td>\n<td data-sort=\"{link.state_rank}\">{c.state}</td>"
+            f"<td>{e(filters.when(link.since))}</td><td>{c.reason}</td><td>{c.timeline}</td>"
+            f'<td>{c.snapshot}</td><td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+
+
+def _redirected_row(link: LinkView, c: Row) -> str:
+    kind = {True: "permanent", False: "temporary", None: "unknown"}[link.permanent_redirect]
+    return (f"<tr><td>{c.link}</td>\n<td>{c.moved_to}</td><td>{kind}</td>"
+            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+
+
+def _unverifiable_row(link: LinkView, c: Row) -> str:
+    return (f"<tr><td>{c.link}</td>\n<td>{c.state}</td><td>{c.reason}</td><td>{c.snapshot}</td>"
+            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+
+
+def _no_snapshot_row(link: LinkView, c: Row) -> str:
+    return (f"<tr><td>{c.link}</td>\n<td data-sort=\"{link.state_rank}\">{c.state}</td>"
+            f"<td>{e(filters.when(link.last_checked))}</td>"
+            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+
+
+ROWS: dict[str, Callable[[LinkView, Row], str]] = {
+    "problems": _problem_row,
+    "redirected": _redirected_row,
+    "unverifiable": _unverifiable_row,
+    "no_snapshot": _no_snapshot_row,
+}
+
+
+def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str:
+    """A row of a document's table: line, link, anchor text, state, why, evidence, copy."""
+    row_id = f' id="{e(anchor)}"' if anchor else ""
+    moved = f'<div class="muted">now at {c.moved_to}</div>' if link.is_redirected else ""
+    reason = c.reason if link.state != LinkState.ALIVE else ""
+    line = filters.as_int(cite.line)
+    return (f'<tr{row_id}><td class="num">{line}</td>\n<td>{c.link}{moved}</td>'
+            f'<td><bdi class="anchor">{short(cite.text, 100)}</bdi></td>'
+            f'<td data-sort="{link.state_rank}">{c.state}</td><td>{reason}</td>'
+            f"<td>{c.timeline}</td><td>{c.snapshot}</td></tr>\n")
+
+
 class LinkCells:
     """Each link's cells, built once and reused on every page that shows the link (a link
     appears in several lists and documents); cells that depend only on a state or that are
@@ -149,6 +195,21 @@ class LinkCells:
                 url(link.final_url, 80) if link.is_redirected else Markup(),
             )
         return cells
+
+    def rows(self, kind: str, links: Sequence[LinkView], cite_limit: int) -> Markup:
+        """The ``<tr>`` rows of one of the link tables (``ROWS``), for top-level pages."""
+        render = ROWS[kind]
+        return _html("".join(render(link, self.row(link, cite_limit)) for link in links))
+
+    def document_rows(self, document_id: int,
+                      citations: Sequence[tuple[CitationView, LinkView]]) -> Markup:
+        """A document's citation rows; the first row of each line is its anchor."""
+        out, previous = [], None
+        for cite, link in citations:
+            anchor = f"d{document_id}-L{filters.as_int(cite.line)}" if cite.line != previous else ""
+            previous = cite.line
+            out.append(citation_row(cite, link, self.row(link), anchor))
+        return _html("".join(out))
 
     def row(self, link: LinkView, cite_limit: int = 0) -> Row:
         """The cells of ``link``; with the first ``cite_limit`` citing documents (for

@@ -112,3 +112,13 @@ def as_int(value: object) -> int:
         return int(value)  # type: ignore[call-overload,no-any-return]
     except (TypeError, ValueError):
         return 0
+
+
+def when(value: object) -> str:
+    """``2026-01-02T03:04:05+00:00`` -> ``2026-01-02 03:04``; other text cleaned; ``–`` if none."""
+    if not value:
+        return "–"
+    text = clean_text(value)
+    if len(text) >= 16 and text[10] == "T":
+        return text[:10] + " " + text[11:16]
+    return truncate(text, 40)

@@ -98,16 +98,6 @@ def content_security_policy() -> str:
     )
 
 
-def _when(value: object) -> str:
-    """``2026-01-02T03:04:05+00:00`` -> ``2026-01-02 03:04``; other text cleaned."""
-    if not value:
-        return "–"
-    text = filters.clean_text(value)
-    if len(text) >= 16 and text[10] == "T":
-        return text[:10] + " " + text[11:16]
-    return filters.truncate(text, 40)
-
-
 def _pct(value: float) -> str:
     return f"{value:.0f} %" if value >= 10 or value == 0 else f"{value:.1f} %"
 
@@ -117,7 +107,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "trunc": filters.truncate,
     "short": cells.short,
     "display_host": filters.display_host,
-    "when": _when,
+    "when": filters.when,
     "pct": _pct,
 }
 
