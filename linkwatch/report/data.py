@@ -170,8 +170,33 @@ def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
     return list(dead.values()), list(recovered.values())
 
 
+# the archive stage's figures in ``meta`` (``archive.user_status`` is Save Page Now's
+# /save/status/user answer as JSON), in words
+META_LABELS = {
+    "user_status.daily_captures": "captures today",
+    "user_status.daily_captures_limit": "daily capture limit",
+    "user_status.available": "free capture slots",
+    "user_status.processing": "captures in progress",
+    "user_status.at": "as of",
+    "backoff_until": "paused (rate limited) until",
+}
+
+
 def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {str(r["key"]).removeprefix("archive."): str(r["value"]) for r in rows}
+    """``archive.*`` meta rows as label -> text; JSON objects are flattened one level."""
+    figures: dict[str, str] = {}
+    for row in rows:
+        key, value = str(row["key"]).removeprefix("archive."), row["value"]
+        try:
+            parsed = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            parsed = value
+        items = ({f"{key}.{k}": v for k, v in parsed.items()} if isinstance(parsed, dict)
+                 else {key: value})
+        for name, item in items.items():
+            if item is not None and item != "":
+                figures[META_LABELS.get(name, name)] = str(item)
+    return figures
 
 
 def build_model(

@@ -157,4 +157,6 @@ def populate_example(rdb: ReportDB) -> None:
         db["checks"].insert_all(history)
     rdb.queue(idn, "pending")
     rdb.queue(gone, "failed", error="job failed: error:invalid-host-resolution", attempts=5)
-    rdb.store.set_meta("archive.daily_captures", "37 of 100000 used today")
+    rdb.store.set_meta("archive.user_status", json.dumps({
+        "available": 4, "processing": 1, "daily_captures": 37, "daily_captures_limit": 100000,
+        "at": iso(days_ago(c, 0.1))}))

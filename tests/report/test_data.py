@@ -196,7 +196,9 @@ def test_archive_queue_and_budget_figures(rdb: ReportDB, settings: Settings) -> 
     populate_example(rdb)
     summary = _model(rdb, settings).summary
     assert summary.queue == {"failed": 1, "pending": 1}
-    assert summary.archive_meta == {"daily_captures": "37 of 100000 used today"}
+    assert summary.archive_meta == {
+        "free capture slots": "4", "captures in progress": "1", "captures today": "37",
+        "daily capture limit": "100000", "as of": "2025-12-31T21:36:00+00:00"}
     assert summary.queue_errors[0]["last_error"].startswith("job failed")
 
 
@@ -209,3 +211,14 @@ def test_a_document_lists_the_citations_to_act_on(rdb: ReportDB, settings: Setti
                            last_final_url="https://x.example/new"), 9)
     [view] = _model(rdb, settings).documents
     assert [c.line for c, _link in view.attention] == [1, 3, 4, 5, 9]
+
+
+def test_unknown_and_non_json_archive_figures_are_shown_as_they_are(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    rdb.store.set_meta("archive.backoff_until", "2026-01-01T01:00:00+00:00")
+    rdb.store.set_meta("archive.something_new", "{not json")
+    rdb.store.set_meta("archive.cleared", None)
+    assert _model(rdb, settings).summary.archive_meta == {
+        "paused (rate limited) until": "2026-01-01T01:00:00+00:00",
+        "something_new": "{not json"}
