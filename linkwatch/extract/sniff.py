@@ -15,6 +15,7 @@ from linkwatch.model import DocFormat
 
 SNIFF_BYTES = 8192
 SNIFF_CHARS = 8192
+MARKDOWN_DESPITE_HTML = 3  # Markdown constructs that make a tag-rich text Markdown
 
 _BINARY_MAGIC = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BZh",
@@ -79,10 +80,10 @@ def body_format(body: str) -> DocFormat:
         is_markdown = sample.startswith("#") or any(s in sample for s in _MARKDOWN_SIGNALS)
         return DocFormat.MARKDOWN if is_markdown else DocFormat.TEXT
     markdown = sum(sample.count(s) for s in _MARKDOWN_SIGNALS) + sample.startswith("#")
-    if _HTML_START.match(body) and markdown <= html_tags:
-        return DocFormat.HTML
-    if html_tags >= 3 and html_tags > markdown:
-        return DocFormat.HTML
-    if markdown:
+    if markdown >= MARKDOWN_DESPITE_HTML:
+        # Markdown with HTML in it (a README opening with a <table>): HTML blocks inside
+        # Markdown are still read as HTML, while an HTML page rarely looks like Markdown
         return DocFormat.MARKDOWN
-    return DocFormat.TEXT
+    if _HTML_START.match(body) or (html_tags >= 3 and html_tags > markdown):
+        return DocFormat.HTML
+    return DocFormat.MARKDOWN if markdown else DocFormat.TEXT
