@@ -174,7 +174,6 @@ def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
 # /save/status/user answer as JSON), in words
 META_LABELS = {
     "user_status.daily_captures": "captures today",
-    "user_status.daily_captures_limit": "daily capture limit",
     "user_status.available": "free capture slots",
     "user_status.processing": "captures in progress",
     "user_status.at": "as of",
@@ -193,6 +192,10 @@ def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
             parsed = value
         items = ({f"{key}.{k}": v for k, v in parsed.items()} if isinstance(parsed, dict)
                  else {key: value})
+        used, limit = (items.pop(f"{key}.daily_captures", None),
+                       items.pop(f"{key}.daily_captures_limit", None))
+        if used is not None:
+            items[f"{key}.daily_captures"] = f"{used} of {limit}" if limit is not None else used
         for name, item in items.items():
             if item is not None and item != "":
                 figures[META_LABELS.get(name, name)] = str(item)

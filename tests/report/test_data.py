@@ -197,8 +197,8 @@ def test_archive_queue_and_budget_figures(rdb: ReportDB, settings: Settings) -> 
     summary = _model(rdb, settings).summary
     assert summary.queue == {"failed": 1, "pending": 1}
     assert summary.archive_meta == {
-        "free capture slots": "4", "captures in progress": "1", "captures today": "37",
-        "daily capture limit": "100000", "as of": "2025-12-31T21:36:00+00:00"}
+        "free capture slots": "4", "captures in progress": "1",
+        "captures today": "37 of 100000", "as of": "2025-12-31T21:36:00+00:00"}
     assert summary.queue_errors[0]["last_error"].startswith("job failed")
 
 
