@@ -91,6 +91,6 @@ def looks_like_sibling(content_hash: str | None, final_url: str, probe: ProbeRes
     """The page is indistinguishable from what a made-up URL gets."""
     if probe is None or probe.status is None or not 200 <= probe.status < 300:
         return False
-    if probe.final_url and probe.final_url == final_url and probe.final_url is not None:
-        return True
+    if probe.final_url is not None and probe.final_url == final_url:
+        return True  # both ended on the same page (e.g. a search or error page)
     return content_hash is not None and content_hash == probe.content_hash
