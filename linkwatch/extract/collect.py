@@ -146,9 +146,12 @@ class Collector:
             self._texts[index] = text
 
     def citations(self) -> list[Citation]:
-        doc = self.document
-        rows = sorted(zip(self._rows, self._texts, strict=True), key=lambda r: r[0][1:3])
-        return [
-            Citation(url, doc, line, col, clean_text(text) if text else "", source, raw)
-            for (url, line, col, source, raw), text in rows
-        ]
+        """The citations in document order (line, then column)."""
+        doc, rows, texts = self.document, self._rows, self._texts
+        order = sorted(range(len(rows)), key=lambda i: (rows[i][1], rows[i][2]))
+        out = []
+        for i in order:
+            url, line, col, source, raw = rows[i]
+            text = texts[i]
+            out.append(Citation(url, doc, line, col, clean_text(text) if text else "", source, raw))
+        return out

@@ -15,6 +15,7 @@ from linkwatch.model import DocFormat
 
 SNIFF_BYTES = 8192
 SNIFF_CHARS = 8192
+_MARKDOWN_LINE = re.compile(r"\n(?:#|> |```|~~~|[-*+] )")
 MARKDOWN_DESPITE_HTML = 3  # Markdown constructs that make a tag-rich text Markdown
 
 _BINARY_MAGIC = (
@@ -70,6 +71,14 @@ def decode(data: bytes) -> tuple[str, str | None]:
         )
 
 
+def _looks_like_markdown(sample: str) -> bool:
+    """Any Markdown construct at all (one regex and a few ``in`` tests: this runs on every
+    plain-text document)."""
+    if _MARKDOWN_LINE.search(sample) or _MARKDOWN_LINE.match("\n" + sample[:4]):
+        return True
+    return ("]" in sample and ("](" in sample or "]: " in sample)) or "**" in sample
+
+
 def body_format(body: str) -> DocFormat:
     """HTML, Markdown or plain text, from the text itself."""
     if _HTML_DOCUMENT.match(body):
@@ -77,8 +86,7 @@ def body_format(body: str) -> DocFormat:
     sample = body[:SNIFF_CHARS]
     html_tags = sum(sample.count(s) for s in _HTML_SIGNALS) if "<" in sample else 0
     if not html_tags:
-        is_markdown = sample.startswith("#") or any(s in sample for s in _MARKDOWN_SIGNALS)
-        return DocFormat.MARKDOWN if is_markdown else DocFormat.TEXT
+        return DocFormat.MARKDOWN if _looks_like_markdown(sample) else DocFormat.TEXT
     markdown = sum(sample.count(s) for s in _MARKDOWN_SIGNALS) + sample.startswith("#")
     if markdown >= MARKDOWN_DESPITE_HTML:
         # Markdown with HTML in it (a README opening with a <table>): HTML blocks inside
