@@ -76,7 +76,7 @@ def snapshot(snap: dict[str, str] | None) -> Markup:
 
 
 def state(value: object) -> Markup:
-    css = value if value in KNOWN_STATES else "other"
+    css = str(value) if value in KNOWN_STATES else "other"
     return _html(f'<span class="state state-{e(css)}">{e(filters.clean_text(value))}</span>')
 
 
@@ -168,8 +168,7 @@ def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str
 class LinkCells:
     """Each link's cells, built once and reused on every page that shows the link (a link
     appears in several lists and documents); cells that depend only on a state or that are
-    empty are shared between links. One call per table row: a jinja call costs more than
-    the attribute look-ups that follow it."""
+    empty are shared between links. The templates make one call per table body."""
 
     def __init__(self, doc_href: Callable[..., str]) -> None:
         self._doc_href = doc_href
@@ -206,7 +205,8 @@ class LinkCells:
         """A document's citation rows; the first row of each line is its anchor."""
         out, previous = [], None
         for cite, link in citations:
-            anchor = f"d{document_id}-L{filters.as_int(cite.line)}" if cite.line != previous else ""
+            line = filters.as_int(cite.line)
+            anchor = f"d{filters.as_int(document_id)}-L{line}" if cite.line != previous else ""
             previous = cite.line
             out.append(citation_row(cite, link, self.row(link), anchor))
         return _html("".join(out))
