@@ -101,22 +101,6 @@ def read_capped(path: Path, max_bytes: int) -> tuple[bytes, str | None]:
     return data, None
 
 
-def extract_file(path: Path, label: str, settings: Settings) -> Extraction:
-    """Read (capped) and extract one file; an unreadable file is a warning."""
-    try:
-        data, too_big = read_capped(path, settings.corpus.max_file_bytes)
-    except OSError as exc:
-        warning = ExtractWarning(label, f"cannot read: {exc.strerror or exc}")
-        return Extraction(DocFormat.BINARY, warnings=[warning])
-    result = extract_document(
-        label, data, max_links=settings.corpus.max_links_per_doc,
-        max_url_length=settings.corpus.max_url_length,
-    )
-    if too_big:
-        result.warnings.insert(0, ExtractWarning(label, too_big))
-    return result
-
-
 def _is_hidden(relative: str) -> bool:
     return relative.startswith(".") or f"{os.sep}." in relative
 
@@ -192,6 +176,6 @@ def walk_files(root: Path) -> Iterator[Path]:
 
 
 __all__ = [
-    "EXTRACTOR_VERSION", "Extraction", "extract_document", "extract_file", "iter_corpus_files",
+    "EXTRACTOR_VERSION", "Extraction", "extract_document", "iter_corpus_files",
     "read_capped", "walk_files",
 ]

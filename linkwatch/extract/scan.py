@@ -2,9 +2,10 @@
 
 A document is unchanged when its size and mtime match the store (no read at all), or when
 its content hash does (only its size/mtime are updated). Changed documents are extracted
-(in worker processes when there are many) and written in small batches, each its own short
-write transaction; no transaction is held while files are read. ``stop`` set: the current
-batch is committed and the scan returns.
+(in ``corpus.jobs`` worker processes when that is above 1 and there are many) and written in
+batches of at most ``BATCH_DOCUMENTS`` documents, each its own short write transaction; no
+transaction is held while files are read. ``stop`` set: the document in hand is finished,
+the batch committed, and the scan returns.
 """
 
 from __future__ import annotations
