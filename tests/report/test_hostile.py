@@ -153,6 +153,12 @@ def test_no_src_action_or_formaction_attributes(hostile_report: dict[str, str]) 
                 node.attributes), (name, node.html)
 
 
+def test_style_attributes_are_only_our_own_widths(hostile_report: dict[str, str]) -> None:
+    for name, tree in _pages(hostile_report):
+        for node in tree.css("[style]"):
+            assert re.fullmatch(r"width:\d+%", node.attributes["style"] or ""), name
+
+
 def test_snapshot_links_only_to_wayback(hostile_report: dict[str, str]) -> None:
     for _name, tree in _pages(hostile_report):
         assert not tree.css("a.snap")  # every hostile snapshot URL was refused
