@@ -127,7 +127,7 @@ def measure(links: int) -> dict[str, Any]:
             "read_s": round(summary.read_s, 2), "render_s": round(summary.render_s, 2),
             "write_s": round(summary.write_s, 2), "total_s": round(total_s, 2),
             "cpu_s": round(cpu_s, 2), "load_avg": round(os.getloadavg()[0], 1),
-            "files": summary.pages + 1, "total_mb": round(summary.bytes / 1e6, 1),
+            "files": summary.files, "total_mb": round(summary.bytes / 1e6, 1),
             "index_kb": round(summary.index_bytes / 1e3),
             "json_mb": round((out / "report.json").stat().st_size / 1e6, 2),
             "largest_page_kb": round(largest.stat().st_size / 1e3),

@@ -37,7 +37,7 @@ def report(app: App, out_dir: str | None, title: str | None, fmt: str,
             f"{summary['newly_dead']} newly dead, {summary['newly_recovered']} recovered"
         )
         click.echo(
-            f"wrote {summary['pages'] + 1} files, {summary['bytes'] / 1e6:.1f} MB in "
+            f"wrote {summary['files']} files, {summary['bytes'] / 1e6:.1f} MB in "
             f"{summary['read_s'] + summary['render_s'] + summary['write_s']:.2f} s"
         )
         click.echo(f"report: {summary['index']}")

@@ -36,7 +36,8 @@ class ReportSummary:
 
     index: Path
     json: Path
-    pages: int
+    files: int  # every file written
+    pages: int  # the HTML pages among them (index.html, section and document pages)
     links: int
     documents: int
     states: dict[str, int]
@@ -53,6 +54,7 @@ class ReportSummary:
         return {
             "index": str(self.index),
             "json": str(self.json),
+            "files": self.files,
             "pages": self.pages,
             "links": self.links,
             "documents": self.documents,
@@ -117,7 +119,8 @@ def generate_report(settings: Settings, store: Store, *, clock: Clock) -> Report
     s = model.summary
     store.record_report(s.generated_at)
     return ReportSummary(
-        index=directory / "index.html", json=directory / "report.json", pages=len(files) - 1,
+        index=directory / "index.html", json=directory / "report.json", files=len(files),
+        pages=sum(name.endswith(".html") for name in files),
         links=s.links, documents=s.documents, states=dict(s.states),
         newly_dead=len(s.newly_dead), newly_recovered=len(s.newly_recovered), bytes=total,
         index_bytes=len(files["index.html"].encode("utf-8")), read_s=read_done - started,
