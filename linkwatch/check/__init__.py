@@ -127,7 +127,7 @@ async def open_context(
     else:
         transport = GuardedTransport(GuardedBackend(policy, resolver),
                                      per_origin=cs.per_host + 2,
-                                     max_pools=max(64, cs.concurrency * 4))
+                                     max_idle=max(64, cs.concurrency * 4))
     client = httpx.AsyncClient(
         transport=transport, trust_env=False, follow_redirects=False, cookies=_no_cookies(),
         timeout=httpx.Timeout(cs.timeout_s, connect=cs.connect_timeout_s),

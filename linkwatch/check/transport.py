@@ -8,9 +8,9 @@ opens a new connection). TLS still verifies the host name: httpcore passes the o
 host as ``server_hostname``. Every read and write is bounded by the per-check deadline in
 ``DEADLINE`` (a server dribbling one byte every half second cannot outlive it).
 
-``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that owns an
-``httpcore.AsyncConnectionPool`` with that backend (``httpx.AsyncHTTPTransport`` takes no
-backend argument).
+``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that opens httpcore HTTP/1.1
+connections through that backend and keeps them alive per origin
+(``httpx.AsyncHTTPTransport`` takes no backend argument).
 """
 
 from __future__ import annotations
@@ -262,9 +262,13 @@ def _mapped() -> Iterator[None]:
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, stream: typing.AsyncIterable[bytes], on_close: Callable[[], None]) -> None:
+    """The body of a response; closing it hands the connection back to the transport."""
+
+    def __init__(
+        self, stream: typing.AsyncIterable[bytes], on_close: Callable[[], Awaitable[None]]
+    ) -> None:
         self._stream = stream
-        self._on_close: Callable[[], None] | None = on_close
+        self._on_close: Callable[[], Awaitable[None]] | None = on_close
 
     async def __aiter__(self) -> typing.AsyncIterator[bytes]:
         with _mapped():
@@ -272,86 +276,125 @@ class _ResponseStream(httpx.AsyncByteStream):
                 yield part
 
     async def aclose(self) -> None:
-        if self._on_close is not None:
-            self._on_close()
-            self._on_close = None
-        close = getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
+        try:
+            close = getattr(self._stream, "aclose", None)
+            if close is not None:
+                await close()
+        finally:
+            if self._on_close is not None:
+                on_close, self._on_close = self._on_close, None
+                await on_close()
+
+
+_Key = tuple[bytes, bytes, int]
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """httpx transport with one small connection pool per origin, all on ``GuardedBackend``.
+    """httpx transport: HTTP/1.1 connections opened through ``GuardedBackend``, kept alive
+    per origin.
 
-    One pool per origin keeps httpcore's per-request bookkeeping (linear in the pool's
-    connections) small when hundreds of hosts are checked at once; idle pools beyond
-    ``max_pools`` are closed, least recently used first.
+    httpcore's connection pool queues requests and caps connections; here the batch runner
+    already bounds what is in flight (per host and overall), so this keeps only a few idle
+    connections per origin (``per_origin``) and at most ``max_idle`` in all, closing the
+    least recently used; that costs a fraction of the pool's per-request bookkeeping.
     """
 
-    def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_pools: int = 256,
+    def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_idle: int = 256,
                  keepalive_expiry_s: float = 5.0) -> None:
         self._backend = backend
         self._ssl = ssl.create_default_context()
+        self._ssl.set_alpn_protocols(["http/1.1"])
         self._per_origin = max(1, per_origin)
-        self._max_pools = max_pools
+        self._max_idle = max(1, max_idle)
         self._keepalive_expiry_s = keepalive_expiry_s
-        self._pools: collections.OrderedDict[tuple[bytes, bytes, int | None],
-                                             httpcore.AsyncConnectionPool] = (
+        self._idle: collections.OrderedDict[_Key, list[httpcore.AsyncHTTP11Connection]] = (
             collections.OrderedDict())
-        self._busy: collections.Counter[tuple[bytes, bytes, int | None]] = collections.Counter()
+        self._idle_count = 0
+        self._live: set[httpcore.AsyncHTTP11Connection] = set()
 
-    def _pool(self, key: tuple[bytes, bytes, int | None]) -> httpcore.AsyncConnectionPool:
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = httpcore.AsyncConnectionPool(
-                ssl_context=self._ssl, max_connections=self._per_origin,
-                max_keepalive_connections=self._per_origin,
-                keepalive_expiry=self._keepalive_expiry_s, http1=True, http2=False, retries=0,
-                network_backend=self._backend,
-            )
-            self._pools[key] = pool
-        self._pools.move_to_end(key)
-        return pool
+    async def _reuse(self, key: _Key) -> httpcore.AsyncHTTP11Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            conn = idle.pop()
+            self._idle_count -= 1
+            if conn.is_idle() and not conn.has_expired():
+                return conn
+            await self._close(conn)
+        return None
 
-    async def _evict(self) -> None:
-        while len(self._pools) > self._max_pools:
-            idle = next((k for k in self._pools if not self._busy[k]), None)
-            if idle is None:
-                return
-            await self._pools.pop(idle).aclose()
+    async def _connect(
+        self, key: _Key, timeouts: dict[str, float]
+    ) -> httpcore.AsyncHTTP11Connection:
+        scheme, raw_host, port = key
+        host = raw_host.decode("ascii")
+        stream = await self._backend.connect_tcp(host, port, timeout=timeouts.get("connect"))
+        if scheme == b"https":
+            try:
+                stream = await stream.start_tls(self._ssl, server_hostname=host,
+                                                timeout=timeouts.get("connect"))
+            except BaseException:
+                await stream.aclose()
+                raise
+        conn = httpcore.AsyncHTTP11Connection(httpcore.Origin(scheme, raw_host, port), stream,
+                                              keepalive_expiry=self._keepalive_expiry_s)
+        self._live.add(conn)
+        return conn
+
+    async def _close(self, conn: httpcore.AsyncHTTP11Connection) -> None:
+        self._live.discard(conn)
+        await conn.aclose()
+
+    async def _give_back(self, key: _Key, conn: httpcore.AsyncHTTP11Connection) -> None:
+        idle = self._idle.setdefault(key, [])
+        if not conn.is_idle() or len(idle) >= self._per_origin:
+            await self._close(conn)
+            return
+        idle.append(conn)
+        self._idle.move_to_end(key)
+        self._idle_count += 1
+        while self._idle_count > self._max_idle:
+            oldest_key = next(iter(self._idle))
+            oldest = self._idle[oldest_key]
+            if not oldest:
+                del self._idle[oldest_key]
+                continue
+            self._idle_count -= 1
+            await self._close(oldest.pop(0))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
         url = request.url
-        key = (url.raw_scheme, url.raw_host, url.port)
+        port = url.port or (443 if url.raw_scheme == b"https" else 80)
+        key = (url.raw_scheme, url.raw_host, port)
+        if url.raw_scheme not in (b"http", b"https"):
+            raise httpx.UnsupportedProtocol(f"scheme {url.scheme!r} is not supported")
+        timeouts = request.extensions.get("timeout", {})
         core = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=port,
                              target=url.raw_path),
             headers=request.headers.raw, content=request.stream,
             extensions=request.extensions,
         )
-        await self._evict()
-        pool = self._pool(key)
-        self._busy[key] += 1
-        try:
-            with _mapped():
-                response = await pool.handle_async_request(core)
-        except BaseException:
-            self._busy[key] -= 1
-            raise
+        with _mapped():
+            conn = await self._reuse(key) or await self._connect(key, timeouts)
+            try:
+                response = await conn.handle_async_request(core)
+            except BaseException:
+                await self._close(conn)
+                raise
         assert isinstance(response.stream, typing.AsyncIterable)
+
+        async def release() -> None:
+            await self._give_back(key, conn)
+
         return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_ResponseStream(response.stream, self._release(key)),
+                              stream=_ResponseStream(response.stream, release),
                               extensions=response.extensions)
 
-    def _release(self, key: tuple[bytes, bytes, int | None]) -> Callable[[], None]:
-        def release() -> None:
-            self._busy[key] -= 1
-        return release
-
     async def aclose(self) -> None:
-        pools = list(self._pools.values())
-        self._pools.clear()
-        for pool in pools:
-            await pool.aclose()
+        live, self._live = list(self._live), set()
+        self._idle.clear()
+        self._idle_count = 0
+        for conn in live:
+            await conn.aclose()
