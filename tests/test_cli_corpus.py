@@ -112,3 +112,12 @@ def test_scan_of_a_missing_corpus_is_exit_code_5(tmp_path: Path) -> None:
     result = run("--config", str(path), "scan")
     assert result.exit_code == 5
     assert "does not exist" in result.stderr
+
+
+def test_jsonl_and_json_formats_carry_the_same_records() -> None:
+    paths = [str(p) for p in sorted(FIXTURES.iterdir())]
+    lines = jsonl(run("extract", "--format", "jsonl", *paths))
+    listed = json.loads(run("extract", "--format", "json", *paths).stdout)
+    assert lines == listed
+    assert any("\n" in r["url"] for r in lines)  # control characters survive the escaping
+    assert any("\u2019" in r["text"] or "é" in r["url"] for r in lines)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from linkwatch.cli.progress import stage_progress
 from linkwatch.errors import CorpusError
 from linkwatch.extract import Extraction, walk_files
 from linkwatch.extract.scan import ScanSummary, extract_paths, scan_corpus
+from linkwatch.model import Citation
 from linkwatch.urls import archived_original
 
 
@@ -35,30 +36,46 @@ def _inputs(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
     return items
 
 
+def _with_extras(extraction: Extraction) -> Iterator[tuple[Citation, dict[str, str]]]:
+    """Each citation with its optional fields: ``invalid`` (the reason) and
+    ``archived_original`` (for a citation of an archived copy)."""
+    extras: dict[str, dict[str, str]] = {}
+    for c in extraction.citations:
+        if c.url not in extras:
+            key, reason = extraction.keys.get(c.url, (None, None))
+            archived = archived_original(c.url) if key else None
+            extras[c.url] = {"invalid": reason} if reason else (
+                {"archived_original": archived[0]} if archived else {}
+            )
+        yield c, extras[c.url]
+
+
 def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
     """The ``extract`` output records of one document."""
-    originals: dict[str, str | None] = {}
-    for c in extraction.citations:
-        record: dict[str, Any] = {
+    for c, extra in _with_extras(extraction):
+        yield {
             "url": c.url, "document": c.document, "line": c.line, "column": c.column,
-            "text": c.text, "source": c.source, "raw": c.raw,
+            "text": c.text, "source": c.source, "raw": c.raw, **extra,
         }
-        key, reason = extraction.keys.get(c.url, (None, None))
-        if reason:
-            record["invalid"] = reason
-        if c.url not in originals:
-            archived = archived_original(c.url) if key else None
-            originals[c.url] = archived[0] if archived else None
-        if originals[c.url]:
-            record["archived_original"] = originals[c.url]
-        yield record
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+_JSON_LINE = (
+    '{"url": %s, "document": %s, "line": %d, "column": %d, "text": %s, "source": %s, '
+    '"raw": %s%s}\n'
+)
 
 
-def _json_line(r: dict[str, Any]) -> str:
-    return _ENCODER.encode(r)
+def _json_lines(extraction: Extraction) -> str:
+    """One JSON object a citation, the same as ``citation_dicts`` gives, formatted directly
+    (four times faster than a JSON encoder on a dict; strings still go through its escaper)."""
+    q = encode_basestring
+    return "".join(
+        _JSON_LINE % (
+            q(c.url), q(c.document), c.line, c.column, q(c.text), q(c.source), q(c.raw),
+            "".join(f", {q(k)}: {q(v)}" for k, v in extra.items()),
+        )
+        for c, extra in _with_extras(extraction)
+    )
 
 
 def _text_line(r: dict[str, Any]) -> str:
@@ -99,9 +116,10 @@ def extract(app: App, fmt: str, jobs: int | None, paths: tuple[str, ...]) -> Non
                 click.echo(f"linkwatch: warning: {where}: {w.message}", err=True)
         if fmt == "json":
             records.extend(citation_dicts(extraction))
-        elif extraction.citations:
-            line = _json_line if fmt == "jsonl" else _text_line
-            out.write("".join(line(r) + "\n" for r in citation_dicts(extraction)))
+        elif fmt == "jsonl":
+            out.write(_json_lines(extraction))
+        else:
+            out.write("".join(_text_line(r) + "\n" for r in citation_dicts(extraction)))
     if fmt == "json":
         emit_records(records, "json")
 

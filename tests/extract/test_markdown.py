@@ -119,3 +119,10 @@ def test_html_in_link_text_becomes_plain_text() -> None:
 def test_unclosed_fence_hides_the_rest() -> None:
     body = b"[a](https://before.example.org/)\n\n```\nhttps://inside.example.org/\n"
     assert urls(extract_document("x.md", body)) == ["https://before.example.org/"]
+
+
+def test_private_and_loopback_urls_are_extracted_for_the_checker_to_judge(extract_fixture) -> None:
+    assert urls(extract_fixture("private_urls.md")) == [
+        "http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data/",
+        "http://192.168.1.1/", "http://[::1]:9000/",
+    ]
