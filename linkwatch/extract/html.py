@@ -42,6 +42,7 @@ _RESOURCE_RELS = frozenset(
 )
 _BASE_OR_LINK = re.compile(r"<(base|link)\s", re.IGNORECASE)
 _CLOSERS: dict[str, re.Pattern[str]] = {}
+MAX_ANCHOR_SOURCE = 4000  # characters of an <a> element read for its text (shown: 200)
 _TAGS = re.compile(r"<[^>]*>")
 _NOT_TEXT = re.compile(
     r"<!--.*?(?:-->|\Z)|<(script|style|textarea|template)\b.*?(?:</\1\s*>|\Z)",
@@ -201,7 +202,10 @@ class _HtmlReader:
 
     def _close_anchor(self, at: int) -> None:
         if self.anchor >= 0:
-            self.c.set_text(self.anchor, anchor_text(self.text[self.anchor_from : at]))
+            source = self.text[self.anchor_from : min(at, self.anchor_from + MAX_ANCHOR_SOURCE)]
+            if at > self.anchor_from + MAX_ANCHOR_SOURCE and source.rfind("<") > source.rfind(">"):
+                source = source[: source.rfind("<")]  # no half tag at the cut
+            self.c.set_text(self.anchor, anchor_text(source))
             self.anchor = -1
 
     def _token(self, m: re.Match[str], lt: int) -> int:

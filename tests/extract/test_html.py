@@ -147,6 +147,13 @@ def test_anchor_text_is_capped() -> None:
     assert citation.text.endswith("\u2026")
 
 
+def test_an_anchor_never_closed_gets_a_short_text() -> None:
+    body = b'<p><a href="https://open.example.org/">start <span class="x">' + b"w " * 100_000
+    (citation,) = extract_document("open.html", body).citations
+    assert citation.text.startswith("start w w")
+    assert len(citation.text) <= 200
+
+
 def test_unquoted_attributes_and_upper_case_tags() -> None:
     result = extract_document("x.html", b"<P><A HREF=https://upper.example.org/x>X</A></P>")
     assert urls(result) == ["https://upper.example.org/x"]
