@@ -85,13 +85,14 @@ def body_format(body: str) -> DocFormat:
         return DocFormat.HTML
     sample = body[:SNIFF_CHARS]
     html_tags = sum(sample.count(s) for s in _HTML_SIGNALS) if "<" in sample else 0
-    if not html_tags:
+    starts_with_tag = _HTML_START.match(body) is not None
+    if not html_tags and not starts_with_tag:
         return DocFormat.MARKDOWN if _looks_like_markdown(sample) else DocFormat.TEXT
     markdown = sum(sample.count(s) for s in _MARKDOWN_SIGNALS) + sample.startswith("#")
     if markdown >= MARKDOWN_DESPITE_HTML:
         # Markdown with HTML in it (a README opening with a <table>): HTML blocks inside
         # Markdown are still read as HTML, while an HTML page rarely looks like Markdown
         return DocFormat.MARKDOWN
-    if _HTML_START.match(body) or (html_tags >= 3 and html_tags > markdown):
+    if starts_with_tag or (html_tags >= 3 and html_tags > markdown):
         return DocFormat.HTML
     return DocFormat.MARKDOWN if markdown else DocFormat.TEXT
