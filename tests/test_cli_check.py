@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from linkwatch.check.batch import CheckSummary
 from linkwatch.cli import cli
+from linkwatch.cli.check import summary_text
 from linkwatch.store import open_store
 from tests.check.harness import add_links
 from tests.kit.simweb import SimWeb
@@ -126,3 +128,9 @@ def test_unknown_document_is_a_one_line_error(config: Path) -> None:
 
 def test_urls_and_all_together_are_a_usage_error(web: SimWeb, config: Path) -> None:
     assert run(config, "check", "--all", web.url(0, "/ok/a")).exit_code == 2
+
+
+def test_summary_says_when_the_network_looked_down() -> None:
+    down = summary_text(CheckSummary(total=24, checked=24, network_down=True))
+    assert "network looks down" in down and "nothing in this run was counted" in down
+    assert "network" not in summary_text(CheckSummary(total=24, checked=24))

@@ -7,12 +7,21 @@ or ``FLUSH_INTERVAL_S`` seconds, never across network I/O. A host that answers 4
 ``Retry-After`` is held (in memory and in ``hosts.not_before``): its remaining links are
 rescheduled, the others go on, nobody sleeps on it.
 
-Network-down detection: the latest outcome of each of the last ``WINDOW`` hosts is kept;
-when at least ``WINDOW_MIN`` hosts are in it, at least ``DOWN_SHARE`` of them could not be
-reached at all (DNS or connect failure, timeout without an answer) and one of those had
-answered before, the run is judged a local outage: its failures are flagged and are not
-strikes. The first results wait until ``WINDOW_MIN`` hosts have been seen so an outage at
-the start of a run cannot strike either.
+Network-down detection: the latest outcome of each of the last ``WINDOW`` hosts is kept.
+With at least ``WINDOW_MIN`` hosts in it, the run is judged a local outage (its failures
+are flagged and are not strikes) when
+
+* at least ``DOWN_SHARE`` of them could not be reached at all (DNS or connect failure,
+  timeout without an answer) and one of those had answered before, or
+* (nearly) all of them could not be reached, answered before or not: every one of at least
+  ``WINDOW_MIN`` hosts, or ``ALL_DOWN_SHARE`` of at least ``ALL_DOWN_MIN``. Real link rot
+  never takes out every host of a corpus at once, so this holds on a first run too, when
+  no host has answered yet.
+
+The first results wait until the window is full (``WINDOW`` hosts, or every host of the
+batch) so that an outage at the start of a run cannot strike, and so that the failures
+that come back first (an unknown name fails in milliseconds, a page takes a round trip)
+cannot pass for an outage on their own.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ FLUSH_INTERVAL_S = 1.0
 WINDOW = 20
 WINDOW_MIN = 5
 DOWN_SHARE = 0.8
+ALL_DOWN_SHARE = 0.9
+ALL_DOWN_MIN = 10
 MAX_LISTED = 100
 CHUNK = 5000
 
@@ -170,7 +181,7 @@ class _Run:
         lanes = self._hold_known(targets)
         if self.store is not None:
             self.answered_before = self.store.hosts_answered_before(lanes)
-        self.window_min = min(WINDOW_MIN, len(lanes))
+        self.window_min = min(WINDOW, len(lanes))
         async with open_context(self.settings, self.clock, resolver=self.resolver,
                                 rng=self.rng) as ctx:
             per_host = max(1, self.settings.check.per_host)
@@ -254,10 +265,14 @@ class _Run:
             self.store.hold_host(target.host, until)
 
     def _network_down(self) -> bool:
-        if len(self.window) < max(self.window_min, 1) or len(self.window) < WINDOW_MIN:
+        seen = len(self.window)
+        if seen < max(self.window_min, 1) or seen < WINDOW_MIN:
             return False
         unreachable = [h for h, down in self.window.items() if down]
-        if len(unreachable) < DOWN_SHARE * len(self.window):
+        if len(unreachable) == seen or (
+                seen >= ALL_DOWN_MIN and len(unreachable) >= ALL_DOWN_SHARE * seen):
+            return True  # nearly every host at once: the network, not link rot
+        if len(unreachable) < DOWN_SHARE * seen:
             return False
         return any(h in self.answered_before or h in self.answered for h in unreachable)
 

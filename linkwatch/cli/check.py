@@ -60,6 +60,8 @@ def _text_line(r: dict[str, Any]) -> str:
         line += f"  -> {r['final_url']}"
     if r.get("state"):
         line += f"  [{r['state']}]"
+    if r.get("network_down"):
+        line += "  [network down: not counted]"
     if r["error"]:
         line += f"  ({r['error']})"
     return line
@@ -78,7 +80,9 @@ def summary_text(s: CheckSummary) -> str:
     if d["newly_dead"] or d["recovered"]:
         lines.append(f"newly dead {d['newly_dead']}, recovered {d['recovered']}")
     if d["network_down"]:
-        lines.append("the network looked down: failures in this run were not counted as strikes")
+        lines.append("the network looks down (nearly every host failed to resolve or connect): "
+                     "nothing in this run was counted against the links; they are checked "
+                     "again in about an hour")
     if d["stopped"]:
         lines.append("stopped early; the rest stays due")
     return "\n".join(lines)

@@ -253,6 +253,61 @@ def test_a_flapping_server_is_never_declared_dead(
     assert link_row(store, link)["strikes"] == 0
 
 
+def _resolver_without(names: dict[str, str]) -> Any:
+    """A resolver that knows ``names`` and answers NXDOMAIN for every other host."""
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in names:
+            raise NameNotResolved(host, "Name or service not known", permanent=True)
+        return [names[host]]
+
+    return resolve
+
+
+def test_an_outage_on_a_first_run_condemns_nothing(
+    settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    urls = [f"http://news{i}.test/article/{j}" for i in range(8) for j in range(3)]
+    ids = add_links(store, urls)
+    summary = check_links(settings, store, clock=clock, resolver=_resolver_without({}))
+    assert summary.network_down
+    assert summary.checked == 24 and summary.by_outcome == {"broken": 24}
+    assert summary.by_state == {"new": 24} and summary.newly_dead == []
+    for link in ids:
+        row = link_row(store, link)
+        assert row["state"] == "new" and row["strikes"] == 0
+        last = store.check_history(link)[0]
+        assert last["network_down"] == 1 and last["strike"] == 0
+
+
+def test_nearly_every_host_unreachable_on_a_first_run_is_an_outage(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    names = {"intranet.test": web.address(0)}  # one host still answers (e.g. a local one)
+    ids = add_links(store, [f"http://intranet.test:{web.port}/ok/i"]
+                    + [f"http://gone{i}.test/a" for i in range(11)])
+    summary = check_links(settings, store, clock=clock, resolver=_resolver_without(names))
+    assert summary.network_down
+    assert all(link_row(store, link)["strikes"] == 0 for link in ids)
+    assert link_row(store, ids[0])["state"] == "alive"
+
+
+@pytest.mark.parametrize("vanished", [3, 5], ids=["three-of-nine", "five-of-twenty"])
+def test_a_minority_of_vanished_domains_on_a_first_run_are_strikes(
+    web: SimWeb, settings: Settings, store: Store, clock: FakeClock, vanished: int
+) -> None:
+    # the unknown names fail in no time and come back before any page: that alone is
+    # no outage
+    names = {f"live{i}.test": web.address(i % 8) for i in range(6 if vanished == 3 else 15)}
+    live = add_links(store, [f"http://{n}:{web.port}/ok/m" for n in names])
+    gone = add_links(store, [f"http://vanished{i}.test/page" for i in range(vanished)])
+    summary = check_links(settings, store, clock=clock, resolver=_resolver_without(names))
+    assert not summary.network_down
+    assert all(link_row(store, link)["state"] == "alive" for link in live)
+    for link in gone:
+        row = link_row(store, link)
+        assert row["state"] == "failing" and row["strikes"] == 1
+
+
 @pytest.mark.parametrize("select", ["due", "all"])
 def test_large_selections_are_checked_in_chunks_each_link_once(
     web: SimWeb, settings: Settings, store: Store, clock: FakeClock,
