@@ -75,7 +75,8 @@ DEFAULT_POLL_TIMEOUT_S = 300.0
 DEFAULT_POLL_INTERVAL_S = 6.0
 DEFAULT_ARCHIVE_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_429_S = 60.0
-DEFAULT_ARCHIVE_RATE_WINDOW_S = 60.0  # the "minute" of the per-minute limits (bench/tests shorten it)
+# the "minute" of the per-minute limits (bench and tests shorten it)
+DEFAULT_ARCHIVE_RATE_WINDOW_S = 60.0
 DEFAULT_ARCHIVE_RETRY_BACKOFF_S = 600.0  # first retry delay of a queue item; doubles per attempt
 # schedule
 DEFAULT_SCAN_EVERY = "1h"
@@ -254,7 +255,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "credentials":
                 out[f.name] = None if value is None else {"access_key": "***", "secret_key": "***"}
-            elif dataclasses.is_dataclass(value):
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
                 out[f.name] = {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
             else:
                 out[f.name] = value
@@ -272,7 +273,7 @@ def _plain(value: Any) -> Any:
 _SECTIONS: dict[str, type] = {
     f.name: f.default_factory  # type: ignore[misc]
     for f in fields(Settings)
-    if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+    if f.default_factory is not dataclasses.MISSING
 }
 
 

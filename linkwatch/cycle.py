@@ -42,7 +42,11 @@ def _check(ctx: JobContext) -> dict[str, Any]:
     from linkwatch.check.batch import check_links
 
     summary = check_links(
-        ctx.settings, ctx.store, clock=ctx.clock, select="due", stop=ctx.stop,
+        ctx.settings,
+        ctx.store,
+        clock=ctx.clock,
+        select="due",
+        stop=ctx.stop,
         progress=ctx.progress,
     )
     return summary.to_dict()
@@ -66,7 +70,10 @@ def _report(ctx: JobContext) -> dict[str, Any]:
 
 
 JOBS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
-    "scan": _scan, "check": _check, "archive": _archive, "report": _report,
+    "scan": _scan,
+    "check": _check,
+    "archive": _archive,
+    "report": _report,
 }
 
 

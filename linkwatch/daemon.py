@@ -212,8 +212,11 @@ class Daemon:
         settings = self.settings
         try:
             if store is None:
-                store = open_store(settings.state_path, busy_timeout_s=settings.state.busy_timeout_s,
-                                   clock=self.clock)
+                store = open_store(
+                    settings.state_path,
+                    busy_timeout_s=settings.state.busy_timeout_s,
+                    clock=self.clock,
+                )
             ctx = JobContext(settings, store, self.clock, self.stop, self._beat)
             summary = run_job(job, ctx)
             self._failures = 0
@@ -312,6 +315,7 @@ def _brief(summary: dict[str, Any]) -> str:
     return ", ".join(items[:8])
 
 
-def make_daemon(config_path: str | None, overrides: dict[str, dict[str, Any]],
-                clock: Clock = system_clock) -> Daemon:
+def make_daemon(
+    config_path: str | None, overrides: dict[str, dict[str, Any]], clock: Clock = system_clock
+) -> Daemon:
     return Daemon(lambda: load_settings(config_path, overrides=overrides), clock=clock)

@@ -33,8 +33,10 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert s.source == "defaults"
 
 
-def test_file_in_working_directory_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path, '[check]\nper_host = 5\n')
+def test_file_in_working_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "[check]\nper_host = 5\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings(env={}).check.per_host == 5
 
@@ -47,10 +49,13 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
 
 
 def test_env_lists_are_comma_separated(tmp_path: Path) -> None:
-    s = load_settings(write(tmp_path, ""), env={
-        "LINKWATCH_CHECK_ALLOW_NETWORKS": "127.0.0.0/8, 10.1.0.0/16",
-        "LINKWATCH_CORPUS_PATHS": '["a/*.md", "b/**/*.html"]',
-    })
+    s = load_settings(
+        write(tmp_path, ""),
+        env={
+            "LINKWATCH_CHECK_ALLOW_NETWORKS": "127.0.0.0/8, 10.1.0.0/16",
+            "LINKWATCH_CORPUS_PATHS": '["a/*.md", "b/**/*.html"]',
+        },
+    )
     assert s.check.allow_networks == ("127.0.0.0/8", "10.1.0.0/16")
     assert s.corpus.paths == ("a/*.md", "b/**/*.html")
 
@@ -63,7 +68,9 @@ def test_env_lists_are_comma_separated(tmp_path: Path) -> None:
     ],
     ids=["unknown-key", "unknown-section"],
 )
-def test_unknown_keys_name_the_key_and_the_file(tmp_path: Path, text: str, names: list[str]) -> None:
+def test_unknown_keys_name_the_key_and_the_file(
+    tmp_path: Path, text: str, names: list[str]
+) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, text), env={})
     for name in names:
@@ -77,8 +84,13 @@ def test_unknown_env_variable_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['[check]\nper_host = "two"\n', "[check]\nstrike_spacing = \"soon\"\n",
-     "[schedule]\nreport_at = \"25:00\"\n", "[corpus]\npaths = \"*.md\"\n", "not toml ["],
+    [
+        '[check]\nper_host = "two"\n',
+        '[check]\nstrike_spacing = "soon"\n',
+        '[schedule]\nreport_at = "25:00"\n',
+        '[corpus]\npaths = "*.md"\n',
+        "not toml [",
+    ],
     ids=["int", "duration", "time-of-day", "list", "syntax"],
 )
 def test_bad_values_are_config_errors(tmp_path: Path, text: str) -> None:
@@ -121,8 +133,13 @@ def test_bad_durations(text: str) -> None:
 
 class TestSecrets:
     def test_env_keys_are_wrapped_and_never_printed(self, tmp_path: Path) -> None:
-        s = load_settings(write(tmp_path, ""), env={
-            "LINKWATCH_IA_ACCESS_KEY": "AKIA-visible", "LINKWATCH_IA_SECRET_KEY": "s3cr3t-value"})
+        s = load_settings(
+            write(tmp_path, ""),
+            env={
+                "LINKWATCH_IA_ACCESS_KEY": "AKIA-visible",
+                "LINKWATCH_IA_SECRET_KEY": "s3cr3t-value",
+            },
+        )
         assert s.credentials is not None
         assert s.credentials.secret_key.reveal() == "s3cr3t-value"
         for text in (repr(s), str(s), repr(s.masked())):
@@ -147,8 +164,10 @@ class TestSecrets:
         creds.mkdir()
         (creds / "ia-s3").write_text("a:b", encoding="utf-8")
         os.chmod(creds / "ia-s3", 0o400)
-        s = load_settings(write(tmp_path, '[archive]\ncredentials_file = "ia-s3"\n'),
-                          env={"CREDENTIALS_DIRECTORY": str(creds)})
+        s = load_settings(
+            write(tmp_path, '[archive]\ncredentials_file = "ia-s3"\n'),
+            env={"CREDENTIALS_DIRECTORY": str(creds)},
+        )
         assert s.credentials is not None and s.credentials.secret_key.reveal() == "b"
 
     def test_half_a_key_pair_is_an_error(self, tmp_path: Path) -> None:

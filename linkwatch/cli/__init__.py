@@ -42,12 +42,17 @@ class LinkwatchGroup(click.Group):
 @click.group(cls=LinkwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="linkwatch")
 @click.option(
-    "--config", "config_path", metavar="FILE", envvar="LINKWATCH_CONFIG",
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="LINKWATCH_CONFIG",
     help="Settings file (default: ./linkwatch.toml if present).",
 )
 @click.option("--state", "state_path", metavar="PATH", help="State database (state.path).")
 @click.option(
-    "--now", callback=_parse_now, metavar="ISO-8601",
+    "--now",
+    callback=_parse_now,
+    metavar="ISO-8601",
     help="Act as if it were this moment (replay a schedule; tests).",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")

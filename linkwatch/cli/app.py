@@ -71,7 +71,11 @@ def emit_records(records: Any, fmt: str) -> None:
 
 
 _SYSLOG_PRIORITY = {
-    logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7,
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
 }
 
 

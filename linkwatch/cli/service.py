@@ -17,10 +17,20 @@ from linkwatch.store.migrations import migrations
 
 
 @click.command()
-@click.option("--skip", type=click.Choice(JOB_ORDER), multiple=True,
-              help="Leave out a stage (repeatable), e.g. --skip archive.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Summary format.")
+@click.option(
+    "--skip",
+    type=click.Choice(JOB_ORDER),
+    multiple=True,
+    help="Leave out a stage (repeatable), e.g. --skip archive.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary format.",
+)
 @click.pass_obj
 def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
     """Run one whole cycle now: scan -> check due -> archive queue -> report.
@@ -87,8 +97,9 @@ def daemon(app: App) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_obj
 def status(app: App, fmt: str) -> None:
     """Show settings (secrets masked), last runs, links by state, the archive queue and
@@ -102,11 +113,18 @@ def status(app: App, fmt: str) -> None:
     click.echo(f"config:   {info['settings']['source']}")
     click.echo(f"state:    {info['state_path']}")
     click.echo(f"daemon:   {'running, pid ' + str(d['pid']) if d['running'] else 'not running'}")
-    click.echo("links:    " + (", ".join(f"{k} {v}" for k, v in sorted(info["links"].items()))
-                               or "none yet (run `linkwatch scan`)"))
+    click.echo(
+        "links:    "
+        + (
+            ", ".join(f"{k} {v}" for k, v in sorted(info["links"].items()))
+            or "none yet (run `linkwatch scan`)"
+        )
+    )
     for job in JOB_ORDER:
         last = info["last_runs"].get(job)
-        when = f"{last['status']} at {last['finished_at'] or last['started_at']}" if last else "never"
+        when = (
+            f"{last['status']} at {last['finished_at'] or last['started_at']}" if last else "never"
+        )
         click.echo(f"{job:8}  last: {when}; next: {info['next_runs'][job]}")
     archive = info.get("archive", {})
     if archive:

@@ -127,7 +127,7 @@ class StoreCore:
 
     def set_meta(self, key: str, value: str | None) -> None:
         with self.write() as db:
-            db["meta"].upsert({"key": key, "value": value}, pk="key")
+            db.table("meta").upsert({"key": key, "value": value}, pk="key")
 
     def close(self) -> None:
         try:

@@ -170,7 +170,7 @@ def m001_initial(db: Database) -> None:
             key TEXT PRIMARY KEY,
             value TEXT
         );
-        """
+        """,
     )
 
 

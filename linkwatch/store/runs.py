@@ -19,20 +19,37 @@ JOBS = ("scan", "check", "archive", "report")
 class RunStore(StoreCore):
     def start_run(self, job: str) -> int:
         with self.write() as db:
-            table = db["runs"]
-            table.insert({"job": job, "started_at": self.now(), "status": "running",
-                          "summary": "{}", "pid": os.getpid()})
-            return int(table.last_pk)  # type: ignore[arg-type]
+            table = db.table("runs")
+            table.insert(
+                {
+                    "job": job,
+                    "started_at": self.now(),
+                    "status": "running",
+                    "summary": "{}",
+                    "pid": os.getpid(),
+                }
+            )
+            assert table.last_pk is not None
+            return int(table.last_pk)
 
     def finish_run(
-        self, run_id: int, *, status: str, summary: dict[str, Any] | None = None,
+        self,
+        run_id: int,
+        *,
+        status: str,
+        summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
         with self.write() as db:
-            db["runs"].update(run_id, {
-                "finished_at": self.now(), "status": status,
-                "summary": json.dumps(summary or {}, default=str), "error": error,
-            })
+            db.table("runs").update(
+                run_id,
+                {
+                    "finished_at": self.now(),
+                    "status": status,
+                    "summary": json.dumps(summary or {}, default=str),
+                    "error": error,
+                },
+            )
 
     def abort_stale_runs(self, live_pids: set[int] | None = None) -> int:
         """Mark runs left ``running`` by a process that is gone as ``aborted``."""
@@ -41,8 +58,14 @@ class RunStore(StoreCore):
         if stale:
             with self.write() as db:
                 for run_id in stale:
-                    db["runs"].update(run_id, {"status": "aborted", "finished_at": self.now(),
-                                               "error": "process ended before the run finished"})
+                    db.table("runs").update(
+                        run_id,
+                        {
+                            "status": "aborted",
+                            "finished_at": self.now(),
+                            "error": "process ended before the run finished",
+                        },
+                    )
         return len(stale)
 
     def last_runs(self) -> dict[str, dict[str, Any]]:

@@ -22,10 +22,19 @@ Job = Callable[[cycle.JobContext], dict[str, Any]]
 
 
 def settings_for(tmp_path: Path, **schedule: str) -> Settings:
-    values = {"scan_every": "1h", "check_every": "1h", "archive_every": "1h",
-              "report_every": "1h", "stall_after": "1s", **schedule}
-    return load_settings(None, env={}, overrides={
-        "state": {"path": str(tmp_path / "state" / "l.db")}, "schedule": values})
+    values = {
+        "scan_every": "1h",
+        "check_every": "1h",
+        "archive_every": "1h",
+        "report_every": "1h",
+        "stall_after": "1s",
+        **schedule,
+    }
+    return load_settings(
+        None,
+        env={},
+        overrides={"state": {"path": str(tmp_path / "state" / "l.db")}, "schedule": values},
+    )
 
 
 @pytest.fixture
@@ -37,6 +46,7 @@ def jobs(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
         def job(ctx: cycle.JobContext) -> dict[str, Any]:
             calls[name].append(time.monotonic())
             return {"ok": 1}
+
         return job
 
     monkeypatch.setattr(cycle, "JOBS", {name: recorder(name) for name in cycle.JOB_ORDER})
@@ -69,8 +79,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     return False
 
 
-def test_overdue_jobs_run_once_at_start_in_order(tmp_path: Path, jobs: dict[str, list[float]],
-                                                 running: Callable[[Daemon], threading.Thread]) -> None:
+def test_overdue_jobs_run_once_at_start_in_order(
+    tmp_path: Path, jobs: dict[str, list[float]], running: Callable[[Daemon], threading.Thread]
+) -> None:
     d = Daemon(lambda: settings_for(tmp_path))
     running(d)
     assert wait_for(lambda: all(jobs[j] for j in cycle.JOB_ORDER))
@@ -94,8 +105,9 @@ def test_jobs_not_yet_due_are_not_rerun_after_a_restart(
     assert all(len(jobs[j]) == 1 for j in cycle.JOB_ORDER)
 
 
-def test_intervals_wake_the_jobs_again(tmp_path: Path, jobs: dict[str, list[float]],
-                                       running: Callable[[Daemon], threading.Thread]) -> None:
+def test_intervals_wake_the_jobs_again(
+    tmp_path: Path, jobs: dict[str, list[float]], running: Callable[[Daemon], threading.Thread]
+) -> None:
     d = Daemon(lambda: settings_for(tmp_path, check_every="1s"))
     running(d)
     assert wait_for(lambda: len(jobs["check"]) >= 3, timeout=6)
@@ -103,7 +115,9 @@ def test_intervals_wake_the_jobs_again(tmp_path: Path, jobs: dict[str, list[floa
 
 
 def test_a_job_that_raises_does_not_stop_the_loop(
-    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    monkeypatch: pytest.MonkeyPatch,
     running: Callable[[Daemon], threading.Thread],
 ) -> None:
     attempts: list[int] = []
@@ -122,6 +136,7 @@ def test_a_job_that_raises_does_not_stop_the_loop(
     d.stop.set()
     t.join(5)
     from linkwatch.store import open_store
+
     with open_store(tmp_path / "state" / "l.db") as s:
         statuses = [r["status"] for r in s.query("SELECT status FROM runs WHERE job='check'")]
     assert statuses[0] == "error" and "ok" in statuses[1:]
@@ -141,8 +156,9 @@ def test_repeated_store_failures_exit_non_zero(
     assert time.monotonic() - started < 10
 
 
-def test_an_idle_daemon_stops_within_a_second(tmp_path: Path, jobs: dict[str, list[float]],
-                                              running: Callable[[Daemon], threading.Thread]) -> None:
+def test_an_idle_daemon_stops_within_a_second(
+    tmp_path: Path, jobs: dict[str, list[float]], running: Callable[[Daemon], threading.Thread]
+) -> None:
     d = Daemon(lambda: settings_for(tmp_path))
     t = running(d)
     assert wait_for(lambda: bool(jobs["report"]))
@@ -154,8 +170,11 @@ def test_an_idle_daemon_stops_within_a_second(tmp_path: Path, jobs: dict[str, li
 
 
 def test_watchdog_pings_only_while_work_progresses(
-    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
-    notify_socket: NotifySocket, running: Callable[[Daemon], threading.Thread],
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    monkeypatch: pytest.MonkeyPatch,
+    notify_socket: NotifySocket,
+    running: Callable[[Daemon], threading.Thread],
 ) -> None:
     release = threading.Event()
 
@@ -179,9 +198,12 @@ def test_watchdog_pings_only_while_work_progresses(
     assert wait_for(lambda: "WATCHDOG=1" in notify_socket.drain(), timeout=3)
 
 
-def test_ready_is_sent_after_start_up(tmp_path: Path, jobs: dict[str, list[float]],
-                                      notify_socket: NotifySocket,
-                                      running: Callable[[Daemon], threading.Thread]) -> None:
+def test_ready_is_sent_after_start_up(
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    notify_socket: NotifySocket,
+    running: Callable[[Daemon], threading.Thread],
+) -> None:
     d = Daemon(lambda: settings_for(tmp_path), env={"NOTIFY_SOCKET": str(notify_socket.path)})
     running(d)
     assert wait_for(lambda: any(m.startswith("READY=1") for m in notify_socket.drain()))

@@ -24,7 +24,9 @@ def test_messages_reach_the_socket(notify_socket: NotifySocket) -> None:
     n.stopping()
     n.close()
     assert notify_socket.drain() == [
-        "READY=1\nSTATUS=started", "STATUS=checking 3/10", "WATCHDOG=1",
+        "READY=1\nSTATUS=started",
+        "STATUS=checking 3/10",
+        "WATCHDOG=1",
         "STOPPING=1\nSTATUS=stopping",
     ]
 

@@ -49,9 +49,16 @@ class Service:
         self.write_config()
 
     def write_config(self, **extra: str) -> None:
-        schedule = {"scan_every": "2s", "check_every": "2s", "archive_every": "3s",
-                    "report_every": "3s", "stall_after": "10m", **extra}
-        self.config.write_text(f"""
+        schedule = {
+            "scan_every": "2s",
+            "check_every": "2s",
+            "archive_every": "3s",
+            "report_every": "3s",
+            "stall_after": "10m",
+            **extra,
+        }
+        self.config.write_text(
+            f"""
 [corpus]
 paths = ["corpus/**/*"]
 [state]
@@ -71,7 +78,10 @@ poll_interval_s = 0.1
 poll_timeout_s = 5.0
 request_timeout_s = 5.0
 [schedule]
-""" + "".join(f'{k} = "{v}"\n' for k, v in schedule.items()), encoding="utf-8")
+"""
+            + "".join(f'{k} = "{v}"\n' for k, v in schedule.items()),
+            encoding="utf-8",
+        )
 
     def cite(self, name: str, urls: list[str]) -> None:
         body = "\n".join(f"- [source {i}]({u})" for i, u in enumerate(urls))
@@ -79,8 +89,14 @@ request_timeout_s = 5.0
 
     def env(self, **more: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")}
-        env.update({"LINKWATCH_IA_ACCESS_KEY": "test-access", "LINKWATCH_IA_SECRET_KEY":
-                    "test-secret-do-not-log", "PYTHONUNBUFFERED": "1"}, **more)
+        env.update(
+            {
+                "LINKWATCH_IA_ACCESS_KEY": "test-access",
+                "LINKWATCH_IA_SECRET_KEY": "test-secret-do-not-log",
+                "PYTHONUNBUFFERED": "1",
+            },
+            **more,
+        )
         env.pop("NOTIFY_SOCKET", None)
         env.update(more)
         return env
@@ -88,8 +104,11 @@ request_timeout_s = 5.0
     def start(self, **env: str) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "linkwatch", "--config", str(self.config), "daemon"],
-            cwd=self.root, env=self.env(**env), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            cwd=self.root,
+            env=self.env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.procs.append(proc)
         return proc
@@ -97,7 +116,11 @@ request_timeout_s = 5.0
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "linkwatch", "--config", str(self.config), *args],
-            cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout,
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def db(self) -> sqlite3.Connection:
@@ -151,9 +174,12 @@ def test_a_full_cycle_produces_a_report(service: Service, web: SimWeb) -> None:
     service.cite("a.md", [web.url(0, "/ok/a"), web.url(1, "/status/404/x"), web.url(2, "/ok/b")])
     proc = service.start()
     reports = service.root / "reports"
-    assert wait_for(lambda: (reports / "report.json").exists()
-                    and service.count("SELECT COUNT(*) FROM runs WHERE job='report' "
-                                      "AND status='ok'") > 0)
+    assert wait_for(
+        lambda: (
+            (reports / "report.json").exists()
+            and service.count("SELECT COUNT(*) FROM runs WHERE job='report' AND status='ok'") > 0
+        )
+    )
     assert wait_for(lambda: service.count("SELECT COUNT(*) FROM checks") >= 3)
     code, took, err = stop(proc)
     assert code == 0, err
@@ -189,8 +215,9 @@ def test_sigterm_during_a_busy_batch_exits_promptly_with_the_batch_committed(
     assert checks < 60, "the daemon went on checking after SIGTERM"
     conn = service.db()
     try:
-        run = conn.execute("SELECT status, finished_at FROM runs WHERE job='check' "
-                           "ORDER BY id DESC LIMIT 1").fetchone()
+        run = conn.execute(
+            "SELECT status, finished_at FROM runs WHERE job='check' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         assert run["status"] in ("aborted", "ok") and run["finished_at"]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
@@ -208,17 +235,23 @@ def test_sigkill_mid_run_then_restart_loses_nothing_and_redoes_due_work(
     proc.kill()
     proc.communicate(timeout=10)
     restarted = service.start()
-    assert wait_for(lambda: service.count(
-        "SELECT COUNT(*) FROM links WHERE last_checked_at IS NOT NULL") == 30, timeout=60)
+    assert wait_for(
+        lambda: service.count("SELECT COUNT(*) FROM links WHERE last_checked_at IS NOT NULL") == 30,
+        timeout=60,
+    )
     assert stop(restarted)[0] == 0
     conn = service.db()
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM links").fetchone()[0] == 30
-        assert conn.execute("SELECT COUNT(*) FROM citations WHERE ended_at IS NULL"
-                            ).fetchone()[0] == 30
-        dupes = conn.execute("SELECT COUNT(*) FROM (SELECT link_id, checked_at FROM checks "
-                             "GROUP BY 1, 2 HAVING COUNT(*) > 1)").fetchone()[0]
+        assert (
+            conn.execute("SELECT COUNT(*) FROM citations WHERE ended_at IS NULL").fetchone()[0]
+            == 30
+        )
+        dupes = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT link_id, checked_at FROM checks "
+            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
         assert dupes == 0
         statuses = [r[0] for r in conn.execute("SELECT status FROM runs ORDER BY id")]
         assert "aborted" in statuses
@@ -252,11 +285,15 @@ def test_a_job_that_fails_once_does_not_stop_the_loop(service: Service, web: Sim
     service.cite("a.md", [web.url(0, "/ok/a")])
     (service.root / "reports").write_text("a file where the report dir should be")
     proc = service.start()
-    assert wait_for(lambda: service.count(
-        "SELECT COUNT(*) FROM runs WHERE job='report' AND status='error'") >= 1)
+    assert wait_for(
+        lambda: (
+            service.count("SELECT COUNT(*) FROM runs WHERE job='report' AND status='error'") >= 1
+        )
+    )
     (service.root / "reports").unlink()
-    assert wait_for(lambda: service.count(
-        "SELECT COUNT(*) FROM runs WHERE job='report' AND status='ok'") >= 1)
+    assert wait_for(
+        lambda: service.count("SELECT COUNT(*) FROM runs WHERE job='report' AND status='ok'") >= 1
+    )
     assert proc.poll() is None
     assert stop(proc)[0] == 0
 
@@ -265,8 +302,9 @@ def test_the_watchdog_stops_pinging_when_a_check_hangs(
     service: Service, web: SimWeb, notify_socket: NotifySocket
 ) -> None:
     service.write_config(stall_after="2s")
-    service.config.write_text(service.config.read_text().replace('timeout_s = 3.0',
-                                                                 'timeout_s = 25.0'))
+    service.config.write_text(
+        service.config.read_text().replace("timeout_s = 3.0", "timeout_s = 25.0")
+    )
     service.cite("hang.md", [web.url(0, "/trickle/hang")])
     proc = service.start(NOTIFY_SOCKET=str(notify_socket.path), WATCHDOG_USEC="500000")
     assert wait_for(lambda: any(m.startswith("READY=1") for m in notify_socket.drain()))

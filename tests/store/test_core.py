@@ -98,8 +98,10 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     open_store(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                 "VALUES ('linkwatch', 'm999_from_the_future', 'x')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('linkwatch', 'm999_from_the_future', 'x')"
+    )
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="newer than this linkwatch"):
