@@ -16,9 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def subcommands(group: click.Group) -> dict[str, click.Command]:
+    ctx = click.Context(group)
+    names = group.list_commands(ctx)
+    return {name: cmd for name in names if (cmd := group.get_command(ctx, name)) is not None}
+
+
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = [prefix]
-    for name, command in group.commands.items():
+    for name, command in subcommands(group).items():
         if isinstance(command, click.Group):
             out += all_commands(command, (*prefix, name))
         else:
@@ -34,7 +40,13 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     assert len(result.output.splitlines()) > 3
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands), ids=str)
+def test_every_listed_command_loads() -> None:
+    from linkwatch.cli import COMMAND_MODULES
+
+    assert sorted(subcommands(cli)) == sorted(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("name", sorted(subcommands(cli)), ids=str)
 def test_every_command_is_in_the_readme(name: str) -> None:
     assert f"linkwatch {name}" in README
 

@@ -8,6 +8,8 @@ unexpected error, 2 usage or configuration, 3 store, 4 report, 5 corpus, 6 store
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from linkwatch import __version__
@@ -25,9 +27,35 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"not an ISO-8601 time: {value!r}") from None
 
 
+# Commands are imported when used, so ``linkwatch extract`` does not pay for httpx,
+# waybackpy and jinja2. Each module exports ``COMMANDS``.
+COMMAND_MODULES = {
+    "extract": "corpus",
+    "scan": "corpus",
+    "check": "check",
+    "archive": "archive",
+    "report": "report",
+    "run": "service",
+    "daemon": "service",
+    "status": "service",
+    "db": "service",
+}
+
+
 class LinkwatchGroup(click.Group):
-    """Turns ``LinkwatchError`` into a one-line message and its exit code, for every
-    command (also under ``CliRunner``)."""
+    """Loads commands on demand and turns ``LinkwatchError`` into a one-line message and
+    its exit code, for every command (also under ``CliRunner``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"linkwatch.cli.{module_name}")
+        commands: list[click.Command] = module.COMMANDS
+        return next((c for c in commands if c.name == cmd_name), None)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -79,17 +107,6 @@ def cli(
         app.overrides["state"] = {"path": state_path}
     ctx.obj = app
     ctx.call_on_close(app.close)
-
-
-def _register() -> None:
-    from linkwatch.cli import archive, check, corpus, report, service
-
-    for module in (corpus, check, archive, report, service):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:
