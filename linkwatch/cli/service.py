@@ -57,6 +57,11 @@ def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
     else:
         for job, summary in summaries.items():
             click.echo(f"{job:8} {_one_line(summary)}")
+            errors = summary.get("errors") or []
+            for error in errors[:3]:
+                click.echo(f"         ! {error}")
+            if len(errors) > 3:
+                click.echo(f"         ! ... and {len(errors) - 3} more (linkwatch status)")
         report = summaries.get("report", {})
         if isinstance(report, dict) and report.get("index"):
             click.echo(f"report: {report['index']}")
@@ -67,7 +72,10 @@ def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
 def _one_line(summary: dict[str, Any]) -> str:
     parts = []
     for key, value in summary.items():
-        if isinstance(value, dict):
+        if isinstance(value, list):
+            if value and not key.endswith("_urls"):
+                parts.append(f"{key} {len(value)}")
+        elif isinstance(value, dict):
             inner = ", ".join(f"{k} {v}" for k, v in value.items() if v)
             if inner:
                 parts.append(f"{key}: {inner}")
