@@ -328,3 +328,24 @@ def test_sighup_reloads_the_config(service: Service, web: SimWeb) -> None:
     code, _, err = stop(proc)
     assert code == 0
     assert "settings reloaded" in err
+
+
+def test_an_idle_daemon_exits_in_under_a_second(
+    service: Service, web: SimWeb, notify_socket: NotifySocket
+) -> None:
+    service.write_config(scan_every="1h", check_every="1h", archive_every="1h", report_every="1h")
+    service.cite("a.md", [web.url(0, "/ok/idle")])
+    proc = service.start(NOTIFY_SOCKET=str(notify_socket.path))
+    assert wait_for(
+        lambda: (
+            service.count(
+                "SELECT COUNT(*) FROM runs WHERE job='report' AND finished_at IS NOT NULL"
+            )
+            == 1
+        )
+    )
+    assert wait_for(lambda: notify_socket.drain()[-1:] == ["STATUS=idle"])
+    code, took, err = stop(proc)
+    assert code == 0, err
+    assert took < 1.0
+    assert any(m.startswith("STOPPING=1") for m in notify_socket.drain())
