@@ -8,9 +8,9 @@ opens a new connection). TLS still verifies the host name: httpcore passes the o
 host as ``server_hostname``. Every read and write is bounded by the per-check deadline in
 ``DEADLINE`` (a server dribbling one byte every half second cannot outlive it).
 
-``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that opens httpcore HTTP/1.1
-connections through that backend and keeps them alive per origin
-(``httpx.AsyncHTTPTransport`` takes no backend argument).
+``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that opens HTTP/1.1
+connections (``linkwatch.check.http11``) through that backend and keeps them alive per
+origin (``httpx.AsyncHTTPTransport`` takes no backend argument).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from contextlib import contextmanager
 import httpcore
 import httpx
 
+from linkwatch.check.http11 import Connection, NoResponse
 from linkwatch.check.policy import AddressBlocked, AddressPolicy
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -265,7 +266,7 @@ class _ResponseStream(httpx.AsyncByteStream):
     """The body of a response; closing it hands the connection back to the transport."""
 
     def __init__(
-        self, stream: typing.AsyncIterable[bytes], on_close: Callable[[], Awaitable[None]]
+        self, stream: typing.AsyncIterator[bytes], on_close: Callable[[], Awaitable[None]]
     ) -> None:
         self._stream = stream
         self._on_close: Callable[[], Awaitable[None]] | None = on_close
@@ -287,16 +288,18 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 _Key = tuple[bytes, bytes, int]
+_STALE = (httpcore.ReadError, httpcore.WriteError, NoResponse)
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """httpx transport: HTTP/1.1 connections opened through ``GuardedBackend``, kept alive
-    per origin.
+    """httpx transport: HTTP/1.1 connections (``linkwatch.check.http11``) opened through
+    ``GuardedBackend``, kept alive per origin.
 
     httpcore's connection pool queues requests and caps connections; here the batch runner
     already bounds what is in flight (per host and overall), so this keeps only a few idle
     connections per origin (``per_origin``) and at most ``max_idle`` in all, closing the
-    least recently used; that costs a fraction of the pool's per-request bookkeeping.
+    least recently used. A kept-alive connection the server closed meanwhile gets the
+    request once more on a new connection (only ``GET`` and ``HEAD`` are ever sent).
     """
 
     def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_idle: int = 256,
@@ -307,44 +310,40 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._per_origin = max(1, per_origin)
         self._max_idle = max(1, max_idle)
         self._keepalive_expiry_s = keepalive_expiry_s
-        self._idle: collections.OrderedDict[_Key, list[httpcore.AsyncHTTP11Connection]] = (
-            collections.OrderedDict())
+        self._idle: collections.OrderedDict[_Key, list[Connection]] = collections.OrderedDict()
         self._idle_count = 0
-        self._live: set[httpcore.AsyncHTTP11Connection] = set()
+        self._live: set[Connection] = set()
 
-    async def _reuse(self, key: _Key) -> httpcore.AsyncHTTP11Connection | None:
+    async def _reuse(self, key: _Key) -> Connection | None:
         idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
             self._idle_count -= 1
-            if conn.is_idle() and not conn.has_expired():
+            if conn.is_usable():
                 return conn
             await self._close(conn)
         return None
 
-    async def _connect(
-        self, key: _Key, timeouts: dict[str, float]
-    ) -> httpcore.AsyncHTTP11Connection:
+    async def _connect(self, key: _Key, timeouts: dict[str, float]) -> Connection:
         scheme, raw_host, port = key
         host = raw_host.decode("ascii")
         stream = await self._backend.connect_tcp(host, port, timeout=timeouts.get("connect"))
         if scheme == b"https":
             try:
-                stream = await stream.start_tls(self._ssl, server_hostname=host,
+                stream = await stream.start_tls(self._ssl, server_hostname=host.strip("[]"),
                                                 timeout=timeouts.get("connect"))
             except BaseException:
                 await stream.aclose()
                 raise
-        conn = httpcore.AsyncHTTP11Connection(httpcore.Origin(scheme, raw_host, port), stream,
-                                              keepalive_expiry=self._keepalive_expiry_s)
+        conn = Connection(stream, self._keepalive_expiry_s)
         self._live.add(conn)
         return conn
 
-    async def _close(self, conn: httpcore.AsyncHTTP11Connection) -> None:
+    async def _close(self, conn: Connection) -> None:
         self._live.discard(conn)
         await conn.aclose()
 
-    async def _give_back(self, key: _Key, conn: httpcore.AsyncHTTP11Connection) -> None:
+    async def _give_back(self, key: _Key, conn: Connection) -> None:
         idle = self._idle.setdefault(key, [])
         if not conn.is_idle() or len(idle) >= self._per_origin:
             await self._close(conn)
@@ -362,35 +361,39 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             await self._close(oldest.pop(0))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
         url = request.url
-        port = url.port or (443 if url.raw_scheme == b"https" else 80)
-        key = (url.raw_scheme, url.raw_host, port)
-        if url.raw_scheme not in (b"http", b"https"):
+        scheme = url.raw_scheme
+        if scheme not in (b"http", b"https"):
             raise httpx.UnsupportedProtocol(f"scheme {url.scheme!r} is not supported")
+        key = (scheme, url.raw_host, url.port or (443 if scheme == b"https" else 80))
         timeouts = request.extensions.get("timeout", {})
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=port,
-                             target=url.raw_path),
-            headers=request.headers.raw, content=request.stream,
-            extensions=request.extensions,
-        )
+        method = request.method.encode("ascii")
+        body = b"" if method in (b"GET", b"HEAD") else await request.aread()
         with _mapped():
-            conn = await self._reuse(key) or await self._connect(key, timeouts)
-            try:
-                response = await conn.handle_async_request(core)
-            except BaseException:
-                await self._close(conn)
-                raise
-        assert isinstance(response.stream, typing.AsyncIterable)
+            for _attempt in range(2):
+                conn = await self._reuse(key)
+                fresh = conn is None
+                if conn is None:
+                    conn = await self._connect(key, timeouts)
+                try:
+                    status, reason, headers, stream = await conn.request(
+                        method, url.raw_path, request.headers.raw, body, timeouts)
+                except _STALE:
+                    await self._close(conn)
+                    if fresh or method not in (b"GET", b"HEAD"):
+                        raise
+                    continue  # the server had closed this kept-alive connection
+                except BaseException:
+                    await self._close(conn)
+                    raise
+                break
 
         async def release() -> None:
             await self._give_back(key, conn)
 
-        return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_ResponseStream(response.stream, release),
-                              extensions=response.extensions)
+        return httpx.Response(status_code=status, headers=headers,
+                              stream=_ResponseStream(stream, release),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
 
     async def aclose(self) -> None:
         live, self._live = list(self._live), set()
