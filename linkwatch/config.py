@@ -63,6 +63,7 @@ DEFAULT_UNVERIFIABLE_AFTER = "30d"
 DEFAULT_RETRY_AFTER_CAP = "6h"
 DEFAULT_FINGERPRINT_EVERY = "7d"  # re-read an alive page's body (title, text hash) this often
 DEFAULT_RECHECK_RATE_LIMITED = "1m"  # a 429 without Retry-After holds the host this long
+DEFAULT_CHECK_WORKERS = 0  # processes sharded by host; 0: min(CPUs, 4); 1: in-process only
 # archive
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org"
@@ -185,6 +186,7 @@ class CheckSettings:
     soft404_probe: bool = True
     fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
     recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
+    workers: int = DEFAULT_CHECK_WORKERS
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import http.cookiejar
 import random
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -55,6 +55,9 @@ from linkwatch.model import CheckResult, Outcome
 from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of
 
 PROBE_TIMEOUT_S = 10.0
+CACHE_MAX = 10_000  # origins whose headers and address verdicts are kept per run
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_NO_BODY = httpx.ByteStream(b"")
 ROBOTS_AGENT = "linkwatch"
 MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
 
@@ -74,22 +77,37 @@ class CheckContext:
     #: the client's transport; checks send through it directly (the client's redirect,
     #: auth and cookie machinery is what we do by hand, and costs a third of the CPU)
     transport: httpx.AsyncBaseTransport | None = None
-    _headers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    request_timeouts: dict[str, float] = field(default_factory=dict)
+    _headers: dict[bytes, httpx.Headers] = field(default_factory=dict)
+    _refusals: dict[str, str | None] = field(default_factory=dict)
 
-
-    def headers(self, host: str) -> list[tuple[str, str]]:
-        found = self._headers.get(host)
+    def headers(self, url: httpx.URL, host: str) -> httpx.Headers:
+        """The request headers for ``url`` (``host`` is its host), ``Host`` first; built
+        once per origin."""
+        netloc = url.netloc
+        found = self._headers.get(netloc)
         if found is None:
-            found = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
-                     ("Accept-Encoding", ACCEPT_ENCODING),
-                     ("User-Agent", user_agent(self.settings, host))]
-            if len(self._headers) < 10_000:
-                self._headers[host] = found
+            found = httpx.Headers([
+                (b"Host", netloc), (b"Accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
+                (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
+                (b"User-Agent", user_agent(self.settings, host).encode("utf-8"))])
+            if len(self._headers) < CACHE_MAX:
+                self._headers[netloc] = found
         return found
+
+    def refusal(self, host: str) -> str | None:
+        """Why the address policy refuses ``host`` when it is an IP literal, else None."""
+        if host in self._refusals:
+            return self._refusals[host]
+        literal = literal_address(host)
+        reason = self.policy.refusal(literal) if literal is not None else None
+        if len(self._refusals) < CACHE_MAX:
+            self._refusals[host] = reason
+        return reason
 
     @property
     def timeouts(self) -> dict[str, float]:
-        """httpcore's per-operation timeouts (the check's deadline bounds them all)."""
+        """The per-operation timeouts (the check's deadline bounds them all)."""
         cs = self.settings
         return {"connect": cs.connect_timeout_s, "read": cs.timeout_s, "write": cs.timeout_s,
                 "pool": cs.timeout_s}
@@ -137,6 +155,7 @@ async def open_context(
     ctx = CheckContext(client, cs, policy, HostLimiter(cs.concurrency, cs.host_interval_s),
                        clock, rng=rng or random.Random(),  # noqa: S311 - probe names only
                        transport=transport)
+    ctx.request_timeouts = ctx.timeouts
     if cs.honor_robots:
         ctx.robots = RobotsCache(lambda url: _fetch_robots(ctx, url))
     try:
@@ -169,7 +188,8 @@ class _Trace:
 
 
 def _precheck(url: str) -> tuple[Outcome, str] | None:
-    scheme = urlsplit(url).scheme.lower() if ":" in url else ""
+    found = _SCHEME.match(url)
+    scheme = found.group(1).lower() if found else ""
     if scheme and scheme not in ALLOWED_SCHEMES:
         return Outcome.SKIPPED_SCHEME, f"scheme {scheme!r} is not checked"
     try:
@@ -226,14 +246,13 @@ async def _release(response: httpx.Response) -> None:
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
     parsed = httpx.URL(url)
     host = parsed.raw_host.decode("ascii", errors="replace")  # punycode, as host_of gives
-    literal = literal_address(host)
-    if literal is not None and not ctx.settings.proxy:
-        reason = ctx.policy.refusal(literal)
+    if not ctx.settings.proxy:
+        reason = ctx.refusal(host)
         if reason is not None:
             raise AddressBlocked(reason)
     await ctx.limiter.take_turn(host)
-    request = httpx.Request(method, parsed, headers=ctx.headers(host),
-                            extensions={"timeout": ctx.timeouts})
+    request = httpx.Request(method, parsed, headers=ctx.headers(parsed, host), stream=_NO_BODY,
+                            extensions={"timeout": ctx.request_timeouts})
     if jar:
         jar.set_cookie_header(request)
     if ctx.transport is not None:

@@ -1,11 +1,13 @@
 """Running a batch of checks against the store: ``check_links(...) -> CheckSummary``.
 
-Per host at most ``check.per_host`` workers ("lanes") take that host's URLs in turn, so
-hosts never wait on each other; a global semaphore caps checks in flight. Results are
-judged (``verdict.judge``) and written in short transactions every ``FLUSH_EVERY`` results
-or ``FLUSH_INTERVAL_S`` seconds, never across network I/O. A host that answers 429/503 with
-``Retry-After`` is held (in memory and in ``hosts.not_before``): its remaining links are
-rescheduled, the others go on, nobody sleeps on it.
+Per host at most ``check.per_host`` lanes take that host's URLs in turn, so hosts never
+wait on each other; a global semaphore caps checks in flight (``lanes.run_lanes``). A batch
+of at least ``SHARD_MIN_URLS`` URLs is checked by ``check.workers`` processes sharded by
+host (``shard.Shards``); this process alone judges the results (``verdict.judge``) and
+writes them in short transactions every ``FLUSH_EVERY`` results or ``FLUSH_INTERVAL_S``
+seconds, never across network I/O. A host that answers 429/503 with ``Retry-After`` is held
+(in memory and in ``hosts.not_before``): its remaining links are rescheduled, the others go
+on, nobody sleeps on it.
 
 Network-down detection: the latest outcome of each of the last ``WINDOW`` hosts is kept.
 With at least ``WINDOW_MIN`` hosts in it, the run is judged a local outage (its failures
@@ -36,8 +38,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from linkwatch.check import CheckContext, check_url, open_context
+from linkwatch.check import open_context
 from linkwatch.check.classify import is_unreachable
+from linkwatch.check.lanes import Job, Lanes, retry_wait, run_lanes
+from linkwatch.check.shard import Shards, split_hosts, worker_count
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.check.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
@@ -57,6 +61,7 @@ ALL_DOWN_SHARE = 0.9
 ALL_DOWN_MIN = 10
 MAX_LISTED = 100
 CHUNK = 5000
+SHARD_MIN_URLS = 500  # smaller batches are not worth starting worker processes for
 
 
 @dataclass
@@ -108,7 +113,7 @@ def check_links(
     if urls is not None or store is None:
         targets = _adhoc_targets(store, urls or (), limit)
         run.summary.total = len(targets)
-        asyncio.run(run.execute(targets))
+        run.execute(targets)
     else:
         _check_stored(run, store, clock(), select, doc, limit)
     run.summary.elapsed_s = time.monotonic() - started
@@ -137,8 +142,8 @@ def _check_stored(
         if after_id is not None:
             after_id = max(row["id"] for row in rows)
         remaining -= len(rows)
-        asyncio.run(run.execute(
-            [Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows]))
+        run.execute([Target(row["url"], row["host"] or host_of(row["url"]), row)
+                     for row in rows])
 
 
 def _adhoc_targets(
@@ -171,52 +176,67 @@ class _Run:
         self.answered: set[str] = set()
         self.answered_unsaved: set[str] = set()
         self.holds: dict[str, datetime] = {}
+        self.targets: list[Target] = []
         self.answered_before: set[str] = set()
         self.window: collections.OrderedDict[str, bool] = collections.OrderedDict()
         self.waiting: list[tuple[Target, CheckResult]] = []
         self.last_flush = time.monotonic()
         self.fingerprint_every_s = duration_s(settings.check.fingerprint_every)
 
-    async def execute(self, targets: list[Target]) -> None:
+    def execute(self, targets: list[Target]) -> None:
+        self.targets = targets
         lanes = self._hold_known(targets)
         if self.store is not None:
             self.answered_before = self.store.hosts_answered_before(lanes)
         self.window_min = min(WINDOW, len(lanes))
-        async with open_context(self.settings, self.clock, resolver=self.resolver,
-                                rng=self.rng) as ctx:
-            per_host = max(1, self.settings.check.per_host)
-            workers = [self._lane(ctx, host, queue)
-                       for host, queue in lanes.items() for _ in range(min(per_host, len(queue)))]
-            await asyncio.gather(*workers)
+        shards = self._shards(lanes)
+        if shards > 1:
+            self._execute_sharded(split_hosts(lanes, shards))
+        else:
+            asyncio.run(self._execute_here(lanes))
         self._judge_waiting(final=True)
         self._flush(force=True)
 
-    def _hold_known(self, targets: list[Target]) -> dict[str, collections.deque[Target]]:
+    def _shards(self, lanes: Lanes) -> int:
+        """How many worker processes: 1 (this one) for small batches and for an injected
+        resolver (a function cannot be handed to another process)."""
+        if self.resolver is not system_resolver or len(lanes) < 2:
+            return 1
+        if sum(len(queue) for queue in lanes.values()) < SHARD_MIN_URLS:
+            return 1
+        return min(worker_count(self.settings.check.workers), len(lanes))
+
+    async def _execute_here(self, lanes: Lanes) -> None:
+        async with open_context(self.settings, self.clock, resolver=self.resolver,
+                                rng=self.rng) as ctx:
+            await run_lanes(ctx, lanes, self.stop, self._report, self._defer_jobs)
+
+    def _execute_sharded(self, groups: list[Lanes]) -> None:
+        with Shards(self.settings, groups, base=self.clock(), rng=self.rng) as shards:
+            for message in shards.messages(self.stop):
+                if message[0] == "result":
+                    self._handle(self.targets[message[1]], message[2])
+                else:
+                    self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
+
+    def _report(self, job: Job, result: CheckResult) -> None:
+        self._handle(self.targets[job.key], result)
+
+    def _defer_jobs(self, host: str, jobs: Sequence[Job | Target]) -> None:
+        targets = [self.targets[j.key] if isinstance(j, Job) else j for j in jobs]
+        self._defer(targets, self.holds.get(host, self.clock()))
+
+    def _hold_known(self, targets: list[Target]) -> Lanes:
         """Group by host; defer at once the hosts a stored Retry-After still holds."""
         held = self.store.held_hosts(self.clock()) if self.store is not None else {}
-        lanes: dict[str, collections.deque[Target]] = {}
-        for target in targets:
+        lanes: Lanes = {}
+        for key, target in enumerate(targets):
             if target.host in held:
                 self._defer([target], held[target.host])
             else:
-                lanes.setdefault(target.host, collections.deque()).append(target)
+                lanes.setdefault(target.host, collections.deque()).append(
+                    Job(key, target.url, target.host, self._wants_body(target)))
         return lanes
-
-    async def _lane(self, ctx: CheckContext, host: str, queue: collections.deque[Target]) -> None:
-        while queue and not self.stop.is_set():
-            if ctx.limiter.is_held_off(host):
-                until = self.holds.get(host, self.clock())
-                self._defer(list(queue), until)
-                queue.clear()
-                return
-            target = queue.popleft()
-            await ctx.limiter.reserve(host)
-            async with ctx.limiter.slot():
-                if self.stop.is_set():
-                    queue.appendleft(target)
-                    return
-                result = await check_url(target.url, ctx, fetch_body=self._wants_body(target))
-            self._handle(ctx, target, result)
 
     def _wants_body(self, target: Target) -> bool:
         link = target.link
@@ -229,7 +249,7 @@ class _Run:
         return age >= self.fingerprint_every_s
 
     # -- results --------------------------------------------------------------------------
-    def _handle(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
+    def _handle(self, target: Target, result: CheckResult) -> None:
         if result.status is not None and target.host not in self.answered:
             self.answered.add(target.host)
             self.answered_unsaved.add(target.host)
@@ -240,7 +260,7 @@ class _Run:
             while len(self.window) > WINDOW:
                 self.window.popitem(last=False)
         if result.outcome is Outcome.RATE_LIMITED:
-            self._hold(ctx, target, result)
+            self._hold(target, result)
         self.summary.checked += 1
         self.waiting.append((target, result))
         self._judge_waiting(final=False)
@@ -248,17 +268,12 @@ class _Run:
         self._flush()
 
     def _retry_wait(self, result: CheckResult) -> float | None:
-        """How long a rate-limited host asked us to wait, capped by check.retry_after_cap."""
-        if result.outcome is not Outcome.RATE_LIMITED:
-            return None
-        wait = result.retry_after_s
-        if wait is None:
-            wait = duration_s(self.settings.check.recheck_rate_limited)
-        return min(wait, duration_s(self.settings.check.retry_after_cap))
+        return retry_wait(self.settings.check, result)
 
-    def _hold(self, ctx: CheckContext, target: Target, result: CheckResult) -> None:
+    def _hold(self, target: Target, result: CheckResult) -> None:
+        """Remember (and store) until when a rate-limited host is held; the lanes hold it
+        off themselves."""
         wait = self._retry_wait(result) or 0.0
-        ctx.limiter.hold_off(target.host, wait)
         until = self.clock() + timedelta(seconds=wait)
         self.holds[target.host] = max(until, self.holds.get(target.host, until))
         if self.store is not None:

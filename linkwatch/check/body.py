@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import httpx
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
+from selectolax.lexbor import LexborNode
 
 ACCEPT_ENCODING = "gzip, deflate, identity"
-_NOISE = "script, style, noscript, template, nav, header, footer, aside, form, svg"
+_NOISE = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+          "svg"]
+_CONTENT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 NOT_FOUND = re.compile(
@@ -99,8 +102,14 @@ async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) ->
     return bytes(out)
 
 
+def _first(tree: HTMLParser, tag: str) -> LexborNode | None:
+    """The first element named ``tag`` (cheaper than a CSS query)."""
+    return next(iter(tree.tags(tag)), None)
+
+
 def _charset(response: httpx.Response, data: bytes) -> str:
-    declared = response.charset_encoding
+    found = _CONTENT_CHARSET.search(response.headers.get("content-type", ""))
+    declared = found.group(1) if found else None
     if not declared:
         m = _CHARSET.search(data[:2048])
         declared = m.group(1).decode("ascii") if m else "utf-8"
@@ -130,13 +139,12 @@ def parse_page(data: bytes, encoding: str = "utf-8", drop: tuple[str, ...] = ())
     before hashing, so a page that merely echoes its URL hashes like its siblings.
     """
     tree = HTMLParser(data.decode(encoding, errors="replace"))
-    title_node = tree.css_first("title")
+    title_node = _first(tree, "title")
     title = _clean(title_node.text() if title_node else None)
-    for node in tree.css(_NOISE):
-        node.decompose()
-    heading_node = tree.css_first("h1")
+    tree.strip_tags(_NOISE)
+    heading_node = _first(tree, "h1")
     heading = _clean(heading_node.text() if heading_node else None)
-    root = tree.css_first("main") or tree.css_first("article") or tree.body
+    root = _first(tree, "main") or _first(tree, "article") or tree.body
     text = _SPACE.sub(" ", root.text(separator=" ") if root else "").strip().lower()
     hashed = text
     for token in drop:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
-import select
 import socket
 import ssl
 import time
@@ -105,6 +104,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._writer = writer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if _buffered(self._reader):
+            return await self._reader.read(max_bytes)  # returns at once
         try:
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)
@@ -118,6 +119,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return
         try:
             self._writer.write(buffer)
+            if not self._writer.transport.get_write_buffer_size():
+                return  # all sent at once (the usual case for a request head)
             async with asyncio.timeout(timeout):
                 await self._writer.drain()
         except TimeoutError:
@@ -153,17 +156,18 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if info == "socket":
             return self._writer.get_extra_info("socket")
         if info == "is_readable":
-            sock = self._writer.get_extra_info("socket")
-            return sock is None or _is_readable(sock)
+            # the event loop reads whatever arrives: a kept-alive idle connection the
+            # server closed is at EOF, one it sent junk on has buffered bytes
+            reader = self._reader
+            return (reader.at_eof() or reader.exception() is not None or _buffered(reader)
+                    or self._writer.is_closing())
         return None
 
 
-def _is_readable(sock: typing.Any) -> bool:
-    """A kept-alive idle socket that is readable has been closed (or sent junk)."""
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    """Bytes already received and not yet read (CPython's StreamReader keeps them in
+    ``_buffer``)."""
+    return bool(getattr(reader, "_buffer", b""))
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -305,14 +309,21 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_idle: int = 256,
                  keepalive_expiry_s: float = 5.0) -> None:
         self._backend = backend
-        self._ssl = ssl.create_default_context()
-        self._ssl.set_alpn_protocols(["http/1.1"])
+        self._ssl_context: ssl.SSLContext | None = None
         self._per_origin = max(1, per_origin)
         self._max_idle = max(1, max_idle)
         self._keepalive_expiry_s = keepalive_expiry_s
         self._idle: collections.OrderedDict[_Key, list[Connection]] = collections.OrderedDict()
         self._idle_count = 0
         self._live: set[Connection] = set()
+
+    @property
+    def _ssl(self) -> ssl.SSLContext:
+        """The TLS context, made on first use (loading the CA store takes a while)."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+            self._ssl_context.set_alpn_protocols(["http/1.1"])
+        return self._ssl_context
 
     async def _reuse(self, key: _Key) -> Connection | None:
         idle = self._idle.get(key)
@@ -371,10 +382,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         body = b"" if method in (b"GET", b"HEAD") else await request.aread()
         with _mapped():
             for _attempt in range(2):
-                conn = await self._reuse(key)
-                fresh = conn is None
-                if conn is None:
-                    conn = await self._connect(key, timeouts)
+                reused = await self._reuse(key)
+                fresh = reused is None
+                conn = reused if reused is not None else await self._connect(key, timeouts)
                 try:
                     status, reason, headers, stream = await conn.request(
                         method, url.raw_path, request.headers.raw, body, timeouts)

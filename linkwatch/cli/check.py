@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -141,8 +142,8 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
 
     def on_result(record: dict[str, Any]) -> None:
         results.append(record)
-        if fmt == "jsonl":
-            emit_json(record)
+        if fmt == "jsonl":  # one write per line; click.echo costs more than the check
+            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         elif fmt == "text" and (adhoc or record["outcome"] not in ("ok",)):
             click.echo(_text_line(record))
 
