@@ -110,12 +110,15 @@ def check_links(
     started = time.monotonic()
     run = _Run(settings, store, clock, stop or threading.Event(), progress, on_result,
                resolver, rng or random.Random())  # noqa: S311 - jitter, not secrets
-    if urls is not None or store is None:
-        targets = _adhoc_targets(store, urls or (), limit)
-        run.summary.total = len(targets)
-        run.execute(targets)
-    else:
-        _check_stored(run, store, clock(), select, doc, limit)
+    try:
+        if urls is not None or store is None:
+            targets = _adhoc_targets(store, urls or (), limit)
+            run.summary.total = len(targets)
+            run.execute(targets)
+        else:
+            _check_stored(run, store, clock(), select, doc, limit)
+    finally:
+        run.close()
     run.summary.elapsed_s = time.monotonic() - started
     run.summary.stopped = run.stop.is_set()
     return run.summary
@@ -177,6 +180,7 @@ class _Run:
         self.answered_unsaved: set[str] = set()
         self.holds: dict[str, datetime] = {}
         self.targets: list[Target] = []
+        self.shards: Shards | None = None
         self.answered_before: set[str] = set()
         self.window: collections.OrderedDict[str, bool] = collections.OrderedDict()
         self.waiting: list[tuple[Target, CheckResult]] = []
@@ -189,35 +193,44 @@ class _Run:
         if self.store is not None:
             self.answered_before = self.store.hosts_answered_before(lanes)
         self.window_min = min(WINDOW, len(lanes))
-        shards = self._shards(lanes)
-        if shards > 1:
-            self._execute_sharded(split_hosts(lanes, shards))
+        shards = self._workers(lanes)
+        if shards is not None:
+            self._execute_sharded(shards, split_hosts(lanes, shards.live))
         else:
             asyncio.run(self._execute_here(lanes))
         self._judge_waiting(final=True)
         self._flush(force=True)
 
-    def _shards(self, lanes: Lanes) -> int:
-        """How many worker processes: 1 (this one) for small batches and for an injected
-        resolver (a function cannot be handed to another process)."""
-        if self.resolver is not system_resolver or len(lanes) < 2:
-            return 1
-        if sum(len(queue) for queue in lanes.values()) < SHARD_MIN_URLS:
-            return 1
-        return min(worker_count(self.settings.check.workers), len(lanes))
+    def close(self) -> None:
+        """End the worker processes, if any were started."""
+        if self.shards is not None:
+            shards, self.shards = self.shards, None
+            shards.__exit__(None, None, None)
+
+    def _workers(self, lanes: Lanes) -> Shards | None:
+        """The worker processes for this batch, or None to check in this process: small
+        batches, an injected resolver (a function cannot be handed to another process),
+        one worker configured, or none left."""
+        if self.shards is None:
+            count = min(worker_count(self.settings.check.workers), len(lanes))
+            if (self.resolver is not system_resolver or count < 2
+                    or sum(len(queue) for queue in lanes.values()) < SHARD_MIN_URLS):
+                return None
+            self.shards = Shards(self.settings, count, base=self.clock(), rng=self.rng)
+            self.shards.__enter__()
+        return self.shards if self.shards.live > 0 else None
 
     async def _execute_here(self, lanes: Lanes) -> None:
         async with open_context(self.settings, self.clock, resolver=self.resolver,
                                 rng=self.rng) as ctx:
             await run_lanes(ctx, lanes, self.stop, self._report, self._defer_jobs)
 
-    def _execute_sharded(self, groups: list[Lanes]) -> None:
-        with Shards(self.settings, groups, base=self.clock(), rng=self.rng) as shards:
-            for message in shards.messages(self.stop):
-                if message[0] == "result":
-                    self._handle(self.targets[message[1]], message[2])
-                else:
-                    self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
+    def _execute_sharded(self, shards: Shards, groups: list[Lanes]) -> None:
+        for message in shards.run(groups, self.stop):
+            if message[0] == "result":
+                self._handle(self.targets[message[1]], message[2])
+            else:
+                self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
 
     def _report(self, job: Job, result: CheckResult) -> None:
         self._handle(self.targets[job.key], result)

@@ -1,21 +1,27 @@
 """Checking in several worker processes, sharded by host: ``Shards``.
 
-One Python process spends ~0.5 ms of CPU per request (HTTP, body, fingerprint), so a large
-batch is CPU-bound on one core long before the politeness limits bind. The batch's hosts
-are split over ``check.workers`` processes (a host never spans two, so per-host
-concurrency and spacing stay exact; the global ``check.concurrency`` is divided in
-proportion to each shard's lanes). Each worker runs its own event loop and one shared
-client over ``run_lanes`` and streams its results back in small batches; the parent
-judges them and alone writes the store.
+One Python process spends ~0.3-0.5 ms of CPU per request (HTTP, body, fingerprint), so a
+large batch is CPU-bound on one core long before the politeness limits bind. The batch's
+hosts are split over ``check.workers`` processes (a host never spans two, so per-host
+concurrency and spacing stay exact; the global ``check.concurrency`` is divided evenly
+between the workers). Each worker runs one event loop and one shared client over
+``run_lanes`` and streams its results back in small batches; the parent judges them and
+alone writes the store. The workers live for one ``check_links`` call and take its chunks
+one after another.
 
-Processes are started with the ``spawn`` method, not forked (a forked copy of a process
-that may hold an open SQLite connection and threads is unsafe; the fork server would leave
-the workers' CPU time uncounted in the parent's usage), and get only plain data: the
+Workers are fresh interpreters (``python -c "...serve(FD)"``, never a fork of this
+process, which may hold an open SQLite connection and threads) that talk pickled messages
+over a socket pair framed by ``multiprocessing.connection``; they get only plain data: the
 settings, their jobs, a seed and the starting instant of the parent's clock (a worker's
-clock runs on from it). Workers ignore SIGINT and SIGTERM: the parent tells them to stop
-(``stop`` Event), after which they start no new URL and finish what is in flight within
-its deadline; a worker whose parent vanished (closed pipe) stops the same way. Every exit
-path joins the workers, terminating any that outlive the grace period.
+clock runs on from it). multiprocessing's own ``spawn`` would also re-run the parent's
+main script in every worker (for the ``linkwatch`` command: the whole CLI and store, a
+third of a second of CPU each) and its fork server would hide the workers' CPU time from
+the parent's resource usage.
+
+Workers ignore SIGINT and SIGTERM: the parent tells them to stop (``stop`` Event), after
+which they start no new URL and finish what is in flight within its deadline; a worker
+whose parent vanished (end of file on its socket) stops the same way. Every exit path
+waits for the workers, terminating any that outlive the grace period.
 """
 
 from __future__ import annotations
@@ -25,15 +31,17 @@ import collections
 import dataclasses
 import logging
 import math
-import multiprocessing
-import multiprocessing.connection
 import os
 import random
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from multiprocessing.connection import Connection, wait
 from types import TracebackType
 from typing import Any
 
@@ -46,10 +54,12 @@ MAX_WORKERS = 4
 SEND_EVERY = 64  # results per message at most
 SEND_INTERVAL_S = 0.02
 STOP_GRACE_S = 5.0
-JOIN_TIMEOUT_S = 5.0
+EXIT_TIMEOUT_S = 5.0
 WAIT_S = 0.1
+_ENTRY = "import sys; from linkwatch.check.shard import serve; serve(int(sys.argv[1]))"
 
 Message = tuple[Any, ...]
+JobData = list[tuple[str, list[tuple[int, str, bool]]]]
 
 
 def worker_count(configured: int) -> int:
@@ -71,45 +81,36 @@ def split_hosts(lanes: Lanes, shards: int) -> list[Lanes]:
     return [g for g in groups if g]
 
 
-def _shard_settings(settings: Settings, group: Lanes, total_lanes: int) -> Settings:
-    cs = settings.check
-    per_host = max(1, cs.per_host)
-    mine = sum(min(per_host, len(q)) for q in group.values())
-    share = max(1, math.ceil(cs.concurrency * mine / max(1, total_lanes)))
-    return dataclasses.replace(settings, check=dataclasses.replace(cs, concurrency=share))
+@dataclasses.dataclass
+class _Worker:
+    proc: subprocess.Popen[bytes]
+    conn: Connection
 
 
 class Shards:
-    """Worker processes over host groups; iterate ``messages(stop)`` for their results.
+    """``count`` worker processes; ``run(groups, stop)`` checks one host group in each and
+    yields ``("result", key, CheckResult)`` and ``("defer", host, [key, ...])``."""
 
-    Messages: ``("result", key, CheckResult)`` and ``("defer", host, [key, ...])``.
-    """
-
-    def __init__(self, settings: Settings, groups: Sequence[Lanes], *, base: datetime,
+    def __init__(self, settings: Settings, count: int, *, base: datetime,
                  rng: random.Random) -> None:
-        self._settings = settings
-        self._groups = groups
+        cs = settings.check
+        share = max(1, math.ceil(cs.concurrency / max(1, count)))
+        self._settings = dataclasses.replace(
+            settings, check=dataclasses.replace(cs, concurrency=share))
+        self._count = count
         self._base = base
-        self._seeds = [rng.getrandbits(64) for _ in groups]
-        self._procs: dict[multiprocessing.connection.Connection, Any] = {}
-        self.lost = 0  # workers that ended without saying they were done
+        self._rng = rng
+        self._workers: list[_Worker] = []
+        self.lost = 0  # workers that ended without being asked to
+
+    @property
+    def live(self) -> int:
+        return len(self._workers)
 
     def __enter__(self) -> Shards:
-        context = multiprocessing.get_context("spawn")
-        per_host = max(1, self._settings.check.per_host)
-        total = sum(min(per_host, len(q)) for g in self._groups for q in g.values())
         try:
-            for group, seed in zip(self._groups, self._seeds, strict=True):
-                mine, theirs = context.Pipe(duplex=True)
-                jobs = [(host, [(j.key, j.url, j.fetch_body) for j in queue])
-                        for host, queue in group.items()]
-                proc = context.Process(
-                    target=work, name="linkwatch-check", daemon=True,
-                    args=(theirs, _shard_settings(self._settings, group, total), jobs, seed,
-                          self._base))
-                proc.start()
-                theirs.close()
-                self._procs[mine] = proc
+            for _ in range(self._count):
+                self._workers.append(self._start())
         except BaseException:
             self._shutdown()
             raise
@@ -119,79 +120,108 @@ class Shards:
                  tb: TracebackType | None) -> None:
         self._shutdown()
 
-    def messages(self, stop: threading.Event) -> Iterator[Message]:
-        """Every worker's messages until all are done (or, after ``stop``, the grace
-        period of one check deadline has passed)."""
-        live = dict(self._procs)
+    def _start(self) -> _Worker:
+        mine, theirs = socket.socketpair()
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+                [sys.executable, "-c", _ENTRY, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, close_fds=True)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
+        conn = Connection(mine.detach())
+        conn.send((self._settings, self._rng.getrandbits(64), self._base))
+        return _Worker(proc, conn)
+
+    def run(self, groups: Sequence[Lanes], stop: threading.Event) -> Iterator[Message]:
+        """Send one group to each worker; their messages until all said done (or, after
+        ``stop``, the grace period of one check deadline has passed)."""
+        busy: dict[Connection, _Worker] = {}
+        for worker, group in zip(self._workers, groups, strict=False):
+            jobs: JobData = [(host, [(j.key, j.url, j.fetch_body) for j in queue])
+                             for host, queue in group.items()]
+            worker.conn.send(("jobs", jobs))
+            busy[worker.conn] = worker
         give_up: float | None = None
-        while live:
+        while busy:
             if stop.is_set() and give_up is None:
                 give_up = time.monotonic() + self._settings.check.timeout_s + STOP_GRACE_S
-                for conn in live:
+                for conn in busy:
                     _tell_stop(conn)
             if give_up is not None and time.monotonic() > give_up:
                 log.warning("check workers did not stop within the grace period")
                 return
-            for ready in multiprocessing.connection.wait(list(live), timeout=WAIT_S):
-                assert isinstance(ready, multiprocessing.connection.Connection)
-                conn = ready
-                try:
-                    batch: list[Message] = conn.recv()
-                except (EOFError, OSError):
-                    self.lost += 1
-                    proc = live.pop(conn)
-                    proc.join(JOIN_TIMEOUT_S)
-                    log.error("a check worker ended unexpectedly (exit code %s); "
-                              "its unchecked links stay due", proc.exitcode)
-                    continue
-                for message in batch:
-                    if message[0] == "done":
-                        live.pop(conn, None)
-                    else:
-                        yield message
+            for ready in wait(list(busy), timeout=WAIT_S):
+                assert isinstance(ready, Connection)
+                yield from self._receive(ready, busy)
+
+    def _receive(self, conn: Connection, busy: dict[Connection, _Worker]) -> Iterator[Message]:
+        try:
+            batch: list[Message] = conn.recv()
+        except (EOFError, OSError):
+            worker = busy.pop(conn)
+            self._workers.remove(worker)
+            self.lost += 1
+            code = _end(worker)
+            log.error("a check worker ended unexpectedly (exit code %s); "
+                      "its unchecked links stay due", code)
+            return
+        for message in batch:
+            if message[0] == "done":
+                busy.pop(conn, None)
+            else:
+                yield message
 
     def _shutdown(self) -> None:
-        for conn in self._procs:
-            _tell_stop(conn)
-        for proc in self._procs.values():
-            proc.join(JOIN_TIMEOUT_S)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(JOIN_TIMEOUT_S)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-            proc.close()
-        for conn in self._procs:
-            conn.close()
-        self._procs.clear()
+        for worker in self._workers:
+            _tell_stop(worker.conn)
+        for worker in self._workers:
+            _end(worker)
+        self._workers.clear()
 
 
-def _tell_stop(conn: multiprocessing.connection.Connection) -> None:
+def _tell_stop(conn: Connection) -> None:
     try:
         conn.send("stop")
     except (OSError, ValueError):
         pass  # the worker is gone already
 
 
+def _end(worker: _Worker) -> int | None:
+    """Wait for a worker to exit (terminate, then kill, if it does not); its exit code."""
+    try:
+        for finish in (None, worker.proc.terminate, worker.proc.kill):
+            if finish is not None:
+                finish()
+            try:
+                return worker.proc.wait(EXIT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                continue
+        return worker.proc.wait()
+    finally:
+        worker.conn.close()
+
+
 # -- the worker process -------------------------------------------------------------------
-def work(conn: multiprocessing.connection.Connection, settings: Settings,
-         jobs: list[tuple[str, list[tuple[int, str, bool]]]], seed: int,
-         base: datetime) -> None:
-    """A worker process's entry point: check ``jobs``, send results to ``conn``."""
+def serve(fd: int) -> None:
+    """A worker process's entry point: take jobs from the socket ``fd`` until told to stop
+    (or the parent is gone), send back results."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    lanes: Lanes = {host: collections.deque(Job(key, url, host, body) for key, url, body in items)
-                    for host, items in jobs}
+    conn = Connection(fd)
     try:
-        asyncio.run(_work(conn, settings, lanes, seed, base))
+        settings, seed, base = conn.recv()
+        asyncio.run(_work(conn, settings, seed, base))
+    except (EOFError, OSError):
+        pass  # the parent is gone
     finally:
         conn.close()
 
 
 class _Outbox:
-    def __init__(self, conn: multiprocessing.connection.Connection,
-                 stop: threading.Event) -> None:
+    def __init__(self, conn: Connection, stop: threading.Event) -> None:
         self.conn, self.stop = conn, stop
         self.items: list[Message] = []
 
@@ -209,17 +239,23 @@ class _Outbox:
                 self.stop.set()  # the parent is gone: stop taking URLs
 
 
-async def _work(conn: multiprocessing.connection.Connection, settings: Settings,
-                lanes: Lanes, seed: int, base: datetime) -> None:
+async def _work(conn: Connection, settings: Settings, seed: int, base: datetime) -> None:
     from linkwatch.check import open_context
     from linkwatch.check.lanes import run_lanes
 
     loop = asyncio.get_running_loop()
     stop = threading.Event()
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
 
-    def on_message() -> None:  # "stop", or end of file when the parent is gone
-        loop.remove_reader(conn.fileno())
-        stop.set()
+    def on_message() -> None:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            message = "stop"  # the parent is gone
+        if message == "stop":
+            loop.remove_reader(conn.fileno())
+            stop.set()
+        inbox.put_nowait(message)
 
     loop.add_reader(conn.fileno(), on_message)
     outbox = _Outbox(conn, stop)
@@ -236,11 +272,21 @@ async def _work(conn: multiprocessing.connection.Connection, settings: Settings,
     async with open_context(settings, clock, rng=random.Random(seed)) as ctx:  # noqa: S311
         ticker = asyncio.create_task(tick())
         try:
-            await run_lanes(
-                ctx, lanes, stop,
-                lambda job, result: outbox.add(("result", job.key, result)),
-                lambda host, jobs: outbox.add(("defer", host, [j.key for j in jobs])))
+            while not stop.is_set():
+                message = await inbox.get()
+                if message == "stop":
+                    break
+                await run_lanes(
+                    ctx, _lanes(message[1]), stop,
+                    lambda job, result: outbox.add(("result", job.key, result)),
+                    lambda host, jobs: outbox.add(("defer", host, [j.key for j in jobs])))
+                outbox.add(("done",))
+                outbox.send()
         finally:
             ticker.cancel()
-    outbox.items.append(("done",))
-    outbox.send()
+            loop.remove_reader(conn.fileno())
+
+
+def _lanes(jobs: JobData) -> Lanes:
+    return {host: collections.deque(Job(key, url, host, body) for key, url, body in items)
+            for host, items in jobs}

@@ -4,7 +4,7 @@ stop, Retry-After, progress, and no process left behind."""
 from __future__ import annotations
 
 import collections
-import multiprocessing
+import glob
 import os
 import signal
 import threading
@@ -24,12 +24,27 @@ from tests.conftest import FakeClock
 from tests.kit.simweb import SimWeb
 
 
+def children() -> set[int]:
+    """This process's child processes (Linux)."""
+    found: set[int] = set()
+    for path in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        with open(path, encoding="ascii") as listing:
+            found.update(int(pid) for pid in listing.read().split())
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left_behind() -> Iterator[None]:
+    before = children()
+    yield
+    assert children() - before == set()  # every worker was waited for
+
+
 @pytest.fixture
-def sharded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def sharded(monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for two workers, and every batch big enough to be sharded."""
     monkeypatch.setattr(batch, "SHARD_MIN_URLS", 1)
-    yield make_settings(workers=2)
-    assert multiprocessing.active_children() == []  # every worker joined
+    return make_settings(workers=2)
 
 
 def test_a_sharded_batch_records_every_result(
@@ -110,7 +125,6 @@ def test_stop_ends_the_workers_and_leaves_the_rest_due(
     assert summary.stopped
     assert 1 <= summary.checked < 20
     assert len(store.due_links(clock())) == 20 - summary.checked
-    assert multiprocessing.active_children() == []
 
 
 def test_a_worker_that_dies_does_not_hang_the_run(
@@ -120,19 +134,18 @@ def test_a_worker_that_dies_does_not_hang_the_run(
     settings = make_settings(workers=2, per_host=1, host_interval_s=0.2)
     add_links(store, [web.url(h, f"/ok/dies{h}-{i}") for h in (1, 2) for i in range(10)])
     killed: list[int] = []
+    before = children()
 
     def kill_one(record: dict[str, Any]) -> None:
         if not killed:
-            victim = multiprocessing.active_children()[0]
-            assert victim.pid is not None
-            os.kill(victim.pid, signal.SIGKILL)
-            killed.append(victim.pid)
+            victim = min(children() - before)
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
 
     summary = check_links(settings, store, clock=clock, on_result=kill_one)
     assert killed and not summary.stopped
     assert summary.checked < 20  # the dead worker's unchecked links stay due
     assert len(store.due_links(clock())) == 20 - summary.checked
-    assert multiprocessing.active_children() == []
 
 
 def test_small_batches_stay_in_this_process(
@@ -164,3 +177,19 @@ def test_configured_worker_count(configured: int, expected: int) -> None:
 
 def test_automatic_worker_count_follows_the_cpus() -> None:
     assert worker_count(0) == max(1, min(os.cpu_count() or 1, 4))
+
+
+def test_workers_are_started_once_per_run_and_take_every_chunk(
+    web: SimWeb, sharded: Settings, store: Store, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from linkwatch.check.shard import Shards
+
+    monkeypatch.setattr(batch, "CHUNK", 4)
+    started: list[object] = []
+    start = Shards._start
+    monkeypatch.setattr(Shards, "_start", lambda self: started.append(1) or start(self))
+    ids = add_links(store, [web.url(h, f"/ok/chunked{h}-{i}") for h in range(3) for i in range(3)])
+    summary = check_links(sharded, store, clock=clock, select="all")
+    assert summary.checked == 9 and len(started) == 2
+    assert all(link_row(store, link)["state"] == "alive" for link in ids)
