@@ -41,7 +41,7 @@ from typing import Any
 from linkwatch.check import open_context
 from linkwatch.check.classify import is_unreachable
 from linkwatch.check.lanes import Job, Lanes, retry_wait, run_lanes
-from linkwatch.check.shard import Shards, split_hosts, worker_count
+from linkwatch.check.shard import Shards, split_hosts, unpack, worker_count
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.check.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
@@ -228,7 +228,8 @@ class _Run:
     def _execute_sharded(self, shards: Shards, groups: list[Lanes]) -> None:
         for message in shards.run(groups, self.stop):
             if message[0] == "result":
-                self._handle(self.targets[message[1]], message[2])
+                target = self.targets[message[1]]
+                self._handle(target, unpack(target.url, message[2]))
             else:
                 self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
 

@@ -26,7 +26,6 @@ _NOISE = ["script", "style", "noscript", "template", "nav", "header", "footer", 
           "svg"]
 _CONTENT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
 NOT_FOUND = re.compile(
     r"\b(?:404|page not found|not found|does ?n[o']t exist|no longer (?:exists|available)|"
     r"(?:can ?not|can't|could not|couldn't) be found|nothing (?:was )?found|"
@@ -128,7 +127,7 @@ def is_html(response: httpx.Response) -> bool:
 def _clean(text: str | None) -> str | None:
     if not text:
         return None
-    value = _SPACE.sub(" ", text).strip()
+    value = " ".join(text.split())  # whitespace runs as one space, trimmed
     return value[:500] or None
 
 
@@ -145,7 +144,7 @@ def parse_page(data: bytes, encoding: str = "utf-8", drop: tuple[str, ...] = ())
     heading_node = _first(tree, "h1")
     heading = _clean(heading_node.text() if heading_node else None)
     root = _first(tree, "main") or _first(tree, "article") or tree.body
-    text = _SPACE.sub(" ", root.text(separator=" ") if root else "").strip().lower()
+    text = " ".join((root.text(separator=" ") if root else "").split()).lower()
     hashed = text
     for token in drop:
         if len(token) >= 4:  # dropping "a" would mangle the text

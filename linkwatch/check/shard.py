@@ -47,6 +47,7 @@ from typing import Any
 
 from linkwatch.check.lanes import Job, Lanes
 from linkwatch.config import Settings
+from linkwatch.model import CheckResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ class _Worker:
 
 class Shards:
     """``count`` worker processes; ``run(groups, stop)`` checks one host group in each and
-    yields ``("result", key, CheckResult)`` and ``("defer", host, [key, ...])``."""
+    yields ``("result", key, packed)`` (``unpack`` makes it a ``CheckResult``) and
+    ``("defer", host, [key, ...])``."""
 
     def __init__(self, settings: Settings, count: int, *, base: datetime,
                  rng: random.Random) -> None:
@@ -278,13 +280,31 @@ async def _work(conn: Connection, settings: Settings, seed: int, base: datetime)
                     break
                 await run_lanes(
                     ctx, _lanes(message[1]), stop,
-                    lambda job, result: outbox.add(("result", job.key, result)),
+                    lambda job, result: outbox.add(("result", job.key, pack(result))),
                     lambda host, jobs: outbox.add(("defer", host, [j.key for j in jobs])))
                 outbox.add(("done",))
                 outbox.send()
         finally:
             ticker.cancel()
             loop.remove_reader(conn.fileno())
+
+
+def pack(result: CheckResult) -> tuple[Any, ...]:
+    """A result as a plain tuple without its URL (the parent knows it): a third of the
+    pickling cost of the dataclass."""
+    final_url = True if result.final_url == result.url else result.final_url
+    return (result.outcome.value, result.checked_at, result.status, final_url, result.redirects,
+            result.permanent_redirect, result.elapsed_ms, result.error, result.retry_after_s,
+            result.title, result.content_hash)
+
+
+def unpack(url: str, packed: tuple[Any, ...]) -> CheckResult:
+    """``pack``'s inverse, given the URL the result is for."""
+    (outcome, at, status, final_url, redirects, permanent, elapsed_ms, error, retry_after_s,
+     title, content_hash) = packed
+    return CheckResult(url, Outcome(outcome), at, status, url if final_url is True else final_url,
+                       redirects, permanent, elapsed_ms, error, retry_after_s, title,
+                       content_hash)
 
 
 def _lanes(jobs: JobData) -> Lanes:

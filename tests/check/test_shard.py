@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,8 +17,9 @@ import pytest
 import linkwatch.check.batch as batch
 from linkwatch.check.batch import CheckSummary, check_links
 from linkwatch.check.lanes import Job
-from linkwatch.check.shard import split_hosts, worker_count
+from linkwatch.check.shard import pack, split_hosts, unpack, worker_count
 from linkwatch.config import Settings
+from linkwatch.model import CheckResult, Outcome
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings
 from tests.conftest import FakeClock
@@ -193,3 +195,17 @@ def test_workers_are_started_once_per_run_and_take_every_chunk(
     summary = check_links(sharded, store, clock=clock, select="all")
     assert summary.checked == 9 and len(started) == 2
     assert all(link_row(store, link)["state"] == "alive" for link in ids)
+
+
+@pytest.mark.parametrize("result", [
+    CheckResult("http://a.test/x", Outcome.OK, datetime(2026, 1, 2, 3, 4, 5, 6, UTC), 200,
+                "http://a.test/x", title="X", content_hash="ab" * 32),
+    CheckResult("http://a.test/r", Outcome.REDIRECTED, datetime(2026, 1, 2, tzinfo=UTC), 200,
+                "http://b.test/", ("http://b.test/",), True, 12),
+    CheckResult("ftp://a.test/", Outcome.SKIPPED_SCHEME, datetime(2026, 1, 2, tzinfo=UTC),
+                error="scheme 'ftp' is not checked"),
+    CheckResult("http://a.test/l", Outcome.RATE_LIMITED, datetime(2026, 1, 2, tzinfo=UTC), 429,
+                "http://a.test/l", retry_after_s=30.0),
+], ids=["ok", "redirected", "never-requested", "rate-limited"])
+def test_results_cross_the_process_boundary_unchanged(result: CheckResult) -> None:
+    assert unpack(result.url, pack(result)) == result
