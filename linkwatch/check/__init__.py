@@ -209,8 +209,10 @@ async def check_url(url: str, ctx: CheckContext, *, fetch_body: bool = True) -> 
     trace = _Trace(url)
     token = DEADLINE.set(started + ctx.settings.timeout_s)
     try:
-        async with asyncio.timeout(ctx.settings.timeout_s + 0.5):
+        async with asyncio.timeout(ctx.settings.timeout_s):
             outcome, error = await _follow(trace, ctx, fetch_body)
+    except TimeoutError:
+        outcome, error = Outcome.TIMEOUT, f"no complete answer within {ctx.settings.timeout_s:g} s"
     except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome
         outcome, error = outcome_for_exception(exc)
     finally:
@@ -366,7 +368,7 @@ async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
     trace = _Trace(probe_url)
     token_var = DEADLINE.set(time.monotonic() + min(PROBE_TIMEOUT_S, ctx.settings.timeout_s))
     try:
-        async with asyncio.timeout(min(PROBE_TIMEOUT_S, ctx.settings.timeout_s) + 0.5):
+        async with asyncio.timeout(min(PROBE_TIMEOUT_S, ctx.settings.timeout_s)):
             jar = httpx.Cookies()
             current = probe_url
             for _hop in range(ctx.settings.max_redirects + 1):

@@ -41,7 +41,7 @@ from typing import Any
 from linkwatch.check import open_context
 from linkwatch.check.classify import is_unreachable
 from linkwatch.check.lanes import Job, Lanes, retry_wait, run_lanes
-from linkwatch.check.shard import Shards, split_hosts, unpack, worker_count
+from linkwatch.check.shard import Shards, divided, split_hosts, unpack, worker_count
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.check.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
@@ -195,7 +195,7 @@ class _Run:
         self.window_min = min(WINDOW, len(lanes))
         shards = self._workers(lanes)
         if shards is not None:
-            self._execute_sharded(shards, split_hosts(lanes, shards.live))
+            asyncio.run(self._execute_shared(shards, split_hosts(lanes, shards.live + 1)))
         else:
             asyncio.run(self._execute_here(lanes))
         self._judge_waiting(final=True)
@@ -212,11 +212,12 @@ class _Run:
         batches, an injected resolver (a function cannot be handed to another process),
         one worker configured, or none left."""
         if self.shards is None:
-            count = min(worker_count(self.settings.check.workers), len(lanes))
-            if (self.resolver is not system_resolver or count < 2
+            checkers = min(worker_count(self.settings.check.workers), len(lanes))
+            if (self.resolver is not system_resolver or checkers < 2
                     or sum(len(queue) for queue in lanes.values()) < SHARD_MIN_URLS):
                 return None
-            self.shards = Shards(self.settings, count, base=self.clock(), rng=self.rng)
+            self.shards = Shards(divided(self.settings, checkers), checkers - 1,
+                                 base=self.clock(), rng=self.rng)
             self.shards.__enter__()
         return self.shards if self.shards.live > 0 else None
 
@@ -225,13 +226,23 @@ class _Run:
                                 rng=self.rng) as ctx:
             await run_lanes(ctx, lanes, self.stop, self._report, self._defer_jobs)
 
-    def _execute_sharded(self, shards: Shards, groups: list[Lanes]) -> None:
-        for message in shards.run(groups, self.stop):
-            if message[0] == "result":
-                target = self.targets[message[1]]
-                self._handle(target, unpack(target.url, message[2]))
-            else:
-                self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
+    async def _execute_shared(self, shards: Shards, groups: list[Lanes]) -> None:
+        """This process checks the lightest host group (it also judges and records every
+        result), the workers one other group each."""
+        own = min(groups, key=lambda group: sum(len(queue) for queue in group.values()))
+        others = [group for group in groups if group is not own]
+        async with open_context(divided(self.settings, shards.live + 1), self.clock,
+                                resolver=self.resolver, rng=self.rng) as ctx:
+            await asyncio.gather(
+                run_lanes(ctx, own, self.stop, self._report, self._defer_jobs),
+                shards.run(others, self.stop, self._deliver))
+
+    def _deliver(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "result":
+            target = self.targets[message[1]]
+            self._handle(target, unpack(target.url, message[2]))
+        else:
+            self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
 
     def _report(self, job: Job, result: CheckResult) -> None:
         self._handle(self.targets[job.key], result)

@@ -222,13 +222,12 @@ def _serialise(
 ) -> bytes:
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     for name, value in headers:
-        if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name:
-            raise httpx.LocalProtocolError("a header contains a line break")
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"\r\n")
-    if body:
-        parts.append(body)
-    return b"".join(parts)
+    head = b"".join(parts)
+    if head.count(b"\n") != len(headers) + 2 or head.count(b"\r") != len(headers) + 2:
+        raise httpx.LocalProtocolError("a request target or header contains a line break")
+    return head + body if body else head
 
 
 def _parse_head(head: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:

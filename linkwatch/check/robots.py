@@ -56,7 +56,7 @@ class RobotsCache:
     async def _load(self, url: str) -> Robots:
         token = DEADLINE.set(time.monotonic() + ROBOTS_TIMEOUT_S)
         try:
-            async with asyncio.timeout(ROBOTS_TIMEOUT_S + 0.5):
+            async with asyncio.timeout(ROBOTS_TIMEOUT_S):
                 status, body = await self._fetch(url)
         except Exception:  # noqa: BLE001 - unreachable robots.txt: RFC 9309 says disallow
             return Robots(None, allow_all=False)

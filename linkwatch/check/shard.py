@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
 import math
@@ -39,9 +40,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
@@ -70,6 +71,13 @@ def worker_count(configured: int) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
+def divided(settings: Settings, parts: int) -> Settings:
+    """``settings`` for one of ``parts`` checkers: a share of the global concurrency."""
+    cs = settings.check
+    share = max(1, math.ceil(cs.concurrency / max(1, parts)))
+    return dataclasses.replace(settings, check=dataclasses.replace(cs, concurrency=share))
+
+
 def split_hosts(lanes: Lanes, shards: int) -> list[Lanes]:
     """Hosts over at most ``shards`` groups of similar size (most URLs first, each to the
     lightest group); a host never spans two groups."""
@@ -89,16 +97,13 @@ class _Worker:
 
 
 class Shards:
-    """``count`` worker processes; ``run(groups, stop)`` checks one host group in each and
-    yields ``("result", key, packed)`` (``unpack`` makes it a ``CheckResult``) and
+    """``count`` worker processes; ``run(groups, stop, deliver)`` checks one host group in
+    each and delivers ``("result", key, packed)`` (``unpack`` makes it a ``CheckResult``) and
     ``("defer", host, [key, ...])``."""
 
     def __init__(self, settings: Settings, count: int, *, base: datetime,
                  rng: random.Random) -> None:
-        cs = settings.check
-        share = max(1, math.ceil(cs.concurrency / max(1, count)))
-        self._settings = dataclasses.replace(
-            settings, check=dataclasses.replace(cs, concurrency=share))
+        self._settings = settings
         self._count = count
         self._base = base
         self._rng = rng
@@ -137,15 +142,37 @@ class Shards:
         conn.send((self._settings, self._rng.getrandbits(64), self._base))
         return _Worker(proc, conn)
 
-    def run(self, groups: Sequence[Lanes], stop: threading.Event) -> Iterator[Message]:
-        """Send one group to each worker; their messages until all said done (or, after
-        ``stop``, the grace period of one check deadline has passed)."""
+    async def run(self, groups: Sequence[Lanes], stop: threading.Event,
+                  deliver: Callable[[Message], None]) -> None:
+        """Send one group to each worker and ``deliver`` their messages, from this event
+        loop, until all said done (or, after ``stop``, the grace period of one check
+        deadline has passed)."""
+        loop = asyncio.get_running_loop()
         busy: dict[Connection, _Worker] = {}
+        changed = asyncio.Event()
         for worker, group in zip(self._workers, groups, strict=False):
             jobs: JobData = [(host, [(j.key, j.url, j.fetch_body) for j in queue])
                              for host, queue in group.items()]
             worker.conn.send(("jobs", jobs))
             busy[worker.conn] = worker
+
+        def readable(conn: Connection) -> None:
+            def unwatch() -> None:
+                loop.remove_reader(conn.fileno())
+
+            self._receive(conn, busy, deliver, unwatch)
+            changed.set()
+
+        for conn in busy:
+            loop.add_reader(conn.fileno(), readable, conn)
+        try:
+            await self._until_done(busy, changed, stop)
+        finally:
+            for conn in busy:
+                loop.remove_reader(conn.fileno())
+
+    async def _until_done(self, busy: dict[Connection, _Worker], changed: asyncio.Event,
+                          stop: threading.Event) -> None:
         give_up: float | None = None
         while busy:
             if stop.is_set() and give_up is None:
@@ -155,14 +182,16 @@ class Shards:
             if give_up is not None and time.monotonic() > give_up:
                 log.warning("check workers did not stop within the grace period")
                 return
-            for ready in wait(list(busy), timeout=WAIT_S):
-                assert isinstance(ready, Connection)
-                yield from self._receive(ready, busy)
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), WAIT_S)
 
-    def _receive(self, conn: Connection, busy: dict[Connection, _Worker]) -> Iterator[Message]:
+    def _receive(self, conn: Connection, busy: dict[Connection, _Worker],
+                 deliver: Callable[[Message], None], unwatch: Callable[[], None]) -> None:
         try:
             batch: list[Message] = conn.recv()
         except (EOFError, OSError):
+            unwatch()
             worker = busy.pop(conn)
             self._workers.remove(worker)
             self.lost += 1
@@ -172,9 +201,10 @@ class Shards:
             return
         for message in batch:
             if message[0] == "done":
+                unwatch()
                 busy.pop(conn, None)
             else:
-                yield message
+                deliver(message)
 
     def _shutdown(self) -> None:
         for worker in self._workers:

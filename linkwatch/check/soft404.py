@@ -35,8 +35,18 @@ def directory_key(url: str) -> tuple[str, str, str]:
     return parts.scheme, parts.netloc, parts.path.rsplit("/", 1)[0] + "/"
 
 
+def _path(url: str) -> str:
+    """``urlsplit(url).path`` of an absolute URL, without the general parser."""
+    rest = url.partition("#")[0].partition("?")[0]
+    scheme_end = rest.find("://")
+    if scheme_end < 0:
+        return urlsplit(url).path
+    start = rest.find("/", scheme_end + 3)
+    return rest[start:] if start >= 0 else ""
+
+
 def last_segment(url: str) -> str:
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return _path(url).rstrip("/").rsplit("/", 1)[-1]
 
 
 def sibling_url(url: str, rng: random.Random) -> tuple[str, str]:

@@ -8,6 +8,9 @@ opens a new connection). TLS still verifies the host name: httpcore passes the o
 host as ``server_hostname``. Every read and write is bounded by the per-check deadline in
 ``DEADLINE`` (a server dribbling one byte every half second cannot outlive it).
 
+Within a check (``DEADLINE`` set) the check's own ``asyncio.timeout`` ends a read at the
+deadline, so reads need no timer of their own.
+
 ``GuardedTransport`` is the small ``httpx.AsyncBaseTransport`` that opens HTTP/1.1
 connections (``linkwatch.check.http11``) through that backend and keeps them alive per
 origin (``httpx.AsyncHTTPTransport`` takes no backend argument).
@@ -77,7 +80,12 @@ class DeadlineStream(httpcore.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _budget(timeout))
+        if DEADLINE.get() is not None:
+            # within a check: its own timeout ends the wait at the deadline, so no timer
+            # per read (that timer was a tenth of the checker's CPU)
+            _budget(timeout)
+            return await self._inner.read(max_bytes, None)
+        return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, _budget(timeout))
@@ -104,8 +112,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._writer = writer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if _buffered(self._reader):
-            return await self._reader.read(max_bytes)  # returns at once
+        if timeout is None or _buffered(self._reader):
+            try:
+                return await self._reader.read(max_bytes)
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
         try:
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)

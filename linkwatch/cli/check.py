@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from linkwatch.model import Outcome
 from linkwatch.store import Store
 
 FAIL_ON = ("dead", "broken", "any-failure")
+LINES_EVERY = 200
+LINES_INTERVAL_S = 0.25
 _FAILURES = {o.value for o in Outcome if not o.is_alive}
 
 
@@ -89,6 +92,28 @@ def summary_text(s: CheckSummary) -> str:
     return "\n".join(lines)
 
 
+class _Lines:
+    """Result lines written in batches (every ``LINES_EVERY`` lines or ``LINES_INTERVAL_S``):
+    with PYTHONUNBUFFERED, as under systemd, a write per line costs more than the check."""
+
+    def __init__(self, every: int = LINES_EVERY) -> None:
+        self._every = every
+        self._lines: list[str] = []
+        self._since = time.monotonic()
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        if len(self._lines) >= self._every or (
+                time.monotonic() - self._since >= LINES_INTERVAL_S):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._lines:
+            click.echo("\n".join(self._lines))
+            self._lines.clear()
+        self._since = time.monotonic()
+
+
 def _failed(fail_on: str | None, results: list[dict[str, Any]]) -> bool:
     if fail_on == "dead":
         return any(r.get("state") == "dead" for r in results)
@@ -140,19 +165,24 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
     store = _store_for(app, adhoc)
     results: list[dict[str, Any]] = []
 
+    lines = _Lines(1 if sys.stdout.isatty() else LINES_EVERY)  # a person reads as they come
+
     def on_result(record: dict[str, Any]) -> None:
         results.append(record)
-        if fmt == "jsonl":  # one write per line; click.echo costs more than the check
-            sys.stdout.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        if fmt == "jsonl":
+            lines.add(json.dumps(record, ensure_ascii=False, default=str))
         elif fmt == "text" and (adhoc or record["outcome"] not in ("ok",)):
-            click.echo(_text_line(record))
+            lines.add(_text_line(record))
 
     with _stop_on_signal() as stop, stage_progress(app.interactive, "check") as progress:
-        summary = check_links(
-            settings, store, clock=app.clock, select="all" if check_all else "due", doc=doc,
-            urls=given if adhoc else None, stop=stop, progress=progress,
-            on_result=on_result, limit=limit,
-        )
+        try:
+            summary = check_links(
+                settings, store, clock=app.clock, select="all" if check_all else "due",
+                doc=doc, urls=given if adhoc else None, stop=stop, progress=progress,
+                on_result=on_result, limit=limit,
+            )
+        finally:
+            lines.flush()
     if fmt == "json":
         emit_json({"results": results, "summary": summary.to_dict()})
     elif fmt == "text":

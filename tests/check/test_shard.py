@@ -193,7 +193,7 @@ def test_workers_are_started_once_per_run_and_take_every_chunk(
     monkeypatch.setattr(Shards, "_start", lambda self: started.append(1) or start(self))
     ids = add_links(store, [web.url(h, f"/ok/chunked{h}-{i}") for h in range(3) for i in range(3)])
     summary = check_links(sharded, store, clock=clock, select="all")
-    assert summary.checked == 9 and len(started) == 2
+    assert summary.checked == 9 and started == [1]  # this process is the other checker
     assert all(link_row(store, link)["state"] == "alive" for link in ids)
 
 
