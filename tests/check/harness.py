@@ -43,12 +43,14 @@ def add_links(store: Store, urls: list[str], **fields: Any) -> list[int]:
             key = canonicalize(url)
             row = {"url": key, "host": host_of(key), "first_seen_at": iso(store.clock())}
             row.update(fields)
-            ids.append(int(db["links"].insert(row).last_pk))
+            last = db.table("links").insert(row).last_pk
+            assert last is not None
+            ids.append(int(last))
     return ids
 
 
 def link_row(store: Store, link_id: int) -> dict[str, Any]:
-    return dict(store.db["links"].get(link_id))
+    return dict(store.db.table("links").get(link_id))
 
 
 def replace_check(settings: Settings, **check: Any) -> Settings:
