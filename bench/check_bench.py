@@ -4,11 +4,16 @@ Starts ``python -m tests.kit.simweb`` (40 hosts on 127.0.0.2.., 20 ms per respon
 own process, writes one URL list, and runs both checkers on it as child processes with
 the same limits: 2 requests in flight per host, 80 in total (hosts x per-host), no
 per-host spacing (``host_interval_s = 0`` / ``--host-request-interval 0ms``: this compares
-raw speed at equal concurrency; linkwatch's default spacing is 1 s). Wall time, CPU time
-(user + system of the child) and peak RSS come from ``os.wait4``. "False broken" counts
-live pages (everything but ``/gone/``) reported as broken (or soft 404, for linkwatch).
+raw speed at equal concurrency; linkwatch's default spacing is 1 s). linkwatch runs with
+each ``check.workers`` value given (default: automatic and 1). Wall and CPU time (user +
+system of the child and every descendant it waited for, so linkwatch's check workers are
+counted) come from ``os.wait4``; peak memory is the resident size of the whole process
+tree, sampled every 20 ms. Every round runs every tool once, lychee first; the table shows
+the median round. "False broken" counts live pages (everything but ``/gone/``) reported as
+broken (or soft 404, for linkwatch).
 
     .venv/bin/python bench/check_bench.py [--urls 10000] [--hosts 40] [--latency-ms 20]
+                                          [--repeat 3] [--workers 0 1]
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,28 +67,66 @@ def make_urls(count: int, hosts: int, port: int) -> tuple[list[str], set[str]]:
     return urls, gone
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (Linux /proc)."""
+    total, todo, seen = 0, [pid], set[int]()
+    while todo and len(seen) < 64:
+        current = todo.pop()
+        seen.add(current)
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
 def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, Any]:
+    """Wall, CPU (the process and every descendant it waited for: linkwatch's check
+    workers included) and peak resident memory of the whole process tree (sampled every
+    20 ms: the parent and its workers together)."""
+    peak = [0]
     started = time.monotonic()
     with out.open("w") as sink:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=sink,  # noqa: S603 - fixed tools
                                 stderr=subprocess.DEVNULL)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
     wall = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "exit": proc.returncode}
+            "peak_rss_mib": max(peak[0], usage.ru_maxrss) / 1024, "exit": proc.returncode}
 
 
-def run_linkwatch(
-    urls_file: Path, work: Path, hosts: int
-) -> tuple[dict[str, Any], dict[str, str]]:
-    config = work / "linkwatch.toml"
+def write_config(work: Path, hosts: int, workers: int) -> Path:
+    config = work / f"linkwatch-w{workers}.toml"
     config.write_text(
         "[state]\npath = \"bench.db\"\n[check]\n"
         f"allow_networks = [\"127.0.0.0/8\"]\nper_host = {PER_HOST}\n"
-        f"concurrency = {hosts * PER_HOST}\nhost_interval_s = 0.0\ntimeout_s = 20.0\n",
+        f"concurrency = {hosts * PER_HOST}\nhost_interval_s = 0.0\ntimeout_s = 20.0\n"
+        f"workers = {workers}\n",
         encoding="utf-8",
     )
+    return config
+
+
+def run_linkwatch(
+    urls_file: Path, work: Path, config: Path
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Ad-hoc URLs (no database: the state file does not exist yet)."""
     out = work / "linkwatch.jsonl"
     figures = measure([str(BIN / "linkwatch"), "--config", str(config), "-q", "check",
                        "--urls", str(urls_file), "--format", "jsonl"], out, work)
@@ -106,11 +151,12 @@ def seed_links(db: Path, urls: list[str]) -> None:
 
 
 def run_linkwatch_db(
-    work: Path, hosts: int, urls: list[str]
+    work: Path, config: Path, urls: list[str]
 ) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """``check --all`` twice on a database: first sight (GET, fingerprint, soft-404 probe),
-    then the steady state of a daemon (alive, fingerprinted links: a HEAD each)."""
-    config = work / "linkwatch.toml"
+    """``check --all`` twice on a fresh database: first sight (GET, fingerprint, soft-404
+    probe), then the steady state of a daemon (alive, fingerprinted links: a HEAD each)."""
+    for stale in work.glob("bench.db*"):
+        stale.unlink()
     seed_links(work / "bench.db", urls)
     runs = []
     for n in (1, 2):
@@ -142,43 +188,85 @@ def run_lychee(urls_file: Path, work: Path, hosts: int) -> tuple[dict[str, Any],
     return figures, failed
 
 
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run by wall time, with the range of wall times."""
+    ordered = sorted(runs, key=lambda f: f["wall_s"])
+    row = dict(ordered[len(ordered) // 2])
+    row["wall_range"] = (ordered[0]["wall_s"], ordered[-1]["wall_s"])
+    row["cpu_median_s"] = statistics.median(f["cpu_s"] for f in runs)
+    return row
+
+
+def one_round(
+    work: Path, urls_file: Path, urls: list[str], hosts: int, workers: list[int]
+) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
+    """Every tool once, lychee first (the same simulated web, one after another)."""
+    found: dict[str, Any] = {}
+    ly, failed = run_lychee(urls_file, work, hosts)
+    found["lychee"] = (ly, failed)
+    for n in workers:
+        config = write_config(work, hosts, n)
+        label = "auto" if n == 0 else str(n)
+        for stale in work.glob("bench.db*"):
+            stale.unlink()
+        found[f"linkwatch, ad-hoc URLs (workers {label})"] = run_linkwatch(
+            urls_file, work, config)
+        first, steady = run_linkwatch_db(work, config, urls)
+        found[f"linkwatch, database first check (workers {label})"] = first
+        found[f"linkwatch, database recheck: HEAD (workers {label})"] = steady
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--urls", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=40)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1],
+                        help="check.workers values to run (0: automatic)")
     args = parser.parse_args()
     web, port = start_web(args.hosts, args.latency_ms)
+    rounds: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             urls, gone = make_urls(args.urls, args.hosts, port)
             urls_file = work / "urls.txt"
             urls_file.write_text("\n".join(urls) + "\n")
-            lw, outcomes = run_linkwatch(urls_file, work, args.hosts)
-            ly, failed = run_lychee(urls_file, work, args.hosts)
-            first, steady = run_linkwatch_db(work, args.hosts, urls)
+            for _ in range(max(1, args.repeat)):
+                rounds.append(one_round(work, urls_file, urls, args.hosts, args.workers))
     finally:
         web.terminate()
         web.wait(10)
     limit = args.hosts * PER_HOST / (args.latency_ms / 1000)
     live = [u for u in urls if u not in gone]
-    for figures, found in ((lw, outcomes), first, steady):
-        figures["false_broken"] = sum(found.get(u) in ("broken", "soft404") for u in live)
-        figures["missed_gone"] = sum(found.get(u) != "broken" for u in gone)
-    ly["false_broken"] = sum(u in failed for u in live)
-    ly["missed_gone"] = sum(u not in failed for u in gone)
-    rows: dict[str, Any] = {"linkwatch (ad-hoc URLs)": lw, "lychee": ly,
-                            "linkwatch (database, first check)": first[0],
-                            "linkwatch (database, recheck: HEAD)": steady[0]}
+    rows: dict[str, Any] = {}
+    for name in rounds[0]:
+        runs = []
+        for found in rounds:
+            figures, seen = found[name]
+            figures = dict(figures)
+            if name == "lychee":
+                figures["false_broken"] = sum(u in seen for u in live)
+                figures["missed_gone"] = sum(u not in seen for u in gone)
+            else:
+                figures["false_broken"] = sum(seen.get(u) in ("broken", "soft404") for u in live)
+                figures["missed_gone"] = sum(seen.get(u) != "broken" for u in gone)
+            runs.append(figures)
+        rows[name] = _median(runs)
     print(f"{args.urls} URLs, {args.hosts} hosts, {args.latency_ms:g} ms latency, "
-          f"{PER_HOST} per host; theoretical limit {limit:.0f} URLs/s")
-    print("| tool | wall s | CPU s | peak RSS MiB | URLs/s | % of limit | false broken |")
+          f"{PER_HOST} per host; theoretical limit {limit:.0f} URLs/s; "
+          f"median of {len(rounds)} rounds; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print("| run | wall s (range) | CPU s | peak RSS MiB | URLs/s | % of limit | false broken |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, f in rows.items():
         rate = args.urls / f["wall_s"]
-        print(f"| {name} | {f['wall_s']:.2f} | {f['cpu_s']:.2f} | {f['peak_rss_mib']:.0f} | "
-              f"{rate:.0f} | {100 * rate / limit:.0f} % | {f['false_broken']} |")
+        low, high = f["wall_range"]
+        print(f"| {name} | {f['wall_s']:.2f} ({low:.2f}-{high:.2f}) | {f['cpu_median_s']:.2f} "
+              f"| {f['peak_rss_mib']:.0f} | {rate:.0f} | {100 * rate / limit:.0f} % "
+              f"| {f['false_broken']} |")
     print(json.dumps(rows))
 
 

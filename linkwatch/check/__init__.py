@@ -31,6 +31,7 @@ from linkwatch.check.classify import (
     outcome_for_status,
 )
 from linkwatch.check.hosts import HostLimiter, parse_retry_after
+from linkwatch.check.parsed_url import parse_url
 from linkwatch.check.policy import AddressBlocked, AddressPolicy, literal_address
 from linkwatch.check.robots import ROBOTS_MAX_BYTES, RobotsCache
 from linkwatch.check.soft404 import (
@@ -246,7 +247,7 @@ async def _release(response: httpx.Response) -> None:
 
 
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
-    parsed = httpx.URL(url)
+    parsed = parse_url(url)
     host = parsed.raw_host.decode("ascii", errors="replace")  # punycode, as host_of gives
     if not ctx.settings.proxy:
         reason = ctx.refusal(host)

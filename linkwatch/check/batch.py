@@ -61,7 +61,7 @@ ALL_DOWN_SHARE = 0.9
 ALL_DOWN_MIN = 10
 MAX_LISTED = 100
 CHUNK = 5000
-SHARD_MIN_URLS = 500  # smaller batches are not worth starting worker processes for
+SHARD_MIN_URLS = 2000  # below this, starting worker processes costs more than it saves
 
 
 @dataclass

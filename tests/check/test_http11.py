@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkwatch.check.body import parse_page
 from linkwatch.check.http11 import _parse_head
+from linkwatch.check.parsed_url import parse_url
 from linkwatch.check.policy import AddressPolicy
 from linkwatch.check.soft404 import last_segment
 from linkwatch.check.transport import GuardedBackend, GuardedTransport, system_resolver
@@ -186,3 +189,46 @@ def test_fingerprints_fold_whitespace_as_before() -> None:
                       .encode())
     assert page.title == "A title"
     assert page.text == re.sub(r"\s+", " ", "Some\t\ttext \u2028 here ").strip().lower()
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.2:45849/ok/p123", "https://example.org/a/b?x=1&y=%20z", "http://example.org",
+    "http://example.org:80/x", "https://a.test:443/", "http://Example.org/x",
+    "http://999.1.1.1/", "http://1a2b3c4/", "http://a.test/a/../b", "http://a.test/./b",
+    "http://a.test/%zz", "http://a.test/a b", "http://a.test/?q?r", "http://a.test/p#f",
+    "http://a.test/?", "http://[::1]:8080/v6", "http://xn--caf-dma.test/p", "http://a.test:0080/",
+])
+def test_parse_url_is_httpx_url(url: str) -> None:
+    try:
+        expected = httpx.URL(url)
+    except httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            parse_url(url)
+        return
+    got = parse_url(url)
+    assert got._uri_reference == expected._uri_reference
+    assert (str(got), got.raw_path, got.netloc) == (str(expected), expected.raw_path,
+                                                    expected.netloc)
+
+
+_SEGMENT = st.text("abcXYZ019-._~!$&'()*+,;=:@%", max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scheme=st.sampled_from(["http", "https"]),
+       host=st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True),
+       port=st.none() | st.integers(1, 99999),
+       segments=st.lists(_SEGMENT, max_size=4),
+       query=st.none() | st.text("abc=&?/%20", max_size=10))
+def test_parse_url_agrees_with_httpx_on_generated_urls(
+    scheme: str, host: str, port: int | None, segments: list[str], query: str | None
+) -> None:
+    url = f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+    url += "".join("/" + s for s in segments) + (f"?{query}" if query is not None else "")
+    try:
+        expected = httpx.URL(url)
+    except httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            parse_url(url)
+        return
+    assert parse_url(url)._uri_reference == expected._uri_reference
