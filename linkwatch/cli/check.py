@@ -114,13 +114,14 @@ class _Lines:
         self._since = time.monotonic()
 
 
-def _failed(fail_on: str | None, results: list[dict[str, Any]]) -> bool:
+def _fails(fail_on: str | None, r: dict[str, Any]) -> bool:
+    """Does this result make ``--fail-on`` exit 1?"""
     if fail_on == "dead":
-        return any(r.get("state") == "dead" for r in results)
+        return r.get("state") == "dead"
     if fail_on == "broken":
-        return any(r["outcome"] in ("broken", "soft404") for r in results)
+        return r["outcome"] in ("broken", "soft404")
     if fail_on == "any-failure":
-        return any(r["outcome"] in _FAILURES for r in results)
+        return r["outcome"] in _FAILURES
     return False
 
 
@@ -167,8 +168,12 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
 
     lines = _Lines(1 if sys.stdout.isatty() else LINES_EVERY)  # a person reads as they come
 
+    failed = [False]
+
     def on_result(record: dict[str, Any]) -> None:
-        results.append(record)
+        if fmt == "json":  # the only format that keeps every result until the end
+            results.append(record)
+        failed[0] = failed[0] or _fails(fail_on, record)
         if fmt == "jsonl":
             lines.add(json.dumps(record, ensure_ascii=False, default=str))
         elif fmt == "text" and (adhoc or record["outcome"] not in ("ok",)):
@@ -189,7 +194,7 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
         click.echo(summary_text(summary))
     elif app.verbosity >= 0:
         click.echo(summary_text(summary), err=True)
-    if _failed(fail_on, results):
+    if failed[0]:
         raise SystemExit(1)
 
 
