@@ -5,7 +5,7 @@ own process, writes one URL list, and runs both checkers on it as child processe
 the same limits: 2 requests in flight per host, 80 in total (hosts x per-host), no
 per-host spacing (``host_interval_s = 0`` / ``--host-request-interval 0ms``: this compares
 raw speed at equal concurrency; linkwatch's default spacing is 1 s). linkwatch runs with
-each ``check.workers`` value given (default: automatic and 1). Wall and CPU time (user +
+each ``check.workers`` value given (default: 1 and 2). Wall and CPU time (user +
 system of the child and every descendant it waited for, so linkwatch's check workers are
 counted) come from ``os.wait4``; peak memory is the resident size of the whole process
 tree, sampled every 20 ms. Every round runs every tool once, lychee first; the table shows
@@ -13,7 +13,7 @@ the median round. "False broken" counts live pages (everything but ``/gone/``) r
 broken (or soft 404, for linkwatch).
 
     .venv/bin/python bench/check_bench.py [--urls 10000] [--hosts 40] [--latency-ms 20]
-                                          [--repeat 3] [--workers 0 1]
+                                          [--repeat 3] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=40)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1],
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="check.workers values to run (0: automatic)")
     args = parser.parse_args()
     web, port = start_web(args.hosts, args.latency_ms)

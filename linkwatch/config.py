@@ -63,7 +63,7 @@ DEFAULT_UNVERIFIABLE_AFTER = "30d"
 DEFAULT_RETRY_AFTER_CAP = "6h"
 DEFAULT_FINGERPRINT_EVERY = "7d"  # re-read an alive page's body (title, text hash) this often
 DEFAULT_RECHECK_RATE_LIMITED = "1m"  # a 429 without Retry-After holds the host this long
-DEFAULT_CHECK_WORKERS = 0  # processes sharded by host; 0: min(CPUs, 4); 1: in-process only
+DEFAULT_CHECK_WORKERS = 0  # checking processes, sharded by host; 0: CPUs - 1, at most 4
 # archive
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org"

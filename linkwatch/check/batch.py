@@ -41,6 +41,7 @@ from typing import Any
 from linkwatch.check import open_context
 from linkwatch.check.classify import is_unreachable
 from linkwatch.check.lanes import Job, Lanes, retry_wait, run_lanes
+from linkwatch.check.loop import run as run_loop
 from linkwatch.check.shard import Shards, divided, split_hosts, unpack, worker_count
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.check.verdict import Rules, judge
@@ -195,9 +196,9 @@ class _Run:
         self.window_min = min(WINDOW, len(lanes))
         shards = self._workers(lanes)
         if shards is not None:
-            asyncio.run(self._execute_shared(shards, split_hosts(lanes, shards.live + 1)))
+            run_loop(self._execute_shared(shards, split_hosts(lanes, shards.live + 1)))
         else:
-            asyncio.run(self._execute_here(lanes))
+            run_loop(self._execute_here(lanes))
         self._judge_waiting(final=True)
         self._flush(force=True)
 

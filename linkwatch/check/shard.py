@@ -47,6 +47,7 @@ from types import TracebackType
 from typing import Any
 
 from linkwatch.check.lanes import Job, Lanes
+from linkwatch.check.loop import run as run_loop
 from linkwatch.config import Settings
 from linkwatch.model import CheckResult, Outcome
 
@@ -65,10 +66,13 @@ JobData = list[tuple[str, list[tuple[int, str, bool]]]]
 
 
 def worker_count(configured: int) -> int:
-    """``check.workers``: 0 means min(CPUs, 4); 1 means in-process."""
+    """``check.workers``: how many processes check (this one included); 1 means this one
+    only; 0 (the default) means one per CPU but one, at most 4. The CPU left over is for
+    this process's judging and writing and for everything else on the machine: on 2 CPUs
+    a second checker cost 30 % more CPU for no gain in wall time (``bench/README.md``)."""
     if configured > 0:
         return configured
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+    return max(1, min((os.cpu_count() or 1) - 1, MAX_WORKERS))
 
 
 def divided(settings: Settings, parts: int) -> Settings:
@@ -245,7 +249,7 @@ def serve(fd: int) -> None:
     conn = Connection(fd)
     try:
         settings, seed, base = conn.recv()
-        asyncio.run(_work(conn, settings, seed, base))
+        run_loop(_work(conn, settings, seed, base))
     except (EOFError, OSError):
         pass  # the parent is gone
     finally:

@@ -178,7 +178,7 @@ def test_configured_worker_count(configured: int, expected: int) -> None:
 
 
 def test_automatic_worker_count_follows_the_cpus() -> None:
-    assert worker_count(0) == max(1, min(os.cpu_count() or 1, 4))
+    assert worker_count(0) == max(1, min((os.cpu_count() or 1) - 1, 4))
 
 
 def test_workers_are_started_once_per_run_and_take_every_chunk(
