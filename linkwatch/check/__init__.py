@@ -200,11 +200,17 @@ def _precheck(url: str) -> tuple[Outcome, str] | None:
     return None
 
 
-async def check_url(url: str, ctx: CheckContext, *, fetch_body: bool = True) -> CheckResult:
-    """Check ``url`` once. Link faults come back as the result's outcome, never raised."""
+async def check_url(
+    url: str, ctx: CheckContext, *, fetch_body: bool = True, canonical: bool = False
+) -> CheckResult:
+    """Check ``url`` once. Link faults come back as the result's outcome, never raised.
+
+    ``canonical``: ``url`` is a canonical key (``linkwatch.urls.canonicalize``), so its
+    scheme and form need no second look (redirect targets are always looked at).
+    """
     checked_at = ctx.clock()
     started = time.monotonic()
-    early = _precheck(url)
+    early = None if canonical else _precheck(url)
     if early is not None:
         return CheckResult(url, early[0], checked_at, error=early[1])
     trace = _Trace(url)

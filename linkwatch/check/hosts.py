@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 
@@ -63,11 +61,10 @@ class HostLimiter:
             await asyncio.sleep(wait)
         self._last_start[host] = time.monotonic()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """One of the global check slots."""
-        async with self._global:
-            yield
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """The global check slots (``async with limiter.slots:`` holds one)."""
+        return self._global
 
     def hold_off(self, host: str, seconds: float) -> None:
         """``host`` asked us to wait ``seconds`` (Retry-After, already capped)."""

@@ -30,6 +30,7 @@ class Job:
     url: str
     host: str
     fetch_body: bool = True
+    canonical: bool = True  # the batch's URLs are canonical keys
 
 
 Lanes = dict[str, collections.deque[Job]]
@@ -70,11 +71,12 @@ async def _lane(
             return
         job = queue.popleft()
         await ctx.limiter.reserve(host)
-        async with ctx.limiter.slot():
+        async with ctx.limiter.slots:
             if stop.is_set():
                 queue.appendleft(job)
                 return
-            result = await check_url(job.url, ctx, fetch_body=job.fetch_body)
+            result = await check_url(job.url, ctx, fetch_body=job.fetch_body,
+                                     canonical=job.canonical)
         if result.outcome is Outcome.RATE_LIMITED:
             ctx.limiter.hold_off(host, retry_wait(ctx.settings, result) or 0.0)
         report(job, result)

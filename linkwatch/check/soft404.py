@@ -63,8 +63,8 @@ def sibling_url(url: str, rng: random.Random) -> tuple[str, str]:
 
 
 def is_home(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.path in ("", "/") and not parts.query
+    """A site's root page: path ``/`` (or none) and no query."""
+    return _path(url) in ("", "/") and not url.partition("#")[0].partition("?")[2]
 
 
 def is_redirect_to_home(original: str, final: str) -> bool:

@@ -25,8 +25,7 @@ import socket
 import ssl
 import time
 import typing
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 
 import httpcore
 import httpx
@@ -263,18 +262,14 @@ _EXC_MAP: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
 )
 
 
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """httpcore exceptions as their httpx twins; our own (policy, DNS) pass unchanged."""
-    try:
-        yield
-    except httpcore.ProxyError as exc:
-        raise httpx.ProxyError(str(exc)) from exc
-    except Exception as exc:
-        for source, target in _EXC_MAP:
-            if isinstance(exc, source):
-                raise target(str(exc)) from exc
-        raise
+def _as_httpx(exc: Exception) -> Exception | None:
+    """The httpx twin of an httpcore exception; None for our own (policy, DNS) and others."""
+    if isinstance(exc, httpcore.ProxyError):
+        return httpx.ProxyError(str(exc))
+    for source, target in _EXC_MAP:
+        if isinstance(exc, source):
+            return target(str(exc))
+    return None
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -287,9 +282,14 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._on_close: Callable[[], Awaitable[None]] | None = on_close
 
     async def __aiter__(self) -> typing.AsyncIterator[bytes]:
-        with _mapped():
+        try:
             async for part in self._stream:
                 yield part
+        except Exception as exc:
+            twin = _as_httpx(exc)
+            if twin is None:
+                raise
+            raise twin from exc
 
     async def aclose(self) -> None:
         try:
@@ -391,23 +391,14 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         method = request.method.encode("ascii")
         body = b"" if method in (b"GET", b"HEAD") else await request.aread()
-        with _mapped():
-            for _attempt in range(2):
-                reused = await self._reuse(key)
-                fresh = reused is None
-                conn = reused if reused is not None else await self._connect(key, timeouts)
-                try:
-                    status, reason, headers, stream = await conn.request(
-                        method, url.raw_path, request.headers.raw, body, timeouts)
-                except _STALE:
-                    await self._close(conn)
-                    if fresh or method not in (b"GET", b"HEAD"):
-                        raise
-                    continue  # the server had closed this kept-alive connection
-                except BaseException:
-                    await self._close(conn)
-                    raise
-                break
+        try:
+            conn, status, reason, headers, stream = await self._exchange(
+                key, method, url.raw_path, request.headers.raw, body, timeouts)
+        except Exception as exc:
+            twin = _as_httpx(exc)
+            if twin is None:
+                raise
+            raise twin from exc
 
         async def release() -> None:
             await self._give_back(key, conn)
@@ -415,6 +406,29 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status_code=status, headers=headers,
                               stream=_ResponseStream(stream, release),
                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+
+    async def _exchange(
+        self, key: _Key, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
+        body: bytes, timeouts: dict[str, float],
+    ) -> tuple[Connection, int, bytes, list[tuple[bytes, bytes]], typing.AsyncIterator[bytes]]:
+        """One request on a kept-alive connection (again on a new one if the server had
+        closed it) or a new one."""
+        for attempt in range(2):
+            reused = await self._reuse(key)
+            conn = reused if reused is not None else await self._connect(key, timeouts)
+            try:
+                status, reason, got, stream = await conn.request(
+                    method, target, headers, body, timeouts)
+            except _STALE:
+                await self._close(conn)
+                if reused is None or attempt or method not in (b"GET", b"HEAD"):
+                    raise
+                continue  # the server had closed this kept-alive connection
+            except BaseException:
+                await self._close(conn)
+                raise
+            return conn, status, reason, got, stream
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:
         live, self._live = list(self._live), set()

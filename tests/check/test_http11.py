@@ -19,7 +19,7 @@ from linkwatch.check.body import parse_page
 from linkwatch.check.http11 import _parse_head
 from linkwatch.check.parsed_url import parse_url
 from linkwatch.check.policy import AddressPolicy
-from linkwatch.check.soft404 import last_segment
+from linkwatch.check.soft404 import is_home, last_segment
 from linkwatch.check.transport import GuardedBackend, GuardedTransport, system_resolver
 
 Script = list[bytes]  # one raw answer per request on a connection
@@ -178,10 +178,12 @@ def test_a_line_break_in_a_header_is_never_sent(serve: type[RawServer]) -> None:
 @pytest.mark.parametrize("url", [
     "http://a.test", "http://a.test/", "http://a.test/x/y.html", "http://a.test/x/y/",
     "https://a.test:8443/p?q=/z#f/g", "http://u@a.test/p/q?x", "http://[::1]/v6/last",
-    "http://a.test?only=query",
+    "http://a.test?only=query", "http://a.test/?", "http://a.test/#frag?x",
 ])
-def test_last_segment_agrees_with_urlsplit(url: str) -> None:
-    assert last_segment(url) == urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+def test_last_segment_and_is_home_agree_with_urlsplit(url: str) -> None:
+    parts = urlsplit(url)
+    assert last_segment(url) == parts.path.rstrip("/").rsplit("/", 1)[-1]
+    assert is_home(url) == (parts.path in ("", "/") and not parts.query)
 
 
 def test_fingerprints_fold_whitespace_as_before() -> None:
