@@ -70,6 +70,7 @@ class Target:
     url: str
     host: str
     link: dict[str, Any] | None = None
+    canonical: bool = True  # ``url`` is a canonical key (not a URL that failed to be one)
 
 
 @dataclass
@@ -154,12 +155,13 @@ def _adhoc_targets(
     store: Store | None, urls: Sequence[str], limit: int | None
 ) -> list[Target]:
     """Ad-hoc URLs, deduplicated by canonical key; known links carry their row."""
-    keyed: dict[str, str] = {}
+    keyed: dict[str, bool] = {}  # canonical key (or the URL itself) -> is a canonical key
     for url in urls:
         key, _ = try_canonicalize(url.strip())
-        keyed.setdefault(key or url.strip(), url.strip())
+        keyed.setdefault(key or url.strip(), key is not None)
     known = store.links_by_url(keyed) if store is not None else {}
-    found = [Target(key, host_of(key), known.get(key)) for key in keyed if key]
+    found = [Target(key, host_of(key), known.get(key), canonical)
+             for key, canonical in keyed.items() if key]
     return found[:limit] if limit is not None else found
 
 
@@ -261,7 +263,8 @@ class _Run:
                 self._defer([target], held[target.host])
             else:
                 lanes.setdefault(target.host, collections.deque()).append(
-                    Job(key, target.url, target.host, self._wants_body(target)))
+                    Job(key, target.url, target.host, self._wants_body(target),
+                        target.canonical))
         return lanes
 
     def _wants_body(self, target: Target) -> bool:

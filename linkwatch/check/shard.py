@@ -62,7 +62,7 @@ WAIT_S = 0.1
 _ENTRY = "import sys; from linkwatch.check.shard import serve; serve(int(sys.argv[1]))"
 
 Message = tuple[Any, ...]
-JobData = list[tuple[str, list[tuple[int, str, bool]]]]
+JobData = list[tuple[str, list[tuple[int, str, bool, bool]]]]
 
 
 def worker_count(configured: int) -> int:
@@ -155,7 +155,7 @@ class Shards:
         busy: dict[Connection, _Worker] = {}
         changed = asyncio.Event()
         for worker, group in zip(self._workers, groups, strict=False):
-            jobs: JobData = [(host, [(j.key, j.url, j.fetch_body) for j in queue])
+            jobs: JobData = [(host, [(j.key, j.url, j.fetch_body, j.canonical) for j in queue])
                              for host, queue in group.items()]
             worker.conn.send(("jobs", jobs))
             busy[worker.conn] = worker
@@ -342,5 +342,6 @@ def unpack(url: str, packed: tuple[Any, ...]) -> CheckResult:
 
 
 def _lanes(jobs: JobData) -> Lanes:
-    return {host: collections.deque(Job(key, url, host, body) for key, url, body in items)
+    return {host: collections.deque(Job(key, url, host, body, canonical)
+                                    for key, url, body, canonical in items)
             for host, items in jobs}

@@ -324,3 +324,13 @@ def test_large_selections_are_checked_in_chunks_each_link_once(
     assert all(len(store.check_history(i)) == 1 for i in ids)
     assert check_links(settings, store, clock=clock, select=select, limit=3).checked == (
         0 if select == "due" else 3)
+
+
+def test_adhoc_urls_that_are_no_urls_are_judged_before_any_request(
+    settings: Settings, clock: FakeClock
+) -> None:
+    records: list[dict[str, Any]] = []
+    summary = check_links(settings, None, clock=clock, on_result=records.append,
+                          urls=["http://exa mple.com/", "http:///no-host", "ftp://x.test/f"])
+    assert summary.by_outcome == {"invalid_url": 2, "skipped_scheme": 1}
+    assert all(r["status"] is None and r["elapsed_ms"] == 0 for r in records)
