@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import random
 import threading
 import time
@@ -52,6 +53,8 @@ from linkwatch.model import CheckResult, LinkState, Outcome
 from linkwatch.store import Store
 from linkwatch.store.checks import CheckRecord, link_status
 from linkwatch.urls import host_of, try_canonicalize
+
+log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 50
 FLUSH_INTERVAL_S = 1.0
@@ -221,7 +224,10 @@ class _Run:
                 return None
             self.shards = Shards(divided(self.settings, checkers), checkers - 1,
                                  base=self.clock(), rng=self.rng)
-            self.shards.__enter__()
+            try:
+                self.shards.__enter__()
+            except OSError as exc:  # e.g. a process limit: check here instead
+                log.warning("cannot start check workers (%s); checking in one process", exc)
         return self.shards if self.shards.live > 0 else None
 
     async def _execute_here(self, lanes: Lanes) -> None:

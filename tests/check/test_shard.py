@@ -209,3 +209,16 @@ def test_workers_are_started_once_per_run_and_take_every_chunk(
 ], ids=["ok", "redirected", "never-requested", "rate-limited"])
 def test_results_cross_the_process_boundary_unchanged(result: CheckResult) -> None:
     assert unpack(result.url, pack(result)) == result
+
+
+def test_when_no_worker_can_start_this_process_checks_everything(
+    web: SimWeb, sharded: Settings, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from linkwatch.check.shard import Shards
+
+    def refuse(self: Shards) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(Shards, "_start", refuse)
+    urls = [web.url(h, f"/ok/alone{h}") for h in range(4)]
+    assert check_links(sharded, None, clock=clock, urls=urls).by_outcome == {"ok": 4}
