@@ -253,6 +253,11 @@ def main() -> None:
             else:
                 figures["false_broken"] = sum(seen.get(u) in ("broken", "soft404") for u in live)
                 figures["missed_gone"] = sum(seen.get(u) != "broken" for u in gone)
+            if name != "lychee":
+                figures["results"] = len(seen)
+                if len(seen) != len(urls):
+                    print(f"warning: {name}: {len(seen)} results for {len(urls)} URLs "
+                          f"(wall {figures['wall_s']:.2f} s, exit {figures['exit']})")
             runs.append(figures)
         rows[name] = _median(runs)
     print(f"{args.urls} URLs, {args.hosts} hosts, {args.latency_ms:g} ms latency, "

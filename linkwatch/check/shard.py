@@ -168,7 +168,7 @@ class Shards:
             changed.set()
 
         for conn in busy:
-            loop.add_reader(conn.fileno(), readable, conn)
+            _watch(loop, conn, readable, conn)
         try:
             await self._until_done(busy, changed, stop)
         finally:
@@ -216,6 +216,15 @@ class Shards:
         for worker in self._workers:
             _end(worker)
         self._workers.clear()
+
+
+def _watch(loop: asyncio.AbstractEventLoop, conn: Connection,
+           callback: Callable[..., None], *args: Any) -> None:
+    """Call ``callback(*args)`` when ``conn`` has a message. The callback reads the whole
+    message with a blocking ``recv``: uvloop makes a watched descriptor non-blocking,
+    which would cut a large message short, so it is set back to blocking."""
+    loop.add_reader(conn.fileno(), callback, *args)
+    os.set_blocking(conn.fileno(), True)
 
 
 def _tell_stop(conn: Connection) -> None:
@@ -293,7 +302,7 @@ async def _work(conn: Connection, settings: Settings, seed: int, base: datetime)
             stop.set()
         inbox.put_nowait(message)
 
-    loop.add_reader(conn.fileno(), on_message)
+    _watch(loop, conn, on_message)
     outbox = _Outbox(conn, stop)
     started = time.monotonic()
 

@@ -222,3 +222,44 @@ def test_when_no_worker_can_start_this_process_checks_everything(
     monkeypatch.setattr(Shards, "_start", refuse)
     urls = [web.url(h, f"/ok/alone{h}") for h in range(4)]
     assert check_links(sharded, None, clock=clock, urls=urls).by_outcome == {"ok": 4}
+
+
+def test_a_message_in_pieces_arrives_whole_on_the_checkers_event_loop() -> None:
+    import asyncio
+    import pickle
+    import socket as socketlib
+    import struct
+    import time
+    from multiprocessing.connection import Connection
+
+    from linkwatch.check.loop import run
+    from linkwatch.check.shard import _watch
+
+    mine, theirs = socketlib.socketpair()
+    reader = Connection(mine.detach())
+    message = ["x" * 100] * 2_000
+    payload = pickle.dumps(message)
+    frame = struct.pack("!i", len(payload)) + payload
+
+    def send_in_pieces() -> None:  # as a large message leaves a busy process
+        theirs.sendall(frame[:1000])
+        time.sleep(0.1)
+        theirs.sendall(frame[1000:])
+
+    async def receive() -> Any:
+        loop = asyncio.get_running_loop()
+        got: asyncio.Future[Any] = loop.create_future()
+        _watch(loop, reader, lambda: got.done() or got.set_result(reader.recv()))
+        sender = threading.Thread(target=send_in_pieces)
+        sender.start()
+        try:
+            return await asyncio.wait_for(got, 5)
+        finally:
+            loop.remove_reader(reader.fileno())
+            sender.join(5)
+
+    try:
+        assert run(receive()) == message
+    finally:
+        reader.close()
+        theirs.close()
