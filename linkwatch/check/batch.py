@@ -56,7 +56,7 @@ from linkwatch.urls import host_of, try_canonicalize
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 50
+FLUSH_EVERY = 500  # results per write transaction (a few ms); at least every second
 FLUSH_INTERVAL_S = 1.0
 WINDOW = 20
 WINDOW_MIN = 5

@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from linkwatch.config import CheckSettings, duration_s
@@ -123,7 +123,8 @@ def _inconclusive(prev: LinkStatus, now: datetime, rules: Rules, network_down: b
             and (now - last_conclusive).total_seconds() >= rules.unverifiable_after_s):
         state = LinkState.UNVERIFIABLE
     interval = rules.network_down_recheck_s if network_down else rules.recheck_failing_s
-    return replace(prev, state=state, failing_since=failing_since, check_interval_s=interval)
+    return LinkStatus(state, prev.state_since, prev.strikes, prev.first_strike_at,
+                      prev.last_strike_at, failing_since, prev.last_ok_at, interval)
 
 
 def _reason(prev: LinkStatus, new: LinkStatus, outcome: Outcome, rules: Rules) -> str:
@@ -153,7 +154,8 @@ def judge(
         new = _inconclusive(prev, now, rules, network_down)
     changed = new.state is not prev.state
     if changed:
-        new = replace(new, state_since=now)
+        new = LinkStatus(new.state, now, new.strikes, new.first_strike_at, new.last_strike_at,
+                         new.failing_since, new.last_ok_at, new.check_interval_s)
     interval = new.check_interval_s or rules.recheck_failing_s
     # a first check spreads a freshly imported corpus over the whole interval
     width = FIRST_SPREAD if prev.state is LinkState.NEW else rules.jitter
