@@ -53,13 +53,17 @@ class HostLimiter:
             await asyncio.sleep(start - now)
 
     async def take_turn(self, host: str) -> None:
-        """Right before each request: at least ``interval_s`` after the host's last one."""
+        """Right before each request: at least ``interval_s`` after the host's last one.
+
+        The turn is claimed before sleeping, so two requests waiting for the same host
+        (a lane and a soft-404 probe, say) get successive turns, not the same one."""
         if self.interval_s <= 0:
             return
-        wait = self._last_start.get(host, float("-inf")) + self.interval_s - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_start[host] = time.monotonic()
+        now = time.monotonic()
+        turn = max(now, self._last_start.get(host, float("-inf")) + self.interval_s)
+        self._last_start[host] = turn
+        if turn > now:
+            await asyncio.sleep(turn - now)
 
     @property
     def slots(self) -> asyncio.Semaphore:

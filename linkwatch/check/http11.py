@@ -48,7 +48,7 @@ class Connection:
     """One kept-alive HTTP/1.1 connection to one origin."""
 
     __slots__ = ("_stream", "_buf", "_reusable", "_busy", "_closed", "_expiry_s",
-                 "_idle_at", "_read_timeout", "used")
+                 "_idle_at", "_read_timeout")
 
     def __init__(self, stream: httpcore.AsyncNetworkStream, keepalive_expiry_s: float) -> None:
         self._stream = stream
@@ -59,7 +59,6 @@ class Connection:
         self._expiry_s = keepalive_expiry_s
         self._idle_at = time.monotonic()
         self._read_timeout: float | None = None
-        self.used = False  # has answered a request before (a stale keep-alive may fail)
 
     # -- state ----------------------------------------------------------------------------
     def is_idle(self) -> bool:
@@ -89,7 +88,6 @@ class Connection:
         self._read_timeout = timeouts.get("read")
         await self._stream.write(_serialise(method, target, headers, body),
                                  timeouts.get("write"))
-        self.used = True
         while True:
             status, reason, response_headers, version = await self._read_head()
             if status >= 200 or status == 101:

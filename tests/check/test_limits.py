@@ -105,3 +105,25 @@ def test_fingerprint_ignores_scripts_navigation_and_whitespace() -> None:
 ], ids=["title-404", "heading", "german", "normal", "long-article-about-404"])
 def test_not_found_wording(html: bytes, expected: bool) -> None:
     assert parse_page(html).says_not_found is expected
+
+
+def test_requests_waiting_for_the_same_host_get_successive_turns() -> None:
+    import asyncio
+
+    from linkwatch.check.hosts import HostLimiter
+
+    async def three_at_once() -> list[float]:
+        limiter = HostLimiter(10, 0.1)
+        starts: list[float] = []
+
+        async def request() -> None:
+            await limiter.take_turn("a.test")
+            starts.append(time.monotonic())
+
+        await limiter.take_turn("a.test")  # a request just went out
+        await asyncio.gather(request(), request(), request())
+        return sorted(starts)
+
+    starts = asyncio.run(three_at_once())
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.09  # not two at the same moment
