@@ -175,6 +175,8 @@ class CheckSettings:
     allow_networks: tuple[str, ...] = ()
     deny_networks: tuple[str, ...] = ()
     proxy: str = ""
+    # extra CA certificates (PEM file) trusted besides the system's, e.g. an intranet CA
+    ca_bundle: str = ""
     honor_robots: bool = False
     strikes: int = DEFAULT_STRIKES
     strike_spacing: str = DEFAULT_STRIKE_SPACING

@@ -14,6 +14,7 @@ import asyncio
 import http.cookiejar
 import random
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -131,6 +132,12 @@ def _no_cookies() -> httpx.Cookies:
         allowed_domains=[])))
 
 
+def _proxy_verify(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(settings.resolve(settings.check.ca_bundle)))
+    return context
+
+
 @asynccontextmanager
 async def open_context(
     settings: Settings, clock: Clock, *, extra_allow: tuple[str, ...] = (),
@@ -142,11 +149,15 @@ async def open_context(
     transport: httpx.AsyncBaseTransport
     if cs.proxy:
         # the proxy, not linkwatch, then decides which addresses are reached
-        transport = httpx.AsyncHTTPTransport(proxy=cs.proxy, retries=0)
+        transport = httpx.AsyncHTTPTransport(
+            proxy=cs.proxy, retries=0,
+            verify=_proxy_verify(settings) if cs.ca_bundle else True)
     else:
         transport = GuardedTransport(GuardedBackend(policy, resolver),
                                      per_origin=cs.per_host + 2,
-                                     max_idle=max(64, cs.concurrency * 4))
+                                     max_idle=max(64, cs.concurrency * 4),
+                                     ca_bundle=str(settings.resolve(cs.ca_bundle))
+                                     if cs.ca_bundle else "")
     client = httpx.AsyncClient(
         transport=transport, trust_env=False, follow_redirects=False, cookies=_no_cookies(),
         timeout=httpx.Timeout(cs.timeout_s, connect=cs.connect_timeout_s),

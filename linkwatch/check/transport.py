@@ -318,8 +318,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, backend: GuardedBackend, *, per_origin: int = 4, max_idle: int = 256,
-                 keepalive_expiry_s: float = 5.0) -> None:
+                 keepalive_expiry_s: float = 5.0, ca_bundle: str = "") -> None:
         self._backend = backend
+        self._ca_bundle = ca_bundle
         self._ssl_context: ssl.SSLContext | None = None
         self._per_origin = max(1, per_origin)
         self._max_idle = max(1, max_idle)
@@ -332,8 +333,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     def _ssl(self) -> ssl.SSLContext:
         """The TLS context, made on first use (loading the CA store takes a while)."""
         if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
-            self._ssl_context.set_alpn_protocols(["http/1.1"])
+            context = ssl.create_default_context()
+            if self._ca_bundle:
+                context.load_verify_locations(cafile=self._ca_bundle)
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl_context = context
         return self._ssl_context
 
     async def _reuse(self, key: _Key) -> Connection | None:
