@@ -273,10 +273,10 @@ class Daemon:
 
     def _serve(self) -> int:
         with open_store(self.settings.state_path, clock=self.clock) as store:
-            aborted = store.abort_stale_runs()  # type: ignore[attr-defined]
+            aborted = store.abort_stale_runs()
             if aborted:
                 log.warning("%d run(s) ended by a crash; their due work will be redone", aborted)
-            self._request_overdue(store)  # type: ignore[arg-type]
+            self._request_overdue(store)
         self._plan()
         worker = threading.Thread(target=self._worker, name="linkwatch-worker", daemon=True)
         worker.start()

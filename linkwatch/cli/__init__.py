@@ -9,6 +9,7 @@ unexpected error, 2 usage or configuration, 3 store, 4 report, 5 corpus, 6 store
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
 
 import click
 
@@ -18,7 +19,9 @@ from linkwatch.clock import fixed_clock, parse_instant
 from linkwatch.errors import LinkwatchError
 
 
-def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+def _parse_now(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> datetime | None:
     if value is None:
         return None
     try:
@@ -90,7 +93,7 @@ def cli(
     ctx: click.Context,
     config_path: str | None,
     state_path: str | None,
-    now: object,
+    now: datetime | None,
     verbose: int,
     quiet: bool,
 ) -> None:
@@ -102,7 +105,7 @@ def cli(
     setup_logging(verbosity)
     app = App(config_path=config_path, verbosity=verbosity)
     if now is not None:
-        app.clock = fixed_clock(now)  # type: ignore[arg-type]
+        app.clock = fixed_clock(now)
     if state_path:
         app.overrides["state"] = {"path": state_path}
     ctx.obj = app
