@@ -207,3 +207,13 @@ def test_ready_is_sent_after_start_up(
     d = Daemon(lambda: settings_for(tmp_path), env={"NOTIFY_SOCKET": str(notify_socket.path)})
     running(d)
     assert wait_for(lambda: any(m.startswith("READY=1") for m in notify_socket.drain()))
+
+
+def test_report_at_adds_a_daily_report_at_that_time(tmp_path: Path) -> None:
+    import datetime as dt
+
+    d = Daemon(lambda: settings_for(tmp_path, report_at="06:30", report_every="0"))
+    d._plan()
+    daily = [j for j in d.scheduler.jobs if j.unit == "days"]
+    assert len(daily) == 1 and daily[0].at_time == dt.time(6, 30)
+    assert all(j.job_func.args != ("report",) for j in d.scheduler.jobs if j.unit == "seconds")
