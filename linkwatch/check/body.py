@@ -47,11 +47,12 @@ class Page:
 
     @property
     def says_not_found(self) -> bool:
-        """The page itself announces 'not found' (in its title or first heading)."""
-        if self.heading and NOT_FOUND.search(self.heading):
-            return True
-        return bool(self.title and NOT_FOUND.search(self.title)
-                    and len(self.text) < SHORT_PAGE_CHARS)
+        """The page itself announces 'not found' (in its title or first heading) and has
+        little else to say: an article headed "404 Not Found: how the web forgets" is a
+        page, not an error page."""
+        if len(self.text) >= SHORT_PAGE_CHARS:
+            return False
+        return any(text and NOT_FOUND.search(text) for text in (self.heading, self.title))
 
 
 class _Inflater:

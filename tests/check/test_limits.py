@@ -102,7 +102,12 @@ def test_fingerprint_ignores_scripts_navigation_and_whitespace() -> None:
     (b"<title>Seite nicht gefunden</title>", True),
     (b"<title>Annual report</title><h1>Results 2025</h1>", False),
     (b"<title>How to fix 404 errors</title><main>" + b"long article " * 400 + b"</main>", False),
-], ids=["title-404", "heading", "german", "normal", "long-article-about-404"])
+    (b"<title>Link rot</title><h1>404 Not Found: how the web forgets</h1><main>"
+     + b"long article " * 400 + b"</main>", False),
+    (b"<title>Essays</title><h1>Why the ether does not exist</h1><article>"
+     + b"long essay " * 400 + b"</article>", False),
+], ids=["title-404", "heading", "german", "normal", "long-article-about-404",
+        "long-article-headed-404", "long-essay-headed-does-not-exist"])
 def test_not_found_wording(html: bytes, expected: bool) -> None:
     assert parse_page(html).says_not_found is expected
 
