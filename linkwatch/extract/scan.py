@@ -74,6 +74,7 @@ class _Task:
     max_file_bytes: int
     max_links: int
     max_url_length: int
+    known: bool = False  # the store has the document's citations from an earlier scan
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class _Scanned:
     size: int
     mtime: float
     content_hash: str
-    extraction: Extraction | None  # None: content unchanged
+    extraction: Extraction | None  # None: content unchanged (or unreadable, see below)
+    unreadable: ExtractWarning | None = None  # a known document kept as it was
 
 
 def document_label(path: Path | str, base_dir: str) -> str:
@@ -102,6 +104,8 @@ def _scan_one(task: _Task) -> _Scanned:
         data, too_big = read_capped(path, task.max_file_bytes)
     except OSError as exc:
         warning = ExtractWarning(task.label, f"cannot read: {exc.strerror or exc}")
+        if task.known:  # a passing read error must not end every citation it has
+            return _Scanned(task.label, 0, 0.0, "", None, warning)
         return _Scanned(task.label, 0, 0.0, "", Extraction(DocFormat.BINARY, warnings=[warning]))
     digest = hashlib.sha256(data).hexdigest()
     if digest == task.previous_hash:
@@ -237,7 +241,8 @@ def _plan(
                 continue
         previous_hash = None if prev is None or prev.removed or force else prev.content_hash
         tasks.append(_Task(str(path), label, previous_hash, c.max_file_bytes,
-                           c.max_links_per_doc, c.max_url_length))
+                           c.max_links_per_doc, c.max_url_length,
+                           prev is not None and not prev.removed))
     return tasks, labels
 
 
@@ -287,7 +292,9 @@ def _consume(
     pending = 0
     for scanned in results:
         done += 1
-        if scanned.extraction is None:
+        if scanned.unreadable is not None:
+            _note_warnings(summary, [scanned.unreadable])  # read again on the next scan
+        elif scanned.extraction is None:
             store.touch_document(scanned.label, scanned.size, scanned.mtime)
             summary.documents_unchanged += 1
         else:

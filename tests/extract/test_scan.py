@@ -178,3 +178,22 @@ def test_a_document_that_comes_back_is_active_again(tmp_path, corpus, store) -> 
     assert summary.citations_added == 2
     assert store.scalar("SELECT removed_at FROM documents WHERE path = 'corpus/a.md'") is None
     assert len(store.document_link_ids("corpus/a.md")) == 2
+
+
+def test_a_document_that_cannot_be_read_keeps_its_citations(
+    tmp_path, corpus, store, monkeypatch
+) -> None:
+    settings = _settings(tmp_path)
+    scan_corpus(settings, store)
+    (corpus / "a.md").write_text("[one](https://one.example.org/) edited, https://two.example.org/\n")
+
+    def denied(path: Path, max_bytes: int) -> tuple[bytes, str | None]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("linkwatch.extract.scan.read_capped", denied)
+    summary = scan_corpus(settings, store)
+    assert (summary.citations_ended, summary.warnings) == (0, 1)
+    assert "Permission denied" in summary.warning_samples[0]
+    assert len(store.document_link_ids("corpus/a.md")) == 2
+    monkeypatch.undo()
+    assert scan_corpus(settings, store).documents_changed == 1  # read again once readable
