@@ -29,7 +29,7 @@ from linkwatch.extract.text import extract_text
 from linkwatch.model import Citation, DocFormat, ExtractWarning
 
 # bump when extraction changes what it finds: the next scan re-reads every document
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 
 @dataclass(frozen=True)

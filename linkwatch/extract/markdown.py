@@ -61,8 +61,9 @@ _MD_TAG = re.compile(
 _AUTOLINK = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>\x00-\x1f]*)>")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+# a reference definition; ``[^label]:`` is a GFM footnote (prose), not one
 _REFERENCE = re.compile(
-    r"^[ \t>]*\[((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
+    r"^[ \t>]*\[(?!\^)((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
     re.MULTILINE,
 )
 _MAYBE_LINK = re.compile(r"https?:|www\.|\]\(|\]:|<", re.IGNORECASE)

@@ -126,3 +126,13 @@ def test_private_and_loopback_urls_are_extracted_for_the_checker_to_judge(extrac
         "http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data/",
         "http://192.168.1.1/", "http://[::1]:9000/",
     ]
+
+
+def test_a_footnote_is_no_reference_definition() -> None:
+    body = (b"---\nlink: https://self.example.org/post/\n---\n# T\n\nClaim.[^1]\n\n"
+            b"[^1]: Reported by https://source.example.org/a in 2020.\n")
+    result = extract_document("x.md", body)
+    assert [(c.url, c.source) for c in result.citations] == [
+        ("https://self.example.org/post/", "frontmatter:link"),
+        ("https://source.example.org/a", "text"),
+    ]
