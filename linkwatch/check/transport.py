@@ -37,7 +37,10 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "linkwatch_deadline", default=None
 )
-_TEMPORARY_DNS = {getattr(socket, n) for n in ("EAI_AGAIN", "EAI_FAIL") if hasattr(socket, n)}
+#: the answers that say the name does not exist (NXDOMAIN, no address records); any other
+#: failure (EAI_AGAIN, EAI_FAIL, EAI_SYSTEM when out of file descriptors, ...) says
+#: nothing about the link
+_PERMANENT_DNS = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
 
 
 class NameNotResolved(Exception):  # noqa: N818 - a link fault carried to the check boundary
@@ -55,7 +58,7 @@ async def system_resolver(host: str, port: int) -> list[str]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise NameNotResolved(host, exc.strerror or str(exc),
-                              permanent=exc.errno not in _TEMPORARY_DNS) from None
+                              permanent=exc.errno in _PERMANENT_DNS) from None
     except UnicodeError as exc:
         raise NameNotResolved(host, str(exc), permanent=True) from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 
 import pytest
 
@@ -160,3 +161,29 @@ def test_env_proxies_are_ignored(web: SimWeb, settings: Settings,
     monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
     monkeypatch.setenv("ALL_PROXY", "http://10.0.0.1:3128")
     assert run_check(web.url(0, "/ok/no-proxy"), settings).outcome is Outcome.OK
+
+
+@pytest.mark.parametrize(("code", "permanent"), [
+    ("EAI_NONAME", True), ("EAI_NODATA", True), ("EAI_AGAIN", False), ("EAI_FAIL", False),
+    ("EAI_SYSTEM", False), ("EAI_MEMORY", False),
+], ids=lambda v: str(v))
+def test_only_a_name_that_does_not_exist_is_a_permanent_dns_failure(
+    monkeypatch: pytest.MonkeyPatch, code: str, permanent: bool
+) -> None:
+    """EAI_SYSTEM (e.g. out of file descriptors) says nothing about the link."""
+    if not hasattr(socket, code):
+        pytest.skip(f"{code} not on this platform")
+    errno = getattr(socket, code)
+
+    async def failing(self: object, *args: object, **kwargs: object) -> object:
+        raise socket.gaierror(errno, "resolver said no")
+
+    async def resolve() -> bool:
+        monkeypatch.setattr(type(asyncio.get_running_loop()), "getaddrinfo", failing)
+        try:
+            await system_resolver("host.example", 80)
+        except NameNotResolved as exc:
+            return exc.permanent
+        raise AssertionError("resolved")
+
+    assert asyncio.run(resolve()) is permanent
