@@ -97,9 +97,13 @@ def link_cell(link: LinkView) -> Markup:
 
 
 def cites(link: LinkView, limit: int, root: str, doc_href: Callable[..., str]) -> Markup:
-    """The first ``limit`` documents and lines citing ``link``, with anchor text."""
+    """The first ``limit`` documents and lines citing ``link``, with anchor text.
+
+    A document page has a row (and a line anchor) only for links that need attention; the
+    others link to the document's section."""
+    with_line = link.needs_attention
     items = [
-        f'<li><a href="{e(root + doc_href(c.document_id, c.line))}">'
+        f'<li><a href="{e(root + doc_href(c.document_id, c.line if with_line else None))}">'
         f"{short(c.document, 60)}:{filters.as_int(c.line)}</a>"
         + (f' <bdi class="anchor">“{short(c.text, 80)}”</bdi>' if c.text else "")
         + "</li>"

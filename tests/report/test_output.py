@@ -167,3 +167,28 @@ def test_long_lists_are_capped_on_the_index_and_paginated(
         True, True, True, False]
     assert (out / "docs" / f"{doc}.html").read_text(encoding="utf-8").count(
         'href="https://x.example/') == 25
+
+
+def test_every_link_to_a_document_line_lands_on_an_element_of_that_page(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    populate_example(rdb)
+    generate_report(settings, rdb.store, clock=rdb.clock)
+    root = settings.report_dir
+    ids: dict[Path, set[str]] = {}
+    missing: list[str] = []
+    for page in root.rglob("*.html"):
+        for a in LexborHTMLParser(page.read_text()).css("a[href*='#']"):
+            href = a.attributes["href"] or ""
+            target, _, fragment = href.partition("#")
+            if href.startswith("http"):
+                continue
+            path = (page.parent / target).resolve() if target else page.resolve()
+            if path not in ids:
+                tree = LexborHTMLParser(path.read_text())
+                ids[path] = {str(n.attributes["id"]) for n in tree.css("[id]")}
+            if fragment not in ids[path]:
+                missing.append(f"{page.relative_to(root)}: {href}")
+    assert missing == []
