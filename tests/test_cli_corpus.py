@@ -121,3 +121,13 @@ def test_jsonl_and_json_formats_carry_the_same_records() -> None:
     assert lines == listed
     assert any("\n" in r["url"] for r in lines)  # control characters survive the escaping
     assert any("\u2019" in r["text"] or "é" in r["url"] for r in lines)
+
+
+def test_extract_text_never_writes_terminal_control_characters(tmp_path: Path) -> None:
+    page = tmp_path / "evil.html"
+    page.write_text("<p>" + "text " * 600 + "</p>"
+                    '<a href="https://a.example.org/\x1b[2J">x\x1b]0;owned\x07 y</a>\n')
+    result = run("extract", str(page))
+    assert "a.example.org" in result.stdout
+    assert not any(ch in result.stdout for ch in "\x1b\x07")
+    assert "\x1b" not in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from json.encoder import encode_basestring
@@ -78,12 +79,23 @@ def _json_lines(extraction: Extraction) -> str:
     )
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN``: a hostile document must not
+    send escape sequences to the reader's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _text_line(r: dict[str, Any]) -> str:
     extra = f"  (archived copy of {r['archived_original']})" if "archived_original" in r else ""
     if "invalid" in r:
         extra = f"  (invalid: {r['invalid']})"
     text = f'  "{r["text"]}"' if r["text"] else ""
-    return f"{r['document']}:{r['line']}:{r['column']}: {r['url']}  [{r['source']}]{text}{extra}"
+    return printable(
+        f"{r['document']}:{r['line']}:{r['column']}: {r['url']}  [{r['source']}]{text}{extra}"
+    )
 
 
 @click.command()
@@ -113,7 +125,7 @@ def extract(app: App, fmt: str, jobs: int | None, paths: tuple[str, ...]) -> Non
         for w in extraction.warnings:
             if app.verbosity >= 0:
                 where = f"{w.document}:{w.line}" if w.line else w.document
-                click.echo(f"linkwatch: warning: {where}: {w.message}", err=True)
+                click.echo(printable(f"linkwatch: warning: {where}: {w.message}"), err=True)
         if fmt == "json":
             records.extend(citation_dicts(extraction))
         elif fmt == "jsonl":
@@ -132,7 +144,7 @@ def _summary_text(s: ScanSummary) -> str:
         f"links: {s.links_new} new ({s.links_invalid} invalid)",
         f"warnings: {s.warnings}" + (" (first ones below; -v logs all)" if s.warnings else ""),
     ]
-    lines += [f"  {w}" for w in s.warning_samples]
+    lines += [f"  {printable(w)}" for w in s.warning_samples]
     if s.stopped:
         lines.append("stopped early; run scan again to finish")
     lines.append(f"took {s.elapsed_s:.2f} s")
