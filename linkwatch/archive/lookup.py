@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import requests
 from waybackpy import WaybackMachineAvailabilityAPI, WaybackMachineCDXServerAPI
-from waybackpy.cdx_utils import full_url, get_response
+from waybackpy.cdx_utils import check_for_blocked_site, full_url
 from waybackpy.exceptions import (
     BlockedSiteError,
     InvalidJSONInAvailabilityAPIResponse,
@@ -115,9 +115,7 @@ class CDXAPI(WaybackMachineCDXServerAPI):
         payload["showResumeKey"] = "true"
         payload["limit"] = str(self.limit)
         request_url = full_url(self.endpoint, params=payload)
-        res = get_response(request_url, headers=headers)
-        if isinstance(res, Exception):
-            raise res
+        res = _get_once(request_url, headers)
         self.last_api_request_url = request_url
         self.response = res
         _raise_for_status(res, "CDX")
@@ -125,6 +123,16 @@ class CDXAPI(WaybackMachineCDXServerAPI):
         if len(lines) >= 3 and not lines[-2].strip():
             lines = lines[:-2]  # a resume key: we asked for a bounded answer, stop here
         yield "\n".join(lines)
+
+
+def _get_once(url: str, headers: dict[str, str]) -> requests.Response:
+    """One GET, no retries: waybackpy's ``get_response`` retries https up to five times on
+    5xx and dropped connections (sleeping on ``Retry-After``), requests the limiter never
+    sees and the archive counts against us."""
+    with requests.Session() as session:
+        response = session.get(url, headers=headers)
+    check_for_blocked_site(response)
+    return response
 
 
 def retry_after_or_unknown(seconds: float | None) -> float:

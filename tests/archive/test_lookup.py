@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from linkwatch.archive.limits import ArchiveLimiter, Limits
 from linkwatch.archive.lookup import Lookup, Stopped
+from linkwatch.config import ArchiveSettings, Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from tests.archive.conftest import fast_settings
 
@@ -88,3 +92,42 @@ def test_a_stop_interrupts_the_wait_for_budget(wayback, limiter) -> None:
     limiter.back_off(1.0)
     with pytest.raises(Stopped):
         Lookup(fast_settings(wayback), limiter, stop).captures("http://c.test/")
+
+
+@pytest.fixture
+def hang_up_server() -> Iterator[tuple[int, list[int]]]:
+    """A TCP server on loopback that closes every connection at once; counts them."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.05)
+    accepted = [0]
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            accepted[0] += 1
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    done.set()
+    thread.join(2.0)
+    server.close()
+
+
+def test_one_cdx_lookup_is_one_request_even_over_https(hang_up_server, limiter) -> None:
+    """waybackpy retries CDX over https up to five times on its own (5xx, dropped
+    connections): requests the limiter never sees."""
+    port, accepted = hang_up_server
+    settings = replace(Settings(), archive=replace(
+        ArchiveSettings(), wayback_url=f"https://127.0.0.1:{port}", request_timeout_s=3.0))
+    with pytest.raises(ArchiveUnavailable):
+        Lookup(settings, limiter, threading.Event()).captures("http://c.test/")
+    time.sleep(0.3)
+    assert accepted[0] == 1
