@@ -22,9 +22,9 @@ from linkwatch.extract.spans import Spans
 from linkwatch.extract.text import find_urls, url_starts
 
 _LINE = re.compile(r"[^\n]*(?:\n|\Z)")
-_CONTAINER = re.compile(r"[ ]{0,3}>[ ]?|[ ]{0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]+|(?=\n)|\Z)")
 _FENCE_OPEN = re.compile(r"[ \t>]*(`{3,}(?=[^`\n]*$)|~{3,})", re.MULTILINE)
-_LIST_ITEM = re.compile(r"[ ]{0,3}(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)", re.MULTILINE)
+# a list item: indentation, marker, the spaces before its content
+_LIST_ITEM = re.compile(r"([ \t]*(?:[-+*]|\d{1,9}[.)]))([ \t]+|(?=\r?\n)|\Z)")
 _HTML_BLOCK = re.compile(
     r"[ ]{0,3}(?:>[ ]?)*(?:<(?:script|pre|style|textarea)(?:[\s>]|$)|<!--|<\?|<![a-zA-Z]|"
     r"<!\[CDATA\[|</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|"
@@ -101,7 +101,8 @@ class _Blocks:
         self._fence: tuple[str, int] | None = None
         self._html_end: re.Pattern[str] | None = None
         self._html_from = 0
-        self._blank, self._in_list = True, False
+        self._blank = True
+        self._items: list[int] = []  # content columns of the open list items, innermost last
         for m in _LINE.finditer(text, start, end):
             if m.start() == m.end():
                 break
@@ -130,20 +131,28 @@ class _Blocks:
             self._blank = True
             return
         indent = _indent(line)
-        if indent >= 4 and not self._in_list and (self._blank or self._para is None):
-            self._close(a)  # indented code
+        if self._blank:  # after a blank line, items indented deeper than this line end
+            while self._items and self._items[-1] > indent:
+                self._items.pop()
+        content = self._items[-1] if self._items else 0
+        if indent >= content + 4 and (self._blank or self._para is None):
+            self._close(a)  # indented code (in a list item: relative to its content)
             return
         if self._open_fence(a, b) or self._open_html(a, b, line):
             return
-        is_item = _LIST_ITEM.match(self.text, a, b) is not None
-        if is_item:
+        item = _LIST_ITEM.match(line) if indent < content + 4 else None
+        if item:
             self._close(a)
-            self._in_list = True
-        self._paragraph_line(a, leaves_list=not is_item and self._blank and indent == 0)
+            while self._items and self._items[-1] > indent:
+                self._items.pop()
+            gap = _indent(item.group(2).replace("\r", "").replace("\n", ""))
+            marker = _indent(item.group(1).replace("\t", "    ")) + len(item.group(1).strip())
+            self._items.append(marker + (gap if 1 <= gap <= 4 else 1))
+        self._paragraph_line(a, leaves_list=not item and self._blank and indent == 0)
 
     def _paragraph_line(self, a: int, *, leaves_list: bool) -> None:
         if leaves_list:
-            self._in_list = False
+            self._items.clear()
         if self._para is None:
             self._para = a
         self._blank = False

@@ -136,3 +136,9 @@ def test_a_footnote_is_no_reference_definition() -> None:
         ("https://self.example.org/post/", "frontmatter:link"),
         ("https://source.example.org/a", "text"),
     ]
+
+
+def test_indented_code_in_a_list_item_is_not_a_citation() -> None:
+    body = (b"# Steps\n\n1. Fetch the data:\n\n       curl -O https://code.example.org/data.csv\n\n"
+            b"   Then read https://docs.example.org/ for more.\n")
+    assert urls(extract_document("x.md", body)) == ["https://docs.example.org/"]

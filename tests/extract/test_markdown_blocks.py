@@ -22,6 +22,10 @@ SAMPLES = {
     "inline-tag-inside-paragraph": "Text\n<a href=\"https://x.org/\">x</a> and\n[y](z)\n",
     "lone-tag-line-after-blank": "Text\n\n<a href=\"https://x.org/\">\n\nafter\n",
     "comment-block": "<!--\n[x](y)\n-->\ntext\n",
+    "list-item-indented-code": "- item\n\n      git clone https://x.org/r\n\n  text\n",
+    "ordered-item-indented-code": "10. item\n\n        code\n\n    text\n",
+    "nested-item-paragraph": "- a\n  - b\n\n      text in b\n\n          code in b\n",
+    "list-then-less-indented-code": "- a\n- b\n\n    text in b\n\nend\n\n    code\n",
 }
 
 
