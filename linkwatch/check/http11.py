@@ -117,15 +117,17 @@ class Connection:
     async def _read_head(self) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
         start = 0
         while True:
-            end = self._buf.find(b"\r\n\r\n", start)
-            if end >= 0:
-                head = bytes(self._buf[:end])
-                del self._buf[:end + 4]
+            # the first blank line ends the head (a bare-LF head may be followed by a body
+            # with CRLF CRLF in it)
+            crlf = self._buf.find(b"\r\n\r\n", start)
+            lf = self._buf.find(b"\n\n", start)
+            if lf >= 0 and (crlf < 0 or lf < crlf):
+                head = bytes(self._buf[:lf])
+                del self._buf[:lf + 2]
                 break
-            end = self._buf.find(b"\n\n", start)
-            if end >= 0:
-                head = bytes(self._buf[:end])
-                del self._buf[:end + 2]
+            if crlf >= 0:
+                head = bytes(self._buf[:crlf])
+                del self._buf[:crlf + 4]
                 break
             if len(self._buf) > MAX_HEAD_BYTES:
                 raise _error("response head too large")

@@ -100,7 +100,9 @@ def ok(body: bytes, extra: bytes = b"") -> bytes:
     (b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"after interim"), 200, b"after interim"),
     (b"HTTP/1.0 200 OK\r\n\r\nuntil the server closes", 200, b"until the server closes"),
     (b"HTTP/1.1 204 No Content\r\nContent-Length: 99\r\n\r\n", 204, b""),
-], ids=["content-length", "chunked-with-trailer", "interim-1xx", "until-close", "no-content"])
+    (b"HTTP/1.1 200 OK\nContent-Length: 8\n\nab\r\n\r\ncd", 200, b"ab\r\n\r\ncd"),
+], ids=["content-length", "chunked-with-trailer", "interim-1xx", "until-close", "no-content",
+        "bare-lf-head-then-crlf-in-body"])
 def test_body_framing(serve: type[RawServer], answer: bytes, status: int, body: bytes) -> None:
     with serve([[answer]]) as server:
         assert fetch(server, "/x") == [(status, body)]
