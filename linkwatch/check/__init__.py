@@ -288,14 +288,17 @@ async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) ->
 async def _ask(
     ctx: CheckContext, method: str, url: str, jar: httpx.Cookies
 ) -> tuple[str, httpx.Response]:
-    """HEAD, falling back to GET unless HEAD gave a clear 2xx/3xx."""
+    """HEAD, falling back to GET unless HEAD gave a clear 2xx/3xx or asked us to wait
+    (429, 503 with ``Retry-After``: asking again at once would ignore it)."""
     if method == "HEAD":
         try:
             response = await _send(ctx, "HEAD", url, jar)
         except (httpx.RemoteProtocolError, httpx.ReadError):
             pass  # some servers drop HEAD
         else:
-            if is_clear_success(response.status_code):
+            status = response.status_code
+            if is_clear_success(status) or outcome_for_status(
+                    status, response.headers) is Outcome.RATE_LIMITED:
                 return "HEAD", response
             await _release(response)
     return "GET", await _send(ctx, "GET", url, jar)

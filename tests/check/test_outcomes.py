@@ -178,3 +178,15 @@ def test_an_unforeseen_error_is_an_outcome_not_a_crash(
     result = run_check("http://example.test/x", settings, resolver=broken_resolver)
     assert result.outcome is Outcome.NETWORK_ERROR
     assert "internal error" in (result.error or "") and "resolver bug" in (result.error or "")
+
+
+@pytest.mark.parametrize("path", ["/ratelimit/120", "/unavailable/120"],
+                         ids=["429", "503-retry-after"])
+def test_a_host_that_says_wait_to_head_is_not_asked_again_with_get(
+    web: SimWeb, settings: Settings, path: str
+) -> None:
+    before = len(web.hits(4, path))
+    result = run_check(web.url(4, path), settings, fetch_body=False)
+    assert result.outcome is Outcome.RATE_LIMITED
+    assert result.retry_after_s == 120
+    assert [r.method for r in web.hits(4, path)[before:]] == ["HEAD"]
