@@ -27,7 +27,11 @@ _NOISE = ["script", "style", "noscript", "template", "nav", "header", "footer", 
 _CONTENT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 NOT_FOUND = re.compile(
-    r"\b(?:404|page not found|not found|does ?n[o']t exist|no longer (?:exists|available)|"
+    # "404" only as an error ("404", "404 | Site", "Error 404", "404 page"), not as a name
+    # (a Peugeot 404, area code 404)
+    r"^\W*404\s*(?:$|[|:\u2013\u2014-])|\b(?:error|http)\W{0,3}404\b|"
+    r"\b404\W{0,3}(?:error|page|not)\b|"
+    r"\b(?:page not found|not found|does ?n[o']t exist|no longer (?:exists|available)|"
     r"(?:can ?not|can't|could not|couldn't) be found|nothing (?:was )?found|"
     r"page (?:is )?(?:missing|unavailable)|seite nicht gefunden|page introuvable|"
     r"no encontrada)\b",

@@ -106,8 +106,15 @@ def test_fingerprint_ignores_scripts_navigation_and_whitespace() -> None:
      + b"long article " * 400 + b"</main>", False),
     (b"<title>Essays</title><h1>Why the ether does not exist</h1><article>"
      + b"long essay " * 400 + b"</article>", False),
+    (b"<title>404</title><p>nothing here</p>", True),
+    (b"<title>Error 404 | News</title>", True),
+    (b"<title>404 | News</title>", True),
+    (b"<title>Peugeot 404</title><h1>Peugeot 404 (1960-1975)</h1><p>A short note.</p>", False),
+    (b"<title>Area code 404</title><h1>Atlanta: area code 404</h1>", False),
 ], ids=["title-404", "heading", "german", "normal", "long-article-about-404",
-        "long-article-headed-404", "long-essay-headed-does-not-exist"])
+        "long-article-headed-404", "long-essay-headed-does-not-exist", "bare-404",
+        "error-404", "404-pipe-site", "short-page-about-a-peugeot-404",
+        "short-page-about-area-code-404"])
 def test_not_found_wording(html: bytes, expected: bool) -> None:
     assert parse_page(html).says_not_found is expected
 
