@@ -62,6 +62,9 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _NO_BODY = httpx.ByteStream(b"")
 ROBOTS_AGENT = "linkwatch"
 MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
+#: a page with less main text than this (an app shell that a script fills in) looks like
+#: every other page of its site: comparing it with a made-up sibling proves nothing
+MIN_COMPARABLE_TEXT = 50
 
 
 @dataclass
@@ -359,7 +362,8 @@ async def _final(
     if ctx.settings.soft404_probe and not is_home(trace.final_url):
         await _release(response)
         probe = await ctx.probes.get(trace.final_url, lambda: _probe(ctx, trace.final_url))
-        if looks_like_sibling(page.content_hash, trace.final_url, probe):
+        comparable = page.content_hash if len(page.text) >= MIN_COMPARABLE_TEXT else None
+        if looks_like_sibling(comparable, trace.final_url, probe):
             return Outcome.SOFT404, "same page as a made-up URL on this site"
     return alive, None
 

@@ -30,6 +30,7 @@ CASES = [
     ("/soft404/missing", Outcome.SOFT404),
     ("/spa/no-such-page", Outcome.SOFT404),
     ("/spa/real-article", Outcome.OK),
+    ("/shell/real-article", Outcome.OK),
     ("/head405/article", Outcome.OK),
     ("/head-drop/article", Outcome.OK),
     ("/challenge/article", Outcome.BLOCKED),

@@ -30,6 +30,8 @@ per-response latency):
 ``/soft404/NAME``               200 "Page not found" page
 ``/spa/NAME``                   ``real-*`` names are real pages; anything else serves the
                                 home page with 200 (a site that answers everything)
+``/shell/NAME``                 200, the same client-side app shell for every path (no
+                                text until a script runs, like many single-page apps)
 ``/head405/NAME``               HEAD 405, GET 200
 ``/head-drop/NAME``             HEAD closes the connection, GET 200
 ``/challenge/NAME``             403 with ``cf-mitigated: challenge`` (bot challenge)
@@ -134,6 +136,9 @@ def home(host: int) -> bytes:
     return page(f"Home of host {host}", f"Welcome to host {host}, the front page.")
 
 
+APP_SHELL = (b"<!doctype html><html><head><title>News App</title><script src=/app.js>"
+             b"</script></head><body><div id=root></div><noscript>You need to enable "
+             b"JavaScript to run this app.</noscript></body></html>")
 NOT_FOUND_PAGE = page("Page not found", "Sorry, the page you are looking for does not exist.")
 
 
@@ -374,6 +379,8 @@ class SimWeb:
                 302, headers={"Location": f"/chain/{n - 1}"})
         if top == "soft404":
             return Reply(200, NOT_FOUND_PAGE)
+        if top == "shell":
+            return Reply(200, APP_SHELL)
         if top == "spa":
             if name.startswith("real-"):
                 return Reply(200, page(f"Page {name}", f"A real article called {name}."))
