@@ -266,6 +266,13 @@ async def _release(response: httpx.Response) -> None:
     await response.aclose()
 
 
+def _location(response: httpx.Response) -> str | None:
+    """The first ``Location`` (httpx joins repeated headers with ", ", and some servers
+    send the same ``Location`` twice)."""
+    found = response.headers.get_list("location")
+    return found[0] if found else None
+
+
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:
     parsed = parse_url(url)
     host = parsed.raw_host.decode("ascii", errors="replace")  # punycode, as host_of gives
@@ -318,7 +325,7 @@ async def _follow(trace: _Trace, ctx: CheckContext, fetch_body: bool) -> tuple[O
         method, response = await _ask(ctx, method, current, jar)
         try:
             trace.status = response.status_code
-            location = response.headers.get("location")
+            location = _location(response)
             if response.status_code in REDIRECT_CODES and location:
                 try:
                     current = str(httpx.URL(current).join(location.strip()))
@@ -374,7 +381,7 @@ async def _fetch_robots(ctx: CheckContext, url: str) -> tuple[int, bytes]:
     for _hop in range(6):
         response = await _send(ctx, "GET", url, jar)
         try:
-            location = response.headers.get("location")
+            location = _location(response)
             if response.status_code in REDIRECT_CODES and location:
                 url = str(httpx.URL(url).join(location.strip()))
                 continue
@@ -400,7 +407,7 @@ async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
                 response = await _send(ctx, "GET", current, jar)
                 try:
                     trace.status = response.status_code
-                    location = response.headers.get("location")
+                    location = _location(response)
                     if response.status_code in REDIRECT_CODES and location:
                         current = str(httpx.URL(current).join(location.strip()))
                         trace.chain.append(current)

@@ -21,6 +21,8 @@ from linkwatch.check.parsed_url import parse_url
 from linkwatch.check.policy import AddressPolicy
 from linkwatch.check.soft404 import is_home, last_segment
 from linkwatch.check.transport import GuardedBackend, GuardedTransport, system_resolver
+from linkwatch.model import Outcome
+from tests.check.harness import make_settings, run_check
 
 Script = list[bytes]  # one raw answer per request on a connection
 
@@ -236,3 +238,13 @@ def test_parse_url_agrees_with_httpx_on_generated_urls(
             parse_url(url)
         return
     assert parse_url(url)._uri_reference == expected._uri_reference
+
+
+def test_a_location_header_sent_twice_is_followed_once(serve: type[RawServer]) -> None:
+    moved = (b"HTTP/1.1 301 Moved Permanently\r\nLocation: /new\r\nLocation: /new\r\n"
+             b"Content-Length: 0\r\n\r\n")
+    with serve([[moved, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]]) as server:
+        result = run_check(f"http://127.0.0.1:{server.port}/old", make_settings(),
+                           fetch_body=False)
+    assert result.outcome is Outcome.REDIRECTED, result
+    assert result.final_url == f"http://127.0.0.1:{server.port}/new"
