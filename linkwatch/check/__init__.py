@@ -60,6 +60,7 @@ PROBE_TIMEOUT_S = 10.0
 CACHE_MAX = 10_000  # origins whose headers and address verdicts are kept per run
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _NO_BODY = httpx.ByteStream(b"")
+_NON_ASCII = re.compile(r"[\x80-\xff]")
 ROBOTS_AGENT = "linkwatch"
 MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
 #: a page with less main text than this (an app shell that a script fills in) looks like
@@ -267,10 +268,14 @@ async def _release(response: httpx.Response) -> None:
 
 
 def _location(response: httpx.Response) -> str | None:
-    """The first ``Location`` (httpx joins repeated headers with ", ", and some servers
-    send the same ``Location`` twice)."""
-    found = response.headers.get_list("location")
-    return found[0] if found else None
+    """The first ``Location``, its non-ASCII bytes percent-encoded as sent (what a browser
+    requests). Not ``headers.get``: httpx joins a repeated header with ", " (some servers
+    send the same ``Location`` twice) and decodes every header with one charset guessed
+    for all of them (one Latin-1 header turns a UTF-8 ``Location`` into mojibake)."""
+    for name, value in response.headers.raw:
+        if name.lower() == b"location":
+            return _NON_ASCII.sub(lambda m: f"%{ord(m.group()):02X}", value.decode("latin-1"))
+    return None
 
 
 async def _send(ctx: CheckContext, method: str, url: str, jar: httpx.Cookies) -> httpx.Response:

@@ -248,3 +248,22 @@ def test_a_location_header_sent_twice_is_followed_once(serve: type[RawServer]) -
                            fetch_body=False)
     assert result.outcome is Outcome.REDIRECTED, result
     assert result.final_url == f"http://127.0.0.1:{server.port}/new"
+
+
+@pytest.mark.parametrize(("other", "location", "expected"), [
+    (b"", b"/caf\xc3\xa9", "/caf%C3%A9"),
+    (b"X-Note: \xe9t\xe9\r\n", b"/caf\xc3\xa9", "/caf%C3%A9"),
+    (b"", b"/caf\xe9", "/caf%E9"),
+], ids=["utf-8", "utf-8-beside-a-latin-1-header", "latin-1"])
+def test_non_ascii_location_bytes_are_followed_as_sent(
+    serve: type[RawServer], other: bytes, location: bytes, expected: str
+) -> None:
+    """A browser sends the Location's bytes back percent-encoded, whatever the other
+    headers' encoding."""
+    moved = (b"HTTP/1.1 302 Found\r\n" + other + b"Location: " + location
+             + b"\r\nContent-Length: 0\r\n\r\n")
+    with serve([[moved, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]]) as server:
+        result = run_check(f"http://127.0.0.1:{server.port}/old", make_settings(),
+                           fetch_body=False)
+        assert server.requests[1].split(b" ")[1] == expected.encode()
+    assert result.final_url == f"http://127.0.0.1:{server.port}{expected}"
