@@ -68,8 +68,9 @@ def is_home(url: str) -> bool:
 
 
 def is_redirect_to_home(original: str, final: str) -> bool:
-    """A deep link that ended on a site's root page."""
-    if is_home(original) or not is_home(final):
+    """A deep link that ended on a site's root page. A root URL with a query
+    (``/?utm_source=feed``) is no deep link: a site that drops the query is still there."""
+    if _path(original) in ("", "/") or not is_home(final):
         return False
     name = last_segment(original).lower().rsplit(".", 1)[0]
     return name not in _INDEX_NAMES

@@ -139,3 +139,20 @@ def test_requests_waiting_for_the_same_host_get_successive_turns() -> None:
     starts = asyncio.run(three_at_once())
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 0.09  # not two at the same moment
+
+
+@pytest.mark.parametrize(("original", "final", "expected"), [
+    ("http://news.example/2020/05/story", "https://news.example/", True),
+    ("http://news.example/story?id=7", "https://news.example/", True),
+    ("http://news.example/index.html", "https://news.example/", False),
+    ("http://news.example/", "https://news.example/", False),
+    ("http://news.example/?utm_source=feed", "https://news.example/", False),
+    ("http://news.example/story", "https://news.example/story/", False),
+], ids=["deep-link", "deep-link-with-query", "index-page", "home", "home-with-tracking-query",
+        "not-to-home"])
+def test_which_redirects_to_the_home_page_are_soft_404s(
+    original: str, final: str, expected: bool
+) -> None:
+    from linkwatch.check.soft404 import is_redirect_to_home
+
+    assert is_redirect_to_home(original, final) is expected
