@@ -24,7 +24,7 @@ _TOKEN = re.compile(
     r"<!--.*?(?:-->|\Z)"
     r"|<!\[CDATA\[.*?(?:\]\]>|\Z)"
     r"|<[!?][^>]*(?:>|\Z)"
-    r"|<(/?)([a-zA-Z][^\s/>\x00]*)((?:=\s*\"[^\"]*\"|=\s*'[^']*'|[^>])*+)>",
+    r"|<(/?)([a-zA-Z][^\s/>\x00]*+)((?:=\s*\"[^\"]*\"|=\s*'[^']*'|[^>])*+)>",
     re.DOTALL,
 )
 _UNTERMINATED_TAG = re.compile(r"</?[a-zA-Z]")
@@ -142,7 +142,9 @@ def find_base(c: Collector, start: int, end: int) -> tuple[str | None, str | Non
     base = canonical = None
     for m in _BASE_OR_LINK.finditer(c.text, start, end):
         tm = _TOKEN.match(c.text, m.start())
-        if tm is None or not tm.group(2):
+        if tm is None:
+            break  # an unterminated tag: the reader stops here too
+        if not tm.group(2):
             continue
         attrs = {k: v for k, v, _ in reversed(_attrs(c, tm))}
         href = unescape_attr(attrs.get("href", "")).strip()

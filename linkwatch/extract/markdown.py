@@ -66,6 +66,7 @@ _REFERENCE = re.compile(
     r"^[ \t>]*\[(?!\^)((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
     re.MULTILINE,
 )
+MAX_DESTINATION_PARENS = 32  # nesting, as cmark allows
 _MAYBE_LINK = re.compile(r"https?:|www\.|\]\(|\]:|<", re.IGNORECASE)
 
 
@@ -286,6 +287,7 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
     text = c.text
     openers: list[int] = []
     skip_to = start
+    unclosed: dict[str, int] = {}  # closer -> offset after which it does not occur
     for m in _BRACKET.finditer(text, start, end):
         at = m.start()
         if at < skip_to or c.full:
@@ -300,7 +302,7 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
         opener = openers.pop()
         if not text.startswith("(", at + 1):
             continue
-        dest = _destination(text, at + 2, end)
+        dest = _destination(text, at + 2, end, unclosed)
         if dest is None:
             continue
         raw, dest_at, close = dest
@@ -314,11 +316,16 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
         skip_to = close
 
 
-def _destination(text: str, pos: int, end: int) -> tuple[str, int, int] | None:
-    """Parse ``dest [title])`` after ``](``: (raw destination, its offset, end of link)."""
+def _destination(
+    text: str, pos: int, end: int, unclosed: dict[str, int]
+) -> tuple[str, int, int] | None:
+    """Parse ``dest [title])`` after ``](``: (raw destination, its offset, end of link).
+
+    ``unclosed`` remembers closers not found (a paragraph of unclosed links stays linear).
+    """
     i = _skip_space(text, pos, end)
     if i < end and text[i] == "<":
-        close = text.find(">", i + 1, end)
+        close = _find_closer(text, ">", i + 1, end, unclosed)
         if close < 0 or "\n" in text[i + 1 : close]:
             return None
         raw, at, i = text[i + 1 : close], i + 1, close + 1
@@ -335,13 +342,15 @@ def _destination(text: str, pos: int, end: int) -> tuple[str, int, int] | None:
                 break
             if ch == "(":
                 depth += 1
+                if depth > MAX_DESTINATION_PARENS:
+                    return None
             elif ch == ")":
                 if depth == 0:
                     break
                 depth -= 1
             i += 1
         raw = text[at:i]
-    after = _skip_title(text, _skip_space(text, i, end), end)
+    after = _skip_title(text, _skip_space(text, i, end), end, unclosed)
     if after is None or after >= end or text[after] != ")":
         return None
     return raw, at, after + 1
@@ -353,16 +362,31 @@ def _skip_space(text: str, i: int, end: int) -> int:
     return i
 
 
-def _skip_title(text: str, i: int, end: int) -> int | None:
+def _skip_title(text: str, i: int, end: int, unclosed: dict[str, int]) -> int | None:
     if i >= end or text[i] not in "\"'(":
         return i
     closer = ")" if text[i] == "(" else text[i]
-    j = i + 1
+    j = _find_closer(text, closer, i + 1, end, unclosed)
+    return None if j < 0 else _skip_space(text, j + 1, end)
+
+
+def _find_closer(text: str, closer: str, i: int, end: int, unclosed: dict[str, int]) -> int:
+    """The first ``closer`` at or after ``i`` not escaped by a backslash, or -1.
+
+    A search that fails is remembered: one starting later fails too (its start follows an
+    opener, never a backslash, so it reads the escapes the same way)."""
+    if unclosed.get(closer, end) <= i:
+        return -1
+    j = i
     while j < end:
-        if text[j] == "\\":
-            j += 2
-            continue
-        if text[j] == closer:
-            return _skip_space(text, j + 1, end)
+        j = text.find(closer, j, end)
+        if j < 0:
+            break
+        k = j
+        while k > i and text[k - 1] == "\\":
+            k -= 1
+        if (j - k) % 2 == 0:
+            return j
         j += 1
-    return None
+    unclosed[closer] = min(unclosed.get(closer, end), i)
+    return -1

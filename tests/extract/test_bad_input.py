@@ -117,9 +117,18 @@ def _quick(body: bytes, **kw: int) -> float:
         b"`x` https://p.example.org/ " * 50_000,
         b"<p>" * 300_000,
         b"[" * 100_000 + b"](https://p.example.org/)" * 1000,
+        b"<html>" + b"<a" * 50_000,
+        b"<html>" + b"<link " * 50_000,
+        b"<html>" + b"<base href=x " * 50_000,
+        b"# T\n\n" + b"[" * 50_000 + b"](" * 50_000,
+        b"# T\n\n" + b"[a](b (" * 50_000,
+        b"# T\n\n" + b"[a](bbbb" * 20_000,
+        b"# T\n\n" + b"[a](<" * 50_000,
     ],
     ids=["many-link-closers", "unclosed-backticks", "code-spans-and-urls", "many-tags",
-         "deep-brackets"],
+         "deep-brackets", "html-tag-never-closed", "html-link-tags-never-closed",
+         "html-base-tags-never-closed", "md-opened-destinations", "md-unclosed-titles",
+         "md-unclosed-destinations", "md-unclosed-angle-destinations"],
 )
 def test_pathological_documents_stay_fast(body) -> None:
     assert _quick(body, max_links=1000) < 10
