@@ -22,7 +22,11 @@ from linkwatch.clock import parse_instant
 from linkwatch.model import LinkState, Outcome
 
 REJECTED = -1  # snapshots.verified: a capture we know is not a good snapshot
-BAD_PAGE_OUTCOMES = frozenset({Outcome.SOFT404.value, Outcome.BLOCKED.value})
+# A 2xx capture is not the cited page when our check saw a page that says "not found".
+# ``blocked`` is not here: a site that refuses linkwatch (a bot challenge, a 403) often
+# lets the archive in, and then the archive's own 2xx is the proof; a block page served to
+# the archive comes back as 403/429 and fails the 2xx test anyway.
+BAD_PAGE_OUTCOMES = frozenset({Outcome.SOFT404.value})
 GONE_OUTCOMES = frozenset({Outcome.BROKEN.value, Outcome.SOFT404.value})
 
 

@@ -71,9 +71,10 @@ def test_the_earliest_access_date_counts_and_garbage_is_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("status", "outcome", "good"),
-    [(200, "ok", True), (200, None, True), (200, "soft404", False), (200, "blocked", False),
-     (404, "ok", False), (None, "ok", False), (302, "ok", False)],
-    ids=["ok", "never-checked", "soft404", "block-page", "error-page", "unknown", "redirect"],
+    [(200, "ok", True), (200, None, True), (200, "soft404", False), (200, "blocked", True),
+     (403, "blocked", False), (404, "ok", False), (None, "ok", False), (302, "ok", False)],
+    ids=["ok", "never-checked", "soft404", "blocked-for-us-2xx-for-the-archive",
+         "block-page", "error-page", "unknown", "redirect"],
 )
 def test_a_fresh_capture_is_good_only_for_a_real_page(status, outcome, good) -> None:
     assert is_good_capture(status, outcome) is good

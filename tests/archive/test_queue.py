@@ -269,6 +269,18 @@ def test_no_capture_is_spent_on_a_link_whose_last_check_saw_a_soft_404(wayback, 
     assert wayback.requests_of("save") == []
 
 
+def test_a_site_that_blocks_linkwatch_is_still_captured_by_the_archive(wayback, store,
+                                                                       clock) -> None:
+    url = "http://cloudflared.test/story"
+    add_link(store, url, state="new", last_outcome="blocked")
+
+    _, results = run(fast_settings(wayback), store, clock)
+
+    assert results[0]["action"] == "captured"
+    assert results[0]["snapshot_url"] == f"https://web.archive.org/web/20260101000000/{url}"
+    assert wayback.state.new_captures[url] == 1
+
+
 def test_a_capture_not_yet_in_cdx_is_verified_later_without_a_new_capture(wayback, store,
                                                                          clock) -> None:
     url = "http://lagging.test/"
