@@ -2,9 +2,10 @@
 when available), and cite every string value that is an absolute http(s) URL, keyed by its
 dotted field path (``frontmatter:link``, ``frontmatter:sources.0.url``).
 
-Hostile YAML cannot hurt: ``!!python/...`` tags are refused by the safe loader, and the walk
-over the parsed value visits each container once (aliases share objects, so an alias bomb
-is small) and stops after ``MAX_NODES`` values.
+Hostile YAML cannot hurt: ``!!python/...`` tags are refused by the safe loader, YAML that
+may nest deeper than ``MAX_YAML_NESTING`` is not parsed (libyaml would overflow the stack),
+and the walk over the parsed value visits each container once (aliases share objects, so
+an alias bomb is small), ``MAX_DEPTH`` levels deep, and stops after ``MAX_NODES`` values.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FRONT_MATTER_CHARS = 256 * 1024
 MAX_NODES = 20_000
+MAX_DEPTH = 64  # levels of nesting walked (a deeper walk would exhaust the stack)
+MAX_YAML_NESTING = 1000  # deeper YAML is not parsed: libyaml overflows the C stack at ~20,000
 SELF_URL_KEYS = ("url", "link", "permalink", "canonical_url", "canonical", "canonicalURL")
 DATE_KEYS = (
     "accessed", "access_date", "accessdate", "date", "published", "date_published",
@@ -69,7 +72,8 @@ def _iso_date(value: Any) -> str | None:
 
 
 def _walk(
-    value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int]
+    value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int],
+    depth: int = 0,
 ) -> None:
     budget[0] -= 1
     if budget[0] < 0:
@@ -81,27 +85,49 @@ def _walk(
     if isinstance(value, dict | list):
         if id(value) in seen:
             return
+        if depth >= MAX_DEPTH:
+            budget[1] = 1
+            return
         seen.add(id(value))
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, child in items:
-            _walk(child, f"{path}.{key}" if path else str(key), out, seen, budget)
+            _walk(child, f"{path}.{key}" if path else str(key), out, seen, budget, depth + 1)
 
 
-def url_fields(data: Any) -> tuple[list[tuple[str, str]], bool]:
-    """(dotted path, URL) for every absolute http(s) string; True if the walk was cut."""
+def url_fields(data: Any) -> tuple[list[tuple[str, str]], bool, bool]:
+    """(dotted path, URL) for every absolute http(s) string; then True if the walk was cut
+    at ``MAX_NODES`` values, and True if it was cut at ``MAX_DEPTH`` levels of nesting."""
     out: list[tuple[str, str]] = []
-    budget = [MAX_NODES]
+    budget = [MAX_NODES, 0]
     _walk(data, "", out, set(), budget)
-    return out, budget[0] < 0
+    return out, budget[0] < 0, budget[1] > 0
 
 
 _UNREADABLE = object()
+
+
+def nesting_bound(yaml_text: str) -> int:
+    """An upper bound on how deeply ``yaml_text`` nests (flow brackets, block indentation,
+    compact ``- - x`` forms), found without parsing it."""
+    bound = yaml_text.count("[") + yaml_text.count("{")
+    if bound > MAX_YAML_NESTING:
+        return bound
+    worst = 0
+    for line in yaml_text.splitlines():
+        body = line.lstrip(" ")
+        levels = 2 * (len(line) - len(body)) + body.count("- ") + body.count("? ")
+        worst = max(worst, levels + body.count(": "))
+    return bound + worst + 1
 
 
 def _parse(c: Collector, yaml_text: str) -> Any:
     """The parsed YAML, or ``_UNREADABLE`` (with a warning)."""
     if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
         c.warn(f"front matter larger than {MAX_FRONT_MATTER_CHARS} characters; not read", line=1)
+        return _UNREADABLE
+    if nesting_bound(yaml_text) > MAX_YAML_NESTING:  # libyaml recurses: it would crash
+        c.warn(f"front matter may nest deeper than {MAX_YAML_NESTING} levels; read as body text",
+               line=1)
         return _UNREADABLE
     try:
         return yaml.load(yaml_text, Loader=SafeLoader)  # noqa: S506 - a safe loader
@@ -132,9 +158,12 @@ def read_front_matter(c: Collector) -> FrontMatter:
         c.warn("front matter is not a mapping of fields; read as body text", line=1)
         return FrontMatter()
     fm.data = data
-    fields, cut = url_fields(data)
+    fields, cut, deep = url_fields(data)
     if cut:
         c.warn(f"front matter has more than {MAX_NODES} values; the rest were ignored", line=1)
+    if deep:
+        c.warn(f"front matter nested deeper than {MAX_DEPTH} levels; the rest were ignored",
+               line=1)
     _cite_fields(c, fields, start, end)
     fm.self_url = next(
         (

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+
+import pytest
 
 from linkwatch.extract import extract_document
 from linkwatch.model import DocFormat
@@ -101,3 +105,29 @@ def test_front_matter_with_a_plain_text_body() -> None:
     result = extract_document("x.txt", b"---\nurl: https://self.example.org/\n---\nJust words.\n")
     assert result.format is DocFormat.TEXT
     assert urls(result) == ["https://self.example.org/"]
+
+
+def test_deeply_nested_front_matter_is_cut_with_a_warning() -> None:
+    depth = 900
+    body = (b"---\nsource: https://fm.example.org/\ndeep: " + b"[" * depth + b"]" * depth
+            + b"\n---\nBody https://body.example.org/\n")
+    result = extract_document("deep.md", body)
+    assert [(c.url, c.source) for c in result.citations] == [
+        ("https://fm.example.org/", "frontmatter:source"), ("https://body.example.org/", "text")]
+    assert any("nested deeper than" in w.message for w in result.warnings)
+
+
+@pytest.mark.parametrize("opener", ["[", "- "], ids=["flow", "block"])
+def test_front_matter_nested_too_deep_to_parse_is_body_text(opener: str) -> None:
+    # libyaml overflows the C stack on such input: run it where a crash cannot take pytest
+    code = (
+        "from linkwatch.extract import extract_document\n"
+        f"deep = {opener!r}.encode() * 100_000\n"
+        "r = extract_document('d.md', b'---\\na: ' + deep + b'\\n---\\nBody https://b.example.org/\\n')\n"
+        "print([c.url for c in r.citations], [w.message for w in r.warnings])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0, done.stderr[-300:]
+    assert "https://b.example.org/" in done.stdout
+    assert "may nest deeper than" in done.stdout
