@@ -5,6 +5,7 @@ All times are timezone-aware UTC ``datetime`` objects; in the database they are 
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -30,3 +31,22 @@ def parse_instant(text: str) -> datetime:
 def iso(at: datetime) -> str:
     """The database form of an instant: UTC ISO-8601 with seconds."""
     return at.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """An HTTP ``Retry-After`` (delta-seconds or HTTP-date) as seconds from ``now``.
+
+    ``None`` when absent or malformed (including ``inf``/``nan`` and negative numbers).
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

@@ -20,8 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -36,6 +35,7 @@ from waybackpy.exceptions import (
 from linkwatch import __version__
 from linkwatch.archive.deadline import call_with_deadline
 from linkwatch.archive.limits import ArchiveLimiter
+from linkwatch.clock import retry_after_seconds
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.urls import wayback_url
@@ -78,18 +78,8 @@ def _status(text: str | None) -> int | None:
 
 
 def retry_after_s(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or HTTP-date), else ``None``."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+    """``Retry-After`` in seconds from now (delta-seconds or HTTP-date), else ``None``."""
+    return retry_after_seconds(value, datetime.now(UTC))
 
 
 class AvailabilityAPI(WaybackMachineAvailabilityAPI):

@@ -31,7 +31,7 @@ from linkwatch.check.classify import (
     outcome_for_exception,
     outcome_for_status,
 )
-from linkwatch.check.hosts import HostLimiter, parse_retry_after
+from linkwatch.check.hosts import HostLimiter
 from linkwatch.check.parsed_url import parse_url
 from linkwatch.check.policy import AddressBlocked, AddressPolicy, literal_address
 from linkwatch.check.robots import ROBOTS_MAX_BYTES, RobotsCache
@@ -51,7 +51,7 @@ from linkwatch.check.transport import (
     Resolver,
     system_resolver,
 )
-from linkwatch.clock import Clock
+from linkwatch.clock import Clock, retry_after_seconds
 from linkwatch.config import CheckSettings, Settings
 from linkwatch.model import CheckResult, Outcome
 from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of
@@ -354,7 +354,7 @@ async def _final(
     status = response.status_code
     outcome = outcome_for_status(status, response.headers)
     if outcome is Outcome.RATE_LIMITED:
-        trace.retry_after_s = parse_retry_after(response.headers.get("retry-after"), ctx.clock())
+        trace.retry_after_s = retry_after_seconds(response.headers.get("retry-after"), ctx.clock())
         return outcome, f"HTTP {status}"
     if not outcome.is_alive:
         reason = "bot challenge (cf-mitigated)" if response.headers.get("cf-mitigated") else ""

@@ -10,25 +10,7 @@ a global slot (``reserve``), and only tops the wait up inside it (``take_turn``)
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
-from datetime import UTC, datetime
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` (delta-seconds or HTTP-date) as seconds from ``now``; None if absent/bad."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 class HostLimiter:
