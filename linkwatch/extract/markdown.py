@@ -258,11 +258,16 @@ def extract_inline(c: Collector, start: int, end: int, starts: list[int] | None 
         find_urls(c, start, end, source="text", skip=masks, starts=starts)
 
 
+# raw HTML whose end is searched for (comments, processing instructions, declarations)
+_RAW_ENDS = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"), ("<!", ">"))
+
+
 def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> None:
     text = c.text
+    ends: dict[str, int] = {}  # the next occurrence of each raw-HTML end (-1: none left)
     pos = text.find("<", start, end)
     while 0 <= pos < end and not c.full:
-        if masks.covers(pos):
+        if masks.covers(pos) or not _raw_end_follows(text, pos, end, ends):
             pos = text.find("<", pos + 1, end)
             continue
         auto = _AUTOLINK.match(text, pos, end)
@@ -279,6 +284,21 @@ def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> Non
             pos = text.find("<", tag.end(), end)
             continue
         pos = text.find("<", pos + 1, end)
+
+
+def _raw_end_follows(text: str, pos: int, end: int, ends: dict[str, int]) -> bool:
+    """False when the construct at ``pos`` is a comment, CDATA, processing instruction or
+    declaration that never ends (it is text then); looked up once per end marker, so a
+    paragraph full of unclosed ``<!--`` stays linear."""
+    if text[pos + 1 : pos + 2] not in ("!", "?"):
+        return True
+    for opener, closer in _RAW_ENDS:
+        if text.startswith(opener, pos):
+            found = ends.get(closer, pos)
+            if 0 <= found < pos + len(opener):
+                found = ends[closer] = text.find(closer, pos + len(opener), end)
+            return found >= 0
+    return True
 
 
 def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:

@@ -48,27 +48,37 @@ _CANDIDATE = re.compile(
     re.IGNORECASE,
 )
 _TRAILING = frozenset("?!.,:;*_~'")
-_ENTITY_END = re.compile(r"&[a-zA-Z0-9]+;$")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
 
 def trim_url(url: str) -> str:
-    """Drop sentence punctuation and unbalanced closing brackets from the end (GFM)."""
-    if url and url[-1] not in _TRAILING and url[-1] not in _PAIRS:
+    """Drop sentence punctuation and unbalanced closing brackets from the end (GFM).
+
+    Works on an end index (bracket counts kept up to date), so a URL ending in thousands of
+    such characters is trimmed in linear time."""
+    if not url or (url[-1] not in _TRAILING and url[-1] not in _PAIRS):
         return url
-    while url:
-        last = url[-1]
-        if last in _TRAILING:
-            if last == ";":
-                m = _ENTITY_END.search(url)
-                url = url[: m.start()] if m else url[:-1]
-            else:
-                url = url[:-1]
-        elif last in _PAIRS and url.count(_PAIRS[last]) < url.count(last):
-            url = url[:-1]
+    stop = len(url)
+    counts: dict[str, int] | None = None
+    while stop:
+        last = url[stop - 1]
+        if last == ";":  # "&name;" goes as a whole
+            k = stop - 1
+            while k > 0 and url[k - 1].isascii() and url[k - 1].isalnum():
+                k -= 1
+            stop = k - 1 if 0 < k < stop - 1 and url[k - 1] == "&" else stop - 1
+        elif last in _TRAILING:
+            stop -= 1
+        elif last in _PAIRS:
+            if counts is None:
+                counts = {ch: url.count(ch, 0, stop) for ch in "()[]{}"}
+            if counts[_PAIRS[last]] >= counts[last]:
+                break
+            counts[last] -= 1
+            stop -= 1
         else:
             break
-    return url
+    return url[:stop]
 
 
 def _valid(url: str) -> bool:

@@ -124,11 +124,17 @@ def _quick(body: bytes, **kw: int) -> float:
         b"# T\n\n" + b"[a](b (" * 50_000,
         b"# T\n\n" + b"[a](bbbb" * 20_000,
         b"# T\n\n" + b"[a](<" * 50_000,
+        b"# T\n\n" + b"x <!--" * 50_000,
+        b"# T\n\n" + b"x <!X" * 50_000,
+        b"https://p.example.org/" + b"&amp;" * 50_000 + b";",
+        b"https://p.example.org/" + b")" * 200_000,
     ],
     ids=["many-link-closers", "unclosed-backticks", "code-spans-and-urls", "many-tags",
          "deep-brackets", "html-tag-never-closed", "html-link-tags-never-closed",
          "html-base-tags-never-closed", "md-opened-destinations", "md-unclosed-titles",
-         "md-unclosed-destinations", "md-unclosed-angle-destinations"],
+         "md-unclosed-destinations", "md-unclosed-angle-destinations",
+         "md-unclosed-inline-comments", "md-unclosed-declarations", "url-ending-in-entities",
+         "url-ending-in-closing-parentheses"],
 )
 def test_pathological_documents_stay_fast(body) -> None:
     assert _quick(body, max_links=1000) < 10
