@@ -66,6 +66,7 @@ _REFERENCE = re.compile(
     r"^[ \t>]*\[(?!\^)((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
     re.MULTILINE,
 )
+_INNER_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 MAX_DESTINATION_PARENS = 32  # nesting, as cmark allows
 _MAYBE_LINK = re.compile(r"https?:|www\.|\]\(|\]:|<", re.IGNORECASE)
 
@@ -328,7 +329,10 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
         raw, dest_at, close = dest
         is_image = opener > start and text[opener - 1] == "!"
         source = "markdown:image" if is_image else "markdown:link"
-        label = anchor_text(text[opener + 1 : at])
+        label = text[opener + 1 : at]
+        if "](" in label:  # an image inside the link: its alt text is the link's text
+            label = _INNER_IMAGE.sub(r"\1", label)
+        label = anchor_text(label)
         c.add(raw, dest_at, source, label, url=unescape_destination(raw))
         masks.add(opener - (1 if is_image else 0), close)
         if not is_image:

@@ -142,3 +142,11 @@ def test_indented_code_in_a_list_item_is_not_a_citation() -> None:
     body = (b"# Steps\n\n1. Fetch the data:\n\n       curl -O https://code.example.org/data.csv\n\n"
             b"   Then read https://docs.example.org/ for more.\n")
     assert urls(extract_document("x.md", body)) == ["https://docs.example.org/"]
+
+
+def test_a_linked_image_gives_its_alt_text_as_the_link_text() -> None:
+    body = b"[![Build status](https://ci.example.org/badge.svg)](https://ci.example.org/job)\n"
+    assert [(c.url, c.source, c.text) for c in extract_document("x.md", body).citations] == [
+        ("https://ci.example.org/badge.svg", "markdown:image", "Build status"),
+        ("https://ci.example.org/job", "markdown:link", "Build status"),
+    ]
