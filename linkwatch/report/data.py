@@ -156,18 +156,22 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
 def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
     list[LinkView], list[LinkView]
 ]:
-    dead: dict[int, LinkView] = {}
-    recovered: dict[int, LinkView] = {}
-    for row in rows:
-        link = links.get(row["link_id"])
+    """Links dead now that were not at the previous report, and links alive now that were
+    in trouble then (a link's state then is where its first change since began)."""
+    before: dict[int, str | None] = {}
+    for row in rows:  # ordered by time
+        before.setdefault(row["link_id"], row["from_state"])
+    dead: list[LinkView] = []
+    recovered: list[LinkView] = []
+    for link_id, state in before.items():
+        link = links.get(link_id)
         if link is None:
             continue
-        if row["to_state"] == LinkState.DEAD and link.state == LinkState.DEAD:
-            dead[link.id] = link
-        elif (row["to_state"] == LinkState.ALIVE and link.state == LinkState.ALIVE
-              and row["from_state"] in ("dead", "failing", "unverifiable")):
-            recovered[link.id] = link
-    return list(dead.values()), list(recovered.values())
+        if link.state == LinkState.DEAD and state != LinkState.DEAD:
+            dead.append(link)
+        elif link.state == LinkState.ALIVE and state in ("dead", "failing", "unverifiable"):
+            recovered.append(link)
+    return dead, recovered
 
 
 # the archive stage's figures in ``meta`` (``archive.user_status`` is Save Page Now's

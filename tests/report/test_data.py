@@ -222,3 +222,20 @@ def test_unknown_and_non_json_archive_figures_are_shown_as_they_are(
     assert _model(rdb, settings).summary.archive_meta == {
         "paused (rate limited) until": "2026-01-01T01:00:00+00:00",
         "something_new": "{not json"}
+
+
+def test_newly_dead_and_recovered_compare_with_the_state_at_the_previous_report(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    still_dead = _cited(rdb, "https://still-dead.example/", "dead")
+    blip = _cited(rdb, "https://blip.example/", "alive")
+    rdb.change(still_dead, days_ago(rdb.clock, 5), "failing", "dead")
+    generate_report(settings, rdb.store, clock=rdb.clock)
+    rdb.clock.advance(days=3)
+    flaps = ((2.5, "dead", "alive"), (2, "alive", "failing"), (1, "failing", "dead"))
+    for at, before, after in flaps:  # dead at the previous report, and dead again now
+        rdb.change(still_dead, days_ago(rdb.clock, at), before, after)
+    rdb.change(blip, days_ago(rdb.clock, 2), "alive", "failing")  # never reported failing
+    rdb.change(blip, days_ago(rdb.clock, 1), "failing", "alive")
+    summary = _model(rdb, settings).summary
+    assert (summary.newly_dead, summary.newly_recovered) == ([], [])
