@@ -21,7 +21,6 @@ _STOP = (
     "\u300c\u300d\u300e\u300f\uff08\uff09\u3010\u3011\u3008\u3009\u300a\u300b"
     "\u3001\u3002\uff0c\uff01\uff1f\uff1b\uff1a"
 )
-URL_START = re.compile(r"(?:https?://|www\.)", re.IGNORECASE)
 
 
 def url_starts(text: str, start: int, end: int) -> list[int]:

@@ -232,6 +232,3 @@ class CorpusStore(StoreCore):
             ORDER BY d.path, c.line, c.col""",
             [link_id],
         )
-
-    def document_count(self) -> int:
-        return int(self.scalar("SELECT count(*) FROM documents WHERE removed_at IS NULL") or 0)
