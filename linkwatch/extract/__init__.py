@@ -15,6 +15,7 @@ import glob
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from linkwatch.config import DEFAULT_MAX_LINKS_PER_DOC, DEFAULT_MAX_URL_LENGTH, Settings
@@ -101,16 +102,13 @@ def read_capped(path: Path, max_bytes: int) -> tuple[bytes, str | None]:
     return data, None
 
 
-def _is_hidden(relative: str) -> bool:
-    return relative.startswith(".") or f"{os.sep}." in relative
-
-
 def iter_corpus_files(settings: Settings) -> Iterator[Path]:
     """Files matching ``corpus.paths`` and not ``corpus.exclude``, sorted, each once.
 
     Paths and globs are relative to the config file's directory. A pattern whose fixed
     part (the folder before the first wildcard) does not exist is a ``CorpusError``.
-    Hidden files and folders (``.git``, ...) are skipped inside folders and globs.
+    Hidden files and folders (``.git``, ...) are skipped inside folders and globs, and
+    links to folders are not followed (as ``glob`` would: a link back up loops for ever).
     """
     excluded: set[str] = set()
     for pattern in settings.corpus.exclude:
@@ -150,10 +148,22 @@ def _expand(full: Path) -> Iterator[Path]:
     fixed = Path(*fixed_parts) if fixed_parts else Path(".")
     if not fixed.is_dir():
         raise CorpusError(f"corpus folder {fixed} does not exist; fix corpus.paths ({full})")
-    prefix = len(str(fixed).rstrip(os.sep)) + 1 if str(fixed) != "." else 0
-    for name in sorted(glob.iglob(text, recursive=True)):
-        if not _is_hidden(name[prefix:]) and os.path.isfile(name):
-            yield Path(name)
+    wild = full.parts[len(fixed_parts) :]
+    depth = None if "**" in wild else len(wild) - 1
+    found = [
+        path for path in walk_files(fixed, depth=depth)
+        if _matches(wild, path.relative_to(fixed).parts)
+    ]
+    yield from sorted(found, key=str)
+
+
+def _matches(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether path ``parts`` match glob ``pattern`` parts (``**``: any number of folders)."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_matches(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], pattern[0]) and _matches(pattern[1:], parts[1:])
 
 
 def _fixed_parts(full: Path) -> list[str]:
@@ -165,10 +175,13 @@ def _fixed_parts(full: Path) -> list[str]:
     return parts
 
 
-def walk_files(root: Path) -> Iterator[Path]:
-    """Every regular, non-hidden file under ``root``, sorted, without following links
-    into folders already seen."""
+def walk_files(root: Path, *, depth: int | None = None) -> Iterator[Path]:
+    """Every regular, non-hidden file under ``root`` (at most ``depth`` folders down),
+    sorted per folder. Links to folders are not followed (a link back up would loop)."""
+    base = len(root.parts)
     for dirpath, dirnames, filenames in os.walk(root):
+        if depth is not None and len(Path(dirpath).parts) - base >= depth:
+            dirnames[:] = []
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):

@@ -197,3 +197,23 @@ def test_a_document_that_cannot_be_read_keeps_its_citations(
     assert len(store.document_link_ids("corpus/a.md")) == 2
     monkeypatch.undo()
     assert scan_corpus(settings, store).documents_changed == 1  # read again once readable
+
+
+def test_a_file_reached_through_folder_links_is_one_document(tmp_path, corpus) -> None:
+    (corpus / "sub" / "up").symlink_to("..")  # a loop: corpus/sub/up/sub/up/...
+    (corpus / "latest").symlink_to("sub")  # an alias
+    names = [p.relative_to(corpus).as_posix() for p in iter_corpus_files(_settings(tmp_path))]
+    assert names == ["a.md", "c.txt", "sub/b.html"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [("corpus/*.md", ["a.md"]), ("corpus/*/*.html", ["sub/b.html"]),
+     ("corpus/**/*.html", ["sub/b.html"]), ("corpus/**", ["a.md", "c.txt", "sub/b.html"]),
+     ("corpus/[ab].*", ["a.md"])],
+    ids=["one-folder", "one-level-down", "any-depth", "everything", "character-class"],
+)
+def test_glob_patterns(tmp_path, corpus, pattern, expected) -> None:
+    names = [p.relative_to(corpus).as_posix()
+             for p in iter_corpus_files(_settings(tmp_path, (pattern,)))]
+    assert names == expected
