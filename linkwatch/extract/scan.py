@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from linkwatch.config import Settings
+from linkwatch.errors import CorpusError
 from linkwatch.extract import (
     EXTRACTOR_VERSION,
     Extraction,
@@ -263,6 +264,12 @@ def scan_corpus(
     tasks, labels = _plan(settings, files, known, force, summary)
     summary.documents_seen = len(labels)
     gone = sorted(p for p, d in known.items() if not d.removed and p not in labels)
+    if gone and not labels:
+        raise CorpusError(
+            f"the corpus ({', '.join(settings.corpus.paths)}) holds no documents now, but "
+            f"{len(gone)} were known: is its disk mounted? Nothing was changed; to retire "
+            "them all, point corpus.paths elsewhere or delete the state database"
+        )
     if gone:
         summary.citations_ended += store.remove_documents(gone)
         summary.documents_removed = len(gone)

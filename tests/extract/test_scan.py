@@ -86,6 +86,19 @@ def test_removed_document_is_marked_and_its_citations_end(tmp_path, corpus, stor
         "SELECT removed_at IS NOT NULL FROM documents WHERE path = 'corpus/sub/b.html'") == 1
 
 
+def test_an_emptied_corpus_changes_nothing_and_says_why(tmp_path, corpus, store) -> None:
+    """An unmounted disk looks like every document deleted: refuse instead of retiring all."""
+    settings = _settings(tmp_path)
+    scan_corpus(settings, store)
+    for path in sorted(corpus.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    corpus.mkdir(exist_ok=True)
+    with pytest.raises(CorpusError, match="3 were known: is its disk mounted"):
+        scan_corpus(settings, store)
+    assert store.scalar("SELECT COUNT(*) FROM documents WHERE removed_at IS NULL") == 3
+    assert store.scalar("SELECT COUNT(*) FROM citations WHERE ended_at IS NULL") == 5
+
+
 def test_archive_url_is_recorded_against_the_original(tmp_path, store) -> None:
     (tmp_path / "corpus").mkdir()
     copy = "https://web.archive.org/web/20200101000000/https://gone.example.org/x"
