@@ -53,8 +53,7 @@ def _check(ctx: JobContext) -> dict[str, Any]:
 
 
 def _archive(ctx: JobContext) -> dict[str, Any]:
-    if not ctx.settings.archive.enabled:
-        return {"skipped": "archive.enabled is false"}
+    # archive.enabled = false is handled by the queue itself (it plans, captures nothing)
     from linkwatch.archive.queue import work_archive_queue
 
     summary = work_archive_queue(

@@ -47,3 +47,17 @@ def test_status_after_a_run_reports_the_runs(tmp_path: Path) -> None:
     assert status["next_runs"]["check"] == "now"
     assert status["links"]["new"] >= 20
     assert status["daemon"] == {"running": False, "pid": None}
+
+
+def test_archive_enabled_false_sends_nothing_and_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(EXAMPLES, home / "examples")
+    config = home / "examples" / "linkwatch.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[archive]\nenabled = false\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "run", "--skip", "check", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    archive = json.loads(result.output)["archive"]
+    assert archive["captures_note"] == "archiving is off (archive.enabled = false)"
+    assert archive["due"] == 0 and archive["handled"] == 0
