@@ -1,23 +1,27 @@
 """URL parsing and canonical keys. Pure functions; never raise for bad input except
 ``InvalidURL`` from ``canonicalize``.
 
-The canonical key of a link: scheme and host lower-cased, IDN host to punycode, default
-port dropped, fragment dropped (it stays on the citation), empty path -> ``/``, everything
-else (path, query) kept byte for byte except for percent-encoding of characters that may
-not appear raw in a URL. ``canonicalize(canonicalize(u)) == canonicalize(u)``.
+One parser for every URL linkwatch reads: the WHATWG URL standard's, the one browsers use
+(``ada_url``), for canonical keys, for resolving relative links in extraction and for the
+URL the checker requests. So the host linkwatch checks is the host a reader's browser
+opens.
 
-A URL is invalid (``InvalidURL`` with the reason) when it has no host, a bad host name or
-IP literal, a port outside 1-65535, control characters (CR, LF, NUL, ...), an unpaired
-surrogate, a scheme other than http/https, or more than ``max_length`` characters.
+The canonical key of a link is the standard's serialisation (scheme and host lower-cased,
+international hosts in punycode, IPv4 in any notation as a dotted quad, default port and
+dot segments gone, unsafe characters percent-encoded) without the fragment (it stays on the
+citation) and without an empty query. ``canonicalize(canonicalize(u)) == canonicalize(u)``.
+
+A URL is invalid (``InvalidURL`` with the reason) when the standard cannot parse it (no or
+a bad host, a port outside 0-65535, ...), it contains an unpaired surrogate, its scheme is
+not http/https, or it is longer than ``max_length`` characters.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import idna
+import ada_url
 
 from linkwatch.config import DEFAULT_MAX_URL_LENGTH
 
@@ -25,12 +29,10 @@ ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_URL_LENGTH = DEFAULT_MAX_URL_LENGTH
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# characters that must be percent-encoded when they appear raw in userinfo/path/query
-_UNSAFE = re.compile(r"[^\x21-\x7e]|[\"<>\\^`{|}]")
-_HOST_OK = re.compile(r"^[a-z0-9_.-]+$")
 _SCHEME_SLASHES = re.compile(r"^(https?):/*", re.IGNORECASE)
+#: what the URL standard strips from both ends of an input (C0 controls and space)
+_C0_SPACE = "".join(chr(c) for c in range(0x21))
 
 # Archive URL forms: web.archive.org/web/<ts>[modifier]/<original>, archive.today, etc.
 _WAYBACK = re.compile(
@@ -72,95 +74,76 @@ class InvalidURL(ValueError):
     """A URL that can never be checked; the message is the reason."""
 
 
-def _encode_ip6(host: str) -> str:
+def resolve(url: str, base: str | None = None) -> str | None:
+    """``url`` (resolved against ``base`` when given) serialised by the URL standard, or
+    None when the standard cannot parse it. Leading/trailing C0 controls and spaces and
+    every ASCII tab and newline are dropped first, as the standard does."""
+    text = url.strip(_C0_SPACE)
+    if _SURROGATE.search(text) or (base is not None and _SURROGATE.search(base)):
+        return None
     try:
-        return f"[{ipaddress.IPv6Address(host.split('%', 1)[0]).compressed}]"
+        return ada_url.join_url(base, text) if base else ada_url.normalize_url(text)
     except ValueError:
-        raise InvalidURL(f"bad IPv6 literal {host!r}") from None
-
-
-def _encode_host(host: str) -> str:
-    host = host.strip().rstrip(".").lower()
-    if not host:
-        raise InvalidURL("no host")
-    if ":" in host:
-        return _encode_ip6(host)
-    if host.isascii():
-        labels = host.split(".")
-    else:
-        try:
-            labels = [
-                label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
-                for label in host.split(".")
-            ]
-        except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidURL(f"bad international host name: {exc}") from None
-    if any(not label for label in labels):
-        raise InvalidURL(f"empty label in host {host!r}")
-    result = ".".join(labels)
-    if not _HOST_OK.match(result) or len(result) > 253 or any(len(x) > 63 for x in labels):
-        raise InvalidURL(f"bad host {host!r}")
-    return result
-
-
-def _quote_unsafe(part: str) -> str:
-    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), part)
+        return None
 
 
 def canonicalize(url: str, *, max_length: int = MAX_URL_LENGTH) -> str:
-    """The canonical key of an absolute http(s) URL. Raises ``InvalidURL`` with a reason."""
+    """The canonical key of an absolute http(s) URL. Raises ``InvalidURL`` with a reason.
+
+    The URL standard's parser (ada, what browsers do) decides what the URL means: the
+    host a browser would contact (``http://evil.com\\@good.com/`` is evil.com), IPv4 in
+    any notation as a dotted quad, international hosts in punycode, default ports and
+    dot segments gone. On top of that the fragment and an empty query are dropped.
+    """
     if not isinstance(url, str):
         raise InvalidURL("not a string")
-    simple = _SIMPLE.match(url) if len(url) <= max_length else None
-    if simple is not None:
-        key = _canonicalize_simple(simple)
-        if key is not None:
-            return key
-    text = url.strip(" \t\n\r\f")
-    if len(text) > max_length:
+    if len(url) > max_length:
         raise InvalidURL(f"longer than {max_length} characters")
-    if _CONTROL.search(text):
-        raise InvalidURL("contains control characters (CR, LF, NUL, ...)")
-    if _SURROGATE.search(text):
-        raise InvalidURL("contains an unpaired surrogate (not valid Unicode)")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidURL(str(exc)) from None
-    scheme = parts.scheme.lower()
+    href = resolve(url)
+    if href is None:
+        if _SURROGATE.search(url):
+            raise InvalidURL("contains an unpaired surrogate (not valid Unicode)")
+        raise InvalidURL(_why_unparsable(url))
+    scheme = href[: href.find(":")]
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidURL(f"scheme {scheme or '(none)'!r} is not http or https")
-    userinfo, _, _ = parts.netloc.rpartition("@")
-    host = _encode_host(parts.hostname or "")
-    if port is not None and not 1 <= port <= 65535:
-        raise InvalidURL(f"port {port} out of range 1-65535")
-    netloc = (_quote_unsafe(userinfo) + "@" if "@" in parts.netloc else "") + host
-    if port is not None and port != DEFAULT_PORTS[scheme]:
-        netloc += f":{port}"
-    path = _quote_unsafe(parts.path) or "/"
-    query = _quote_unsafe(parts.query)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    cut = href.find("#")
+    if cut >= 0:
+        href = href[:cut]
+    if href.endswith("?") and href.find("?") == len(href) - 1:
+        href = href[:-1]
+    host = host_of(href)
+    if href.startswith(host + ":0/", len(scheme) + 3) or href.endswith(host + ":0"):
+        raise InvalidURL("port 0 out of range 1-65535")
+    if host.endswith("."):  # "example.org." names the same host as "example.org"
+        if host.strip(".") == "":
+            raise InvalidURL("no host")
+        at = href.find(host, len(scheme) + 3)
+        href = href[: at + len(host) - 1] + href[at + len(host) :]
+    if len(href) > max_length:
+        raise InvalidURL(f"longer than {max_length} characters")
+    return href
 
 
-def _canonicalize_simple(m: re.Match[str]) -> str | None:
-    """The key of a URL ``_SIMPLE`` matched, or None to take the general path."""
-    scheme, host, port, rest = m.group(1).lower(), m.group(2).lower(), m.group(3), m.group(4)
-    if len(host) > 253:
-        return None
-    netloc = host
-    if port is not None:
-        number = int(port)
-        if not 1 <= number <= 65535:
-            return None
-        if number != DEFAULT_PORTS[scheme]:
-            netloc = f"{host}:{number}"
-    rest = rest or "/"
-    if rest.endswith("?") and rest.find("?") == len(rest) - 1:
-        rest = rest[:-1] or "/"
-    if rest[0] == "?":
-        rest = "/" + rest
-    return f"{scheme}://{netloc}{rest}"
+def _why_unparsable(url: str) -> str:
+    """A reason a person can act on for a URL the standard refuses."""
+    text = url.strip(_C0_SPACE)
+    found = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*):", text)
+    if found and found.group(1).lower() not in ALLOWED_SCHEMES:
+        return f"scheme {found.group(1).lower()!r} is not http or https"
+    port = re.match(r"[A-Za-z]+://[^/?#]*:(\d+)(?:[/?#]|$)", text)
+    if port and int(port.group(1)) > 65535:
+        return f"port {int(port.group(1))} out of range 1-65535"
+    if not found:
+        return "not an absolute URL (no scheme)"
+    host = re.match(r"[A-Za-z]+:/*(?:[^/?#]*@)?(\[[^\]/?#]*\]?|[^/?#:]*)", text)
+    if host and host.group(1).startswith("["):
+        return f"bad IPv6 literal {host.group(1)[:100]!r}"
+    if host and host.group(1):
+        return f"bad host {host.group(1)[:100]!r}"
+    if host:
+        return "no host"
+    return "not a valid URL: the host or another part cannot be parsed (URL standard)"
 
 
 def try_canonicalize(

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from functools import lru_cache
-from urllib.parse import urljoin
 
 from linkwatch.model import Citation, ExtractWarning
-from linkwatch.urls import try_canonicalize
+from linkwatch.urls import resolve, try_canonicalize
 
 MAX_TEXT_CHARS = 200
 MAX_WARNINGS = 50
@@ -100,11 +99,8 @@ class Collector:
             return None
         if self.base is None:
             return "https:" + raw if raw.startswith("//") else None
-        try:
-            url = urljoin(self.base, raw)
-        except ValueError:
-            return None
-        return url if _SCHEME.match(url) else None
+        url = resolve(raw, self.base)
+        return url if url is not None and _SCHEME.match(url) else None
 
     def add(
         self, raw: str, offset: int, source: str, text: str = "", *,
