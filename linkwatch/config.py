@@ -63,7 +63,9 @@ DEFAULT_UNVERIFIABLE_AFTER = "30d"
 DEFAULT_RETRY_AFTER_CAP = "6h"
 DEFAULT_FINGERPRINT_EVERY = "7d"  # re-read an alive page's body (title, text hash) this often
 DEFAULT_RECHECK_RATE_LIMITED = "1m"  # a 429 without Retry-After holds the host this long
-DEFAULT_CHECK_WORKERS = 0  # checking processes, sharded by host; 0: CPUs - 1, at most 4
+#: a check run waits for a host's Retry-After window only when it ends this soon after the
+#: run started; a later window defers the host's remaining links to a later run
+DEFAULT_RUN_DEADLINE = "10m"
 # archive
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org"
@@ -86,6 +88,12 @@ DEFAULT_ARCHIVE_EVERY = "15m"
 DEFAULT_REPORT_EVERY = "1d"
 DEFAULT_REPORT_AT = ""
 DEFAULT_STALL_AFTER = "10m"
+
+#: settings that existed once, and why they are gone
+REMOVED_KEYS = {
+    "check.workers": "removed: one process checks every host (worker processes did not pay "
+                     "on the machines measured, see bench/README.md)",
+}
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -188,7 +196,7 @@ class CheckSettings:
     soft404_probe: bool = True
     fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
     recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
-    workers: int = DEFAULT_CHECK_WORKERS
+    run_deadline: str = DEFAULT_RUN_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -320,9 +328,8 @@ def _coerce(
             raise ValueError(f"expected a string, got {type(raw).__name__}")
         if key.endswith("_at") and raw and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
             raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
-        if key.endswith(("_every", "_spacing", "_within", "_after", "_cap")) or key.startswith(
-            "recheck_"
-        ):
+        durations = ("_every", "_spacing", "_within", "_after", "_cap", "_deadline")
+        if key.endswith(durations) or key.startswith("recheck_"):
             if raw:
                 parse_duration(raw)
         return raw
@@ -342,6 +349,9 @@ def _merge(
         defaults = _SECTIONS[section]()
         known = {f.name for f in fields(defaults)}
         for key, raw in values.items():
+            if f"{section}.{key}" in REMOVED_KEYS:
+                raise ConfigError(f"{section}.{key} in {origin}: "
+                                  f"{REMOVED_KEYS[section + '.' + key]}; delete the line")
             if key not in known:
                 raise ConfigError(f"unknown key {section}.{key} in {origin}")
             value = _coerce(section, key, raw, getattr(defaults, key), origin, typed=typed)

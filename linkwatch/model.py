@@ -98,6 +98,12 @@ class CheckResult:
     retry_after_s: float | None = None
     title: str | None = None
     content_hash: str | None = None
+    #: the addresses the check connected to, every redirect hop included (the vetted
+    #: answers for each hop's host): decides whether a public archive may be sent the URL
+    addresses: tuple[str, ...] = ()
+    #: validators of the page, for a conditional GET next time
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class ArchiveAction(StrEnum):

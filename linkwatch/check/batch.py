@@ -1,13 +1,14 @@
 """Running a batch of checks against the store: ``check_links(...) -> CheckSummary``.
 
-Per host at most ``check.per_host`` lanes take that host's URLs in turn, so hosts never
-wait on each other; a global semaphore caps checks in flight (``lanes.run_lanes``). A batch
-of at least ``SHARD_MIN_URLS`` URLs is checked by ``check.workers`` processes sharded by
-host (``shard.Shards``); this process alone judges the results (``verdict.judge``) and
-writes them in short transactions every ``FLUSH_EVERY`` results or ``FLUSH_INTERVAL_S``
-seconds, never across network I/O. A host that answers 429/503 with ``Retry-After`` is held
-(in memory and in ``hosts.not_before``): its remaining links are rescheduled, the others go
-on, nobody sleeps on it.
+Every host of the batch gets its queue (``hosts.run_hosts``: per-host lanes, spacing,
+``Retry-After`` windows waited out within the run's deadline, a global cap). The store's
+links come least recently checked first (never-checked and deferred links before links
+checked lately), so a host that stops a run early cannot starve the same links every run.
+Results are judged here (``verdict.judge``) and written in short transactions every
+``FLUSH_EVERY`` results or ``FLUSH_INTERVAL_S`` seconds, never across network I/O. A host
+window that ends after the run's deadline (``check.run_deadline``) is stored
+(``hosts.not_before``) and defers the host's remaining links to a later run; ad-hoc URLs
+left unchecked are reported one by one as ``not_checked`` with the reason.
 
 Network-down detection: the latest outcome of each of the last ``WINDOW`` hosts is kept.
 With at least ``WINDOW_MIN`` hosts in it, the run is judged a local outage (its failures
@@ -28,9 +29,9 @@ cannot pass for an outage on their own.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
+import math
 import random
 import threading
 import time
@@ -39,15 +40,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from linkwatch.check import open_context
+from linkwatch.check import CheckContext, check_url, open_context
 from linkwatch.check.classify import is_unreachable
-from linkwatch.check.lanes import Job, Lanes, retry_wait, run_lanes
+from linkwatch.check.hosts import Host, Job, run_hosts
 from linkwatch.check.loop import run as run_loop
-from linkwatch.check.shard import Shards, divided, split_hosts, unpack, worker_count
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.check.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
-from linkwatch.config import Settings, duration_s
+from linkwatch.config import CheckSettings, Settings, duration_s
 from linkwatch.errors import CorpusError
 from linkwatch.model import CheckResult, LinkState, Outcome
 from linkwatch.store import Store
@@ -65,7 +65,7 @@ ALL_DOWN_SHARE = 0.9
 ALL_DOWN_MIN = 10
 MAX_LISTED = 100
 CHUNK = 5000
-SHARD_MIN_URLS = 2000  # below this, starting worker processes costs more than it saves
+NOT_CHECKED = "not_checked"  # the outcome field of an ad-hoc URL this run did not request
 
 
 @dataclass
@@ -81,6 +81,7 @@ class CheckSummary:
     total: int = 0
     checked: int = 0
     deferred: int = 0
+    not_checked: int = 0
     by_outcome: collections.Counter[str] = field(default_factory=collections.Counter)
     by_state: collections.Counter[str] = field(default_factory=collections.Counter)
     newly_dead: list[str] = field(default_factory=list)
@@ -92,6 +93,7 @@ class CheckSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total, "checked": self.checked, "deferred": self.deferred,
+            "not_checked": self.not_checked,
             "by_outcome": dict(sorted(self.by_outcome.items())),
             "by_state": dict(sorted(self.by_state.items())),
             "newly_dead": len(self.newly_dead), "recovered": len(self.recovered),
@@ -136,20 +138,12 @@ def _check_stored(
     if doc is not None and not store.document_known(doc):
         raise CorpusError(f"document {doc!r} is not in the database; run 'linkwatch scan' "
                           "first and give the path as the scan recorded it")
-    total = store.count_due_links(now, select=select, doc=doc)
-    run.summary.total = remaining = total if limit is None else min(total, limit)
-    after_id = 0 if select == "all" else None
-    seen: set[int] = set()
-    while remaining > 0 and not run.stop.is_set():
-        rows = store.due_links(now, select=select, doc=doc, limit=min(CHUNK, remaining),
-                               after_id=after_id)
-        rows = [row for row in rows if row["id"] not in seen]
-        if not rows:
+    ids = store.due_link_ids(now, select=select, doc=doc, limit=limit)
+    run.summary.total = len(ids)
+    for start in range(0, len(ids), CHUNK):
+        if run.stop.is_set():
             break
-        seen.update(row["id"] for row in rows)
-        if after_id is not None:
-            after_id = max(row["id"] for row in rows)
-        remaining -= len(rows)
+        rows = store.links_by_ids(ids[start : start + CHUNK])
         run.execute([Target(row["url"], row["host"] or host_of(row["url"]), row)
                      for row in rows])
 
@@ -168,6 +162,16 @@ def _adhoc_targets(
     return found[:limit] if limit is not None else found
 
 
+def retry_wait(settings: CheckSettings, result: CheckResult) -> float | None:
+    """How long a rate-limited host asked us to wait, capped by ``check.retry_after_cap``."""
+    if result.outcome is not Outcome.RATE_LIMITED:
+        return None
+    wait = result.retry_after_s
+    if wait is None:
+        wait = duration_s(settings.recheck_rate_limited)
+    return min(wait, duration_s(settings.retry_after_cap))
+
+
 class _Run:
     def __init__(
         self, settings: Settings, store: Store | None, clock: Clock, stop: threading.Event,
@@ -184,94 +188,96 @@ class _Run:
         self.records: list[CheckRecord] = []
         self.answered: set[str] = set()
         self.answered_unsaved: set[str] = set()
-        self.holds: dict[str, datetime] = {}
         self.targets: list[Target] = []
-        self.shards: Shards | None = None
         self.answered_before: set[str] = set()
         self.window: collections.OrderedDict[str, bool] = collections.OrderedDict()
+        self.window_min = 0
         self.waiting: list[tuple[Target, CheckResult]] = []
         self.last_flush = time.monotonic()
         self.fingerprint_every_s = duration_s(settings.check.fingerprint_every)
+        #: monotonic: the run waits for no Retry-After window that ends after this
+        self.deadline = time.monotonic() + duration_s(settings.check.run_deadline)
 
     def execute(self, targets: list[Target]) -> None:
         self.targets = targets
-        lanes = self._hold_known(targets)
+        queues = self._by_host(targets)
         if self.store is not None:
-            self.answered_before = self.store.hosts_answered_before(lanes)
-        self.window_min = min(WINDOW, len(lanes))
-        shards = self._workers(lanes)
-        if shards is not None:
-            run_loop(self._execute_shared(shards, split_hosts(lanes, shards.live + 1)))
-        else:
-            run_loop(self._execute_here(lanes))
+            self.answered_before = self.store.hosts_answered_before(queues)
+        self.window_min = min(WINDOW, len(queues))
+        run_loop(self._execute(queues))
         self._judge_waiting(final=True)
         self._flush(force=True)
 
     def close(self) -> None:
-        """End the worker processes, if any were started."""
-        if self.shards is not None:
-            shards, self.shards = self.shards, None
-            shards.__exit__(None, None, None)
+        """Nothing outlives a run (kept for the callers' ``finally``)."""
 
-    def _workers(self, lanes: Lanes) -> Shards | None:
-        """The worker processes for this batch, or None to check in this process: small
-        batches, an injected resolver (a function cannot be handed to another process),
-        one worker configured, or none left."""
-        if self.shards is None:
-            checkers = min(worker_count(self.settings.check.workers), len(lanes))
-            if (self.resolver is not system_resolver or checkers < 2
-                    or sum(len(queue) for queue in lanes.values()) < SHARD_MIN_URLS):
-                return None
-            self.shards = Shards(divided(self.settings, checkers), checkers - 1,
-                                 base=self.clock(), rng=self.rng)
-            try:
-                self.shards.__enter__()
-            except OSError as exc:  # e.g. a process limit: check here instead
-                log.warning("cannot start check workers (%s); checking in one process", exc)
-        return self.shards if self.shards.live > 0 else None
-
-    async def _execute_here(self, lanes: Lanes) -> None:
+    async def _execute(self, queues: dict[str, list[Job]]) -> None:
         async with open_context(self.settings, self.clock, resolver=self.resolver,
                                 rng=self.rng) as ctx:
-            await run_lanes(ctx, lanes, self.stop, self._report, self._defer_jobs)
+            hosts = self._hosts(ctx, queues)
+            cs = self.settings.check
 
-    async def _execute_shared(self, shards: Shards, groups: list[Lanes]) -> None:
-        """This process checks the lightest host group (it also judges and records every
-        result), the workers one other group each."""
-        own = min(groups, key=lambda group: sum(len(queue) for queue in group.values()))
-        others = [group for group in groups if group is not own]
-        async with open_context(divided(self.settings, shards.live + 1), self.clock,
-                                resolver=self.resolver, rng=self.rng) as ctx:
-            await asyncio.gather(
-                run_lanes(ctx, own, self.stop, self._report, self._defer_jobs),
-                shards.run(others, self.stop, self._deliver))
+            async def check(job: Job) -> CheckResult:
+                # validators only for a liveness check: a wanted body must not be a 304
+                link = None if job.fetch_body else self.targets[job.key].link
+                return await check_url(
+                    job.url, ctx, fetch_body=job.fetch_body, canonical=job.canonical,
+                    etag=link.get("etag") if link else None,
+                    last_modified=link.get("last_modified") if link else None)
 
-    def _deliver(self, message: tuple[Any, ...]) -> None:
-        if message[0] == "result":
-            target = self.targets[message[1]]
-            self._handle(target, unpack(target.url, message[2]))
-        else:
-            self._defer_jobs(message[1], [self.targets[key] for key in message[2]])
+            await run_hosts(ctx.hosts, hosts, per_host=cs.per_host, check=check,
+                            report=self._report, defer=self._defer_host,
+                            retry_wait=self._retry_wait, stop=self.stop,
+                            run_deadline=self.deadline)
+            for host in hosts:  # stopped: what is left was not requested
+                if host.queue:
+                    rest = list(host.queue)
+                    host.queue.clear()
+                    self._left(host, rest, "the run was stopped before it was requested")
+
+    def _hosts(self, ctx: CheckContext, queues: dict[str, list[Job]]) -> list[Host]:
+        """The run's ``Host`` objects with their queues; a window stored by an earlier run
+        (or another process) is honoured here too."""
+        held = self.store.held_hosts(self.clock()) if self.store is not None else {}
+        hosts = []
+        for name, jobs in queues.items():
+            host = ctx.hosts.get(name)
+            host.queue.extend(jobs)
+            if name in held:
+                left = (held[name] - self.clock()).total_seconds()
+                host.not_before = max(host.not_before, time.monotonic() + left)
+            hosts.append(host)
+        return hosts
 
     def _report(self, job: Job, result: CheckResult) -> None:
         self._handle(self.targets[job.key], result)
 
-    def _defer_jobs(self, host: str, jobs: Sequence[Job | Target]) -> None:
-        targets = [self.targets[j.key] if isinstance(j, Job) else j for j in jobs]
-        self._defer(targets, self.holds.get(host, self.clock()))
+    def _defer_host(self, host: Host, jobs: list[Job]) -> None:
+        """``host`` asked us to wait beyond this run's deadline."""
+        until = self.clock() + timedelta(seconds=math.ceil(host.window_s))
+        self._left(host, jobs, f"the host asked us to wait until {iso(until)} (Retry-After), "
+                               "after the end of this run", until)
 
-    def _hold_known(self, targets: list[Target]) -> Lanes:
-        """Group by host; defer at once the hosts a stored Retry-After still holds."""
-        held = self.store.held_hosts(self.clock()) if self.store is not None else {}
-        lanes: Lanes = {}
-        for key, target in enumerate(targets):
-            if target.host in held:
-                self._defer([target], held[target.host])
+    def _left(self, host: Host, jobs: list[Job], reason: str,
+              until: datetime | None = None) -> None:
+        """Jobs this run did not check: a first answer held for a recheck counts; known
+        links are deferred in the store; ad-hoc URLs are reported as not checked."""
+        rest: list[Target] = []
+        for job in jobs:
+            held = host.held.pop(job.key, None)
+            if held is not None:
+                self._handle(self.targets[job.key], held)
             else:
-                lanes.setdefault(target.host, collections.deque()).append(
-                    Job(key, target.url, target.host, self._wants_body(target),
-                        target.canonical))
-        return lanes
+                rest.append(self.targets[job.key])
+        if rest:
+            self._defer(rest, until, reason)
+
+    def _by_host(self, targets: list[Target]) -> dict[str, list[Job]]:
+        queues: dict[str, list[Job]] = {}
+        for key, target in enumerate(targets):
+            queues.setdefault(target.host, []).append(
+                Job(key, target.url, target.host, self._wants_body(target), target.canonical))
+        return queues
 
     def _wants_body(self, target: Target) -> bool:
         link = target.link
@@ -306,13 +312,10 @@ class _Run:
         return retry_wait(self.settings.check, result)
 
     def _hold(self, target: Target, result: CheckResult) -> None:
-        """Remember (and store) until when a rate-limited host is held; the lanes hold it
-        off themselves."""
+        """Store a rate-limited host's window, so every process and run honours it."""
         wait = self._retry_wait(result) or 0.0
-        until = self.clock() + timedelta(seconds=wait)
-        self.holds[target.host] = max(until, self.holds.get(target.host, until))
-        if self.store is not None:
-            self.store.hold_host(target.host, until)
+        if self.store is not None and wait > 0:
+            self.store.hold_host(target.host, self.clock() + timedelta(seconds=wait))
 
     def _network_down(self) -> bool:
         seen = len(self.window)
@@ -357,19 +360,24 @@ class _Run:
         if self.on_result is not None:
             self.on_result(result_record(result, state, network_down))
 
-    def _defer(self, targets: list[Target], until: datetime) -> None:
+    def _defer(self, targets: list[Target], until: datetime | None, reason: str) -> None:
         ids = [int(t.link["id"]) for t in targets if t.link is not None]
-        if ids and self.store is not None:
+        if ids and self.store is not None and until is not None:
             self.store.defer_links(ids, until)
         for target in targets:
-            self.summary.deferred += 1
+            known = target.link is not None and self.store is not None
+            if known:
+                self.summary.deferred += 1
+            else:
+                self.summary.not_checked += 1
             if self.on_result is not None:
                 self.on_result({
-                    "url": target.url, "outcome": Outcome.RATE_LIMITED.value, "status": None,
+                    "url": target.url, "outcome": NOT_CHECKED, "status": None,
                     "final_url": None, "redirects": [], "elapsed_ms": 0,
-                    "error": f"not requested: host asked us to wait until {iso(until)}",
+                    "error": f"not requested: {reason}",
+                    "retry_at": iso(until) if until is not None else None,
                     "state": target.link["state"] if target.link is not None else None,
-                    "deferred": True,
+                    "deferred": known,
                 })
             self._count_progress()
 

@@ -1,9 +1,10 @@
 """Reading a body safely and fingerprinting the page.
 
-Bodies are read with ``aiter_raw`` (httpx would inflate ``Content-Encoding`` without any
-bound: a 100 KB gzip bomb becomes hundreds of MiB) up to ``max_raw`` bytes on the wire,
-and inflated here with ``zlib.decompressobj().decompress(chunk, max_length)`` up to
-``max_decoded`` bytes. We only ever ask for ``gzip, deflate, identity``.
+Bodies arrive raw (the session has ``auto_decompress=False``: a client's own inflating
+has no bound, and a 100 KB gzip bomb becomes hundreds of MiB) and are read up to
+``max_raw`` bytes on the wire, and inflated here with
+``zlib.decompressobj().decompress(chunk, max_length)`` up to ``max_decoded`` bytes. We only
+ever ask for ``gzip, deflate, identity``.
 
 The fingerprint is the page's ``<title>`` and a SHA-256 of its main text (scripts, styles,
 navigation, headers and footers removed; whitespace collapsed; lower-cased), for
@@ -15,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
-import httpx
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode
 
@@ -38,6 +39,7 @@ NOT_FOUND = re.compile(
     re.IGNORECASE,
 )
 SHORT_PAGE_CHARS = 3000
+Headers = Mapping[str, str]  # case-insensitive in practice (aiohttp's CIMultiDictProxy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +84,15 @@ class _Inflater:
             return self._obj.decompress(chunk, max(room, 1))
 
 
-async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) -> bytes | None:
-    """At most ``max_decoded`` inflated bytes from at most ``max_raw`` raw bytes.
+async def read_body(
+    chunks: AsyncIterable[bytes], content_encoding: str, max_raw: int, max_decoded: int
+) -> bytes | None:
+    """At most ``max_decoded`` inflated bytes from at most ``max_raw`` raw bytes of the
+    body arriving in ``chunks`` (sent with ``content_encoding``).
 
     ``None`` when the body cannot be read safely (unknown encoding, corrupt stream).
     """
-    inflater = _Inflater(response.headers.get("content-encoding", ""))
+    inflater = _Inflater(content_encoding)
     if not inflater.supported:
         return None
     if inflater.passthrough:
@@ -95,7 +100,7 @@ async def read_body(response: httpx.Response, max_raw: int, max_decoded: int) ->
     out = bytearray()
     raw = 0
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in chunks:
             raw += len(chunk)
             out += inflater.feed(chunk, max_decoded - len(out))
             if len(out) >= max_decoded or raw >= max_raw:
@@ -111,8 +116,8 @@ def _first(tree: HTMLParser, tag: str) -> LexborNode | None:
     return next(iter(tree.tags(tag)), None)
 
 
-def _charset(response: httpx.Response, data: bytes) -> str:
-    found = _CONTENT_CHARSET.search(response.headers.get("content-type", ""))
+def _charset(headers: Headers, data: bytes) -> str:
+    found = _CONTENT_CHARSET.search(headers.get("content-type", ""))
     declared = found.group(1) if found else None
     if not declared:
         m = _CHARSET.search(data[:2048])
@@ -124,8 +129,8 @@ def _charset(response: httpx.Response, data: bytes) -> str:
     return declared
 
 
-def is_html(response: httpx.Response) -> bool:
-    ctype = response.headers.get("content-type", "").lower()
+def is_html(headers: Headers) -> bool:
+    ctype = headers.get("content-type", "").lower()
     return not ctype or "html" in ctype
 
 
@@ -158,5 +163,5 @@ def parse_page(data: bytes, encoding: str = "utf-8", drop: tuple[str, ...] = ())
     return Page(title=title, heading=heading, text=text, content_hash=digest)
 
 
-def page_of(response: httpx.Response, data: bytes, drop: tuple[str, ...] = ()) -> Page:
-    return parse_page(data, _charset(response, data), drop)
+def page_of(headers: Headers, data: bytes, drop: tuple[str, ...] = ()) -> Page:
+    return parse_page(data, _charset(headers, data), drop)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Mapping
 
-import httpx
+import aiohttp
 
 from linkwatch.check.policy import AddressBlocked
 from linkwatch.check.transport import NameNotResolved
@@ -31,9 +32,9 @@ def is_clear_success(status: int) -> bool:
     return 200 <= status < 400 and status not in (203, 204, 300, 305, 306)
 
 
-def outcome_for_status(status: int, headers: httpx.Headers | None = None) -> Outcome:
-    """The outcome of a final (non-redirect) HTTP answer."""
-    headers = headers or httpx.Headers()
+def outcome_for_status(status: int, headers: Mapping[str, str] | None = None) -> Outcome:
+    """The outcome of a final (non-redirect) HTTP answer (``headers`` case-insensitive)."""
+    headers = headers or {}
     if headers.get("cf-mitigated", "").lower() == "challenge":
         return Outcome.BLOCKED
     if 200 <= status < 300 or status == 304:
@@ -66,15 +67,17 @@ def outcome_for_exception(exc: BaseException) -> tuple[Outcome, str]:
         return Outcome.SKIPPED_POLICY, str(exc)
     if isinstance(exc, NameNotResolved):
         return (Outcome.BROKEN if exc.permanent else Outcome.NETWORK_ERROR), str(exc)
-    if isinstance(exc, httpx.TimeoutException | TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return Outcome.TIMEOUT, _describe(exc) or "deadline reached"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return Outcome.SKIPPED_SCHEME, _describe(exc)
-    if isinstance(exc, httpx.InvalidURL | httpx.LocalProtocolError):
+    if isinstance(exc, aiohttp.InvalidURL):
         return Outcome.INVALID_URL, _describe(exc)
-    if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError) or _caused_by(exc, ssl.SSLError):
         return Outcome.NETWORK_ERROR, f"TLS: {exc}"[:300]
-    if isinstance(exc, httpx.HTTPError | OSError):
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # the answer could not be parsed: a garbage status line, conflicting lengths, a
+        # head too long, a broken chunk
+        return Outcome.NETWORK_ERROR, f"bad HTTP answer: {exc.message or exc}"[:300]
+    if isinstance(exc, aiohttp.ClientError | OSError):
         return Outcome.NETWORK_ERROR, _describe(exc)
     # a bug or a case nobody foresaw: one URL must not stop the run
     log.exception("unexpected error while checking a URL")

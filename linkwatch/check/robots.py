@@ -7,13 +7,10 @@ deadline and size cap as any check. Parsing is protego's.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
-
-from linkwatch.check.transport import DEADLINE
 
 ROBOTS_TIMEOUT_S = 10.0
 ROBOTS_MAX_BYTES = 500 * 1024
@@ -54,14 +51,11 @@ class RobotsCache:
         return await asyncio.shield(task)
 
     async def _load(self, url: str) -> Robots:
-        token = DEADLINE.set(time.monotonic() + ROBOTS_TIMEOUT_S)
         try:
             async with asyncio.timeout(ROBOTS_TIMEOUT_S):
                 status, body = await self._fetch(url)
         except Exception:  # noqa: BLE001 - unreachable robots.txt: RFC 9309 says disallow
             return Robots(None, allow_all=False)
-        finally:
-            DEADLINE.reset(token)
         if 200 <= status < 300:
             return Robots(Protego.parse(body.decode("utf-8", errors="replace")), True)
         return Robots(None, allow_all=400 <= status < 500)

@@ -57,6 +57,10 @@ def _stop_on_signal() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
+#: ad-hoc URLs were left unchecked (their host's window outlasted the run, or it stopped)
+NOT_CHECKED_EXIT = 9
+
+
 def _text_line(r: dict[str, Any]) -> str:
     status = str(r["status"]) if r["status"] is not None else "-"
     line = f"{r['outcome']:<18} {status:>3}  {r['url']}"
@@ -75,7 +79,10 @@ def summary_text(s: CheckSummary) -> str:
     d = s.to_dict()
     parts = [f"checked {d['checked']} of {d['total']} in {d['elapsed_s']:.1f} s"]
     if d["deferred"]:
-        parts.append(f"{d['deferred']} deferred (host asked us to wait)")
+        parts.append(f"{d['deferred']} deferred to a later run (host asked us to wait)")
+    if d["not_checked"]:
+        parts.append(f"{d['not_checked']} NOT CHECKED (see their lines; exit code "
+                     f"{NOT_CHECKED_EXIT})")
     lines = ["; ".join(parts)]
     if d["by_outcome"]:
         lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in d["by_outcome"].items()))
@@ -155,7 +162,7 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
     check.strikes conclusive failures (404, 410, NXDOMAIN, soft 404) at least
     check.strike_spacing apart; blocks, rate limits, timeouts and server errors never
     count. Dead links are findings, not errors: the exit code is 0 unless --fail-on
-    matches.
+    matches; 9 when ad-hoc URLs were left not_checked (each is listed with the reason).
     """
     given = list(urls) + (_read_urls(urls_file) if urls_file else [])
     adhoc = bool(urls) or urls_file is not None
@@ -196,6 +203,8 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
         click.echo(summary_text(summary), err=True)
     if failed[0]:
         raise SystemExit(1)
+    if summary.not_checked:
+        raise SystemExit(NOT_CHECKED_EXIT)
 
 
 COMMANDS: list[click.Command] = [check]

@@ -74,7 +74,7 @@ def safe_href(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     fast = _CANONICAL.match(value)
-    if fast and (fast.group(1) is None or int(fast.group(1)) <= 65535):
+    if fast and "/." not in value and (fast.group(1) is None or int(fast.group(1)) <= 65535):
         query_at = value.find("?")
         if fast.group(1) not in _DEFAULT_PORT_TEXT and query_at != len(value) - 1:
             return value  # (an empty query "...?" is dropped by the full parse)

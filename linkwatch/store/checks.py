@@ -20,7 +20,7 @@ from linkwatch.store.core import StoreCore
 _LINK_COLUMNS = (
     "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "
     "failing_since, last_ok_at, check_interval_s, next_check_at, title, content_hash, "
-    "fingerprint_at"
+    "fingerprint_at, etag, last_modified"
 )
 _CHUNK = 500
 
@@ -70,28 +70,39 @@ def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[A
 
 
 class CheckStore(StoreCore):
-    def due_links(
+    def due_link_ids(
         self, now: datetime, *, select: str = "due", doc: str | None = None,
-        limit: int | None = None, after_id: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Links to check: due ones (``next_check_at`` passed or NULL) or all; valid only.
+        limit: int | None = None,
+    ) -> list[int]:
+        """The ids of the links to check: due ones (``next_check_at`` passed or NULL) or
+        all; valid only; ``doc`` restricts to the links one document cites now.
 
-        Most overdue first (or by id after ``after_id``, for paging through ``all``);
-        ``doc`` restricts to the links one document cites now.
+        Least recently checked first (never checked first of all), so links a host's
+        ``Retry-After`` kept from an earlier run come before the ones checked since; a URL
+        whose last answer was a 429 goes after all the others, so it cannot take the
+        same first turn on its host run after run.
         """
         where, params = _selection(now, select, doc)
-        if after_id is not None:
-            where += " AND id > ?"
-            params.append(after_id)
-            order = "id"
-        else:
-            order = "next_check_at IS NOT NULL, next_check_at, id"
         # only constant fragments and "?" placeholders are formatted into the SQL
-        sql = f"SELECT {_LINK_COLUMNS} FROM links WHERE {where} ORDER BY {order}"  # noqa: S608
+        sql = (f"SELECT id FROM links WHERE {where} "  # noqa: S608
+               "ORDER BY CASE WHEN last_outcome = 'rate_limited' THEN 1 ELSE 0 END, "
+               "coalesce(last_checked_at, ''), id")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return self.query(sql, params)
+        return [int(row[0]) for row in self.conn.execute(sql, params)]
+
+    def links_by_ids(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The check-relevant fields of these links, in the order given."""
+        found: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(ids), _CHUNK):
+            part = list(ids[i : i + _CHUNK])
+            marks = ",".join("?" * len(part))
+            for row in self.query(
+                f"SELECT {_LINK_COLUMNS} FROM links WHERE id IN ({marks})", part  # noqa: S608
+            ):
+                found[int(row["id"])] = row
+        return [found[i] for i in ids if i in found]
 
     def count_due_links(self, now: datetime, *, select: str = "due",
                         doc: str | None = None) -> int:
@@ -205,7 +216,9 @@ _UPDATE_LINK = (
     "strikes = ?, first_strike_at = ?, last_strike_at = ?, failing_since = ?, last_ok_at = ?, "
     "check_interval_s = ?, next_check_at = ?, title = coalesce(?, title), "
     "content_hash = coalesce(?, content_hash), "
-    "fingerprint_at = CASE WHEN ? IS NULL THEN fingerprint_at ELSE ? END WHERE id = ?"
+    "fingerprint_at = CASE WHEN ? IS NULL THEN fingerprint_at ELSE ? END, "
+    "last_addresses = ?, etag = CASE WHEN ? THEN ? ELSE etag END, "
+    "last_modified = CASE WHEN ? THEN ? ELSE last_modified END WHERE id = ?"
 )
 
 
@@ -219,8 +232,10 @@ def _check_row(r: CheckRecord, run_id: int | None) -> tuple[Any, ...]:
 def _link_row(r: CheckRecord) -> tuple[Any, ...]:
     res, s = r.result, r.verdict.status
     permanent = None if res.permanent_redirect is None else int(res.permanent_redirect)
+    alive = int(res.outcome.is_alive)  # validators change only with a page's answer
     return (iso(res.checked_at), res.outcome.value, res.status, res.final_url, res.error,
             permanent, s.state.value, _iso(s.state_since), s.strikes, _iso(s.first_strike_at),
             _iso(s.last_strike_at), _iso(s.failing_since), _iso(s.last_ok_at),
             s.check_interval_s, iso(r.verdict.next_check_at), res.title, res.content_hash,
-            res.content_hash, iso(res.checked_at), r.link_id)
+            res.content_hash, iso(res.checked_at), json.dumps(list(res.addresses)),
+            alive, res.etag, alive, res.last_modified, r.link_id)

@@ -190,3 +190,17 @@ def m002_links_best_snapshot(db: Database) -> None:
 def m003_check_fingerprint_at(db: Database) -> None:
     """When a link's page fingerprint (title, content_hash) was last taken (issue 3)."""
     _run(db, "ALTER TABLE links ADD COLUMN fingerprint_at TEXT")
+
+
+@step
+def m004_links_addresses_and_validators(db: Database) -> None:
+    """What the last check connected to (the archive submits only public targets) and the
+    page's validators for a conditional GET (issues 10, 11, 17)."""
+    _run(
+        db,
+        """
+        ALTER TABLE links ADD COLUMN last_addresses TEXT;
+        ALTER TABLE links ADD COLUMN etag TEXT;
+        ALTER TABLE links ADD COLUMN last_modified TEXT
+        """,
+    )

@@ -7,8 +7,8 @@ import gzip
 import time
 import tracemalloc
 import zlib
+from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from linkwatch.check.body import parse_page, read_body
@@ -59,9 +59,9 @@ def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
     assert peak < 32 * MiB  # httpx's own decoding would hold the whole 100 MiB
 
 
-def _response(body: bytes, encoding: str) -> httpx.Response:
-    return httpx.Response(200, headers={"content-encoding": encoding},
-                          stream=httpx.ByteStream(body))
+async def _chunks(body: bytes, size: int = 16 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
@@ -75,16 +75,16 @@ def test_read_body_inflates_with_a_bound(encoding: str) -> None:
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         body = c.compress(plain) + c.flush()
     name = "deflate" if encoding == "raw-deflate" else encoding
-    data = asyncio.run(read_body(_response(body, name), max_raw=MiB, max_decoded=MiB))
+    data = asyncio.run(read_body(_chunks(body), name, max_raw=MiB, max_decoded=MiB))
     assert data is not None and len(data) == MiB and data.startswith(b"<p>aaa")
 
 
 def test_unknown_encodings_are_not_read() -> None:
-    assert asyncio.run(read_body(_response(b"xx", "br"), MiB, MiB)) is None
+    assert asyncio.run(read_body(_chunks(b"xx"), "br", MiB, MiB)) is None
 
 
 def test_raw_bytes_are_capped_too() -> None:
-    data = asyncio.run(read_body(_response(b"x" * (3 * MiB), "identity"), MiB, 4 * MiB))
+    data = asyncio.run(read_body(_chunks(b"x" * (3 * MiB)), "identity", MiB, 4 * MiB))
     assert data is not None and len(data) == MiB
 
 
@@ -120,19 +120,17 @@ def test_not_found_wording(html: bytes, expected: bool) -> None:
 
 
 def test_requests_waiting_for_the_same_host_get_successive_turns() -> None:
-    import asyncio
-
-    from linkwatch.check.hosts import HostLimiter
+    from linkwatch.check.hosts import Host
 
     async def three_at_once() -> list[float]:
-        limiter = HostLimiter(10, 0.1)
+        host = Host("a.test", interval_s=0.1)
         starts: list[float] = []
 
         async def request() -> None:
-            await limiter.take_turn("a.test")
+            await host.take_turn()
             starts.append(time.monotonic())
 
-        await limiter.take_turn("a.test")  # a request just went out
+        await host.take_turn()  # a request just went out
         await asyncio.gather(request(), request(), request())
         return sorted(starts)
 

@@ -104,7 +104,7 @@ def test_soft404_probe_can_be_switched_off(web: SimWeb) -> None:
 @pytest.mark.parametrize(("url", "expected"), [
     ("ftp://example.com/file", Outcome.SKIPPED_SCHEME),
     ("mailto:someone@example.com", Outcome.SKIPPED_SCHEME),
-    ("http:///no-host", Outcome.INVALID_URL),
+    ("http://", Outcome.INVALID_URL),
     ("http://example.com:99999/", Outcome.INVALID_URL),
     ("http://exa mple.com/", Outcome.INVALID_URL),
 ], ids=["ftp", "mailto", "no-host", "bad-port", "space-in-host"])

@@ -7,6 +7,8 @@ Use it in tests::
     with SimWeb(hosts=4, latency_ms=0) as web:
         web.url(0, "/ok/a")            # -> "http://127.0.0.2:PORT/ok/a"
         web.requests                   # log of (host, method, path, headers, at)
+        web.violations(interval_s=1, per_host=2)   # the referee: every politeness rule
+                                       # broken so far (too close, too many at once)
 
 or standalone (for the benchmark and the daemon tests)::
 
@@ -48,6 +50,10 @@ per-response latency):
 ``/cookie/set?to=URL``          sets a cookie, 302 to URL
 ``/robots.txt``                 disallows ``/private/``; 404 on host 6, 503 on host 7
 ``/reset/NAME``                 connection reset (RST) without an answer
+``/mortal/NAME``                200 like ``/ok/`` until ``web.kill(host, path)``, then 404
+``/unavailable-once/S/NAME``    the first request 503 with ``Retry-After: S``, then 200
+``/etag/NAME``                  HEAD 405; GET 200 with an ``ETag``, 304 to a matching
+                                ``If-None-Match``
 ``/garbage/NAME``               a garbage status line
 ==============================  ====================================================
 """
@@ -151,6 +157,10 @@ class SimWeb:
         self.port = port
         self.requests: collections.deque[Request] = collections.deque(maxlen=20_000)
         self._counters: collections.Counter[tuple[int, str]] = collections.Counter()
+        self.killed: set[tuple[int, str]] = set()
+        self.in_flight: collections.Counter[int] = collections.Counter()
+        self.max_in_flight: collections.Counter[int] = collections.Counter()
+        self.starts: dict[int, list[float]] = collections.defaultdict(list)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[asyncio.base_events.Server] = []
@@ -167,6 +177,23 @@ class SimWeb:
 
     def hits(self, host: int, path: str) -> list[Request]:
         return [r for r in list(self.requests) if r.host == host and r.path == path]
+
+    def kill(self, host: int, path: str) -> None:
+        """``path`` on ``host`` (a ``/mortal/`` page) answers 404 from now on."""
+        self.killed.add((host, path))
+
+    def violations(self, interval_s: float, per_host: int, slack_s: float = 0.005) -> list[str]:
+        """The referee: every time a client broke a host's politeness rules (two request
+        starts closer than ``interval_s``, more than ``per_host`` requests at once)."""
+        found = []
+        for host, starts in sorted(self.starts.items()):
+            ordered = sorted(starts)
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                if b - a < interval_s - slack_s:
+                    found.append(f"host {host}: two requests {1000 * (b - a):.1f} ms apart")
+            if self.max_in_flight[host] > per_host:
+                found.append(f"host {host}: {self.max_in_flight[host]} requests at once")
+        return found
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> SimWeb:
@@ -252,8 +279,15 @@ class SimWeb:
                     name, _, value = line.partition(":")
                     if name:
                         headers[name.strip().lower()] = value.strip()
-                self.requests.append(Request(host, method, target, headers, time.monotonic()))
-                keep = await self._answer(host, method, target, headers, writer)
+                now = time.monotonic()
+                self.requests.append(Request(host, method, target, headers, now))
+                self.starts[host].append(now)
+                self.in_flight[host] += 1
+                self.max_in_flight[host] = max(self.max_in_flight[host], self.in_flight[host])
+                try:
+                    keep = await self._answer(host, method, target, headers, writer)
+                finally:
+                    self.in_flight[host] -= 1
                 if not keep or headers.get("connection", "").lower() == "close":
                     return
         except (ConnectionError, OSError):
@@ -274,7 +308,7 @@ class SimWeb:
         special = await self._special(host, method, parts.path, writer)
         if special is not None:
             return special
-        reply = self._route(host, method, parts.path, query)
+        reply = self._route(host, method, parts.path, query, headers)
         head = [f"HTTP/1.1 {reply.status} {reply.reason or 'Status'}"]
         reply.headers.setdefault("Content-Type", "text/html; charset=utf-8")
         reply.headers["Content-Length"] = str(len(reply.body))
@@ -333,7 +367,8 @@ class SimWeb:
             await writer.drain()
             sent += len(framed)
 
-    def _route(self, host: int, method: str, path: str, query: dict[str, str]) -> Reply:
+    def _route(self, host: int, method: str, path: str, query: dict[str, str],
+               headers: dict[str, str] | None = None) -> Reply:
         seg = path.split("/")
         top = seg[1] if len(seg) > 1 else ""
         name = "/".join(seg[2:])
@@ -358,6 +393,22 @@ class SimWeb:
             return Reply(code, page(f"Status {code}", "status page"))
         if top == "gone":
             return Reply(410, page("Gone", "This page is gone."))
+        if top == "mortal":
+            if (host, path) in self.killed:
+                return Reply(404, page("Not Found", "404 not found"))
+            return Reply(200, article(host, name))
+        if top == "unavailable-once" and seg[2].isdigit():
+            self._counters[(host, path)] += 1
+            if self._counters[(host, path)] == 1:
+                return Reply(503, b"busy", {"Retry-After": seg[2]})
+            return Reply(200, article(host, "/".join(seg[3:])))
+        if top == "etag":
+            if method == "HEAD":
+                return Reply(405, headers={"Allow": "GET"})
+            tag = f'"v1-{name}"'
+            if (headers or {}).get("if-none-match") == tag:
+                return Reply(304, headers={"ETag": tag})
+            return Reply(200, article(host, name), {"ETag": tag})
         return self._route_more(host, method, top, seg, name, query)
 
     def _route_more(
