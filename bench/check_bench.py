@@ -1,19 +1,25 @@
 """Checking benchmark: linkwatch vs lychee on the same 10,000 URLs of the simulated web.
 
 Starts ``python -m tests.kit.simweb`` (40 hosts on 127.0.0.2.., 20 ms per response) in its
-own process, writes one URL list, and runs both checkers on it as child processes with
-the same limits: 2 requests in flight per host, 80 in total (hosts x per-host), no
-per-host spacing (``host_interval_s = 0`` / ``--host-request-interval 0ms``: this compares
-raw speed at equal concurrency; linkwatch's default spacing is 1 s). linkwatch runs with
-each ``check.workers`` value given (default: 1 and 2). Wall and CPU time (user +
-system of the child and every descendant it waited for, so linkwatch's check workers are
-counted) come from ``os.wait4``; peak memory is the resident size of the whole process
-tree, sampled every 20 ms. Every round runs every tool once, lychee first; the table shows
-the median round. "False broken" counts live pages (everything but ``/gone/``) reported as
-broken (or soft 404, for linkwatch).
+own process, writes one URL list (2 % gone, 2 % answering ``503 Retry-After: 2`` once, 6 %
+redirects, 6 % refusing HEAD, the rest pages) and runs both checkers on it as child
+processes with the same limits: 64 requests in flight, 2 per host, no per-host spacing
+(``host_interval_s = 0`` / ``--host-request-interval 0ms``: raw speed at equal
+concurrency). The simulated web is the referee: before each client it is reset, after it
+it reports how many of the URLs were requested at all and every politeness rule broken.
+Wall and CPU time (user + system of the child and its descendants) come from
+``os.wait4``; peak memory is the resident size of the process tree, sampled every 20 ms.
+Every round runs every tool once, lychee first; the table shows the median round. "False
+broken" counts live pages reported broken (or soft 404); "missed broken" gone pages not
+reported broken.
+
+The floor: no client can be faster than the busiest host's requests at 2 per host plus
+its ``Retry-After`` windows (each 503 pauses its host 2 s), nor than all requests at 64 in
+flight. ``--politeness`` also runs linkwatch with its default politeness (2 per host,
+1 s apart) against the politeness floor (URLs per host x spacing).
 
     .venv/bin/python bench/check_bench.py [--urls 10000] [--hosts 40] [--latency-ms 20]
-                                          [--repeat 3] [--workers 1 2]
+                                          [--repeat 3] [--politeness]
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PER_HOST = 2
+IN_FLIGHT = 64
+RETRY_AFTER_S = 2
 
 
 def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int]:
@@ -46,14 +55,24 @@ def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int
     return proc, int(info["port"])
 
 
+def admin(port: int, what: str) -> dict[str, Any]:
+    """The simulated web's referee door (``/__simweb/stats``, ``/__simweb/reset``)."""
+    with urllib.request.urlopen(f"http://127.0.0.2:{port}/__simweb/{what}",  # noqa: S310
+                                timeout=10) as answer:
+        return dict(json.loads(answer.read()))
+
+
 def make_urls(count: int, hosts: int, port: int) -> tuple[list[str], set[str]]:
-    """Mostly live pages, some redirects and HEAD-refusing pages, 2 % really gone."""
+    """Mostly live pages, some redirects and HEAD-refusing pages, 2 % transient 503s with
+    ``Retry-After``, 2 % really gone."""
     urls, gone = [], set()
     for n in range(count):
         host = f"127.0.0.{2 + n % hosts}"
-        kind = n % 50
+        kind = (n // hosts) % 50  # every host gets every kind
         if kind == 0:
             path = f"/gone/g{n}"
+        elif kind == 1:
+            path = f"/unavailable-once/{RETRY_AFTER_S}/u{n}"
         elif kind < 4:
             path = f"/redirect/301/ok/r{n}"
         elif kind < 7:
@@ -111,13 +130,13 @@ def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, Any]:
             "peak_rss_mib": max(peak[0], usage.ru_maxrss) / 1024, "exit": proc.returncode}
 
 
-def write_config(work: Path, hosts: int, workers: int) -> Path:
-    config = work / f"linkwatch-w{workers}.toml"
+def write_config(work: Path, polite: bool = False) -> Path:
+    config = work / ("linkwatch-polite.toml" if polite else "linkwatch.toml")
+    limits = "" if polite else f"concurrency = {IN_FLIGHT}\nhost_interval_s = 0.0\n"
     config.write_text(
         "[state]\npath = \"bench.db\"\n[check]\n"
-        f"allow_networks = [\"127.0.0.0/8\"]\nper_host = {PER_HOST}\n"
-        f"concurrency = {hosts * PER_HOST}\nhost_interval_s = 0.0\ntimeout_s = 20.0\n"
-        f"workers = {workers}\n",
+        f"allow_networks = [\"127.0.0.0/8\"]\nper_host = {PER_HOST}\n{limits}"
+        "timeout_s = 20.0\n",
         encoding="utf-8",
     )
     return config
@@ -175,12 +194,12 @@ def _outcomes(jsonl: Path) -> dict[str, str]:
     return outcomes
 
 
-def run_lychee(urls_file: Path, work: Path, hosts: int) -> tuple[dict[str, Any], set[str]]:
+def run_lychee(urls_file: Path, work: Path) -> tuple[dict[str, Any], set[str]]:
     out = work / "lychee.json"
     figures = measure([
         str(BIN / "lychee"), "--no-progress", "--format", "json", "--output", str(out),
-        "--host-concurrency", str(PER_HOST), "--max-concurrency", str(hosts * PER_HOST),
-        "--host-request-interval", "0ms", "--max-retries", "0", "--timeout", "20",
+        "--host-concurrency", str(PER_HOST), "--max-concurrency", str(IN_FLIGHT),
+        "--host-request-interval", "0ms", "--timeout", "20",
         str(urls_file)], work / "lychee.stdout", work)
     report = json.loads(out.read_text())
     failed = {e["url"] for entries in report.get("error_map", {}).values() for e in entries}
@@ -198,23 +217,62 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def one_round(
-    work: Path, urls_file: Path, urls: list[str], hosts: int, workers: list[int]
-) -> dict[str, tuple[dict[str, Any], dict[str, str]]]:
-    """Every tool once, lychee first (the same simulated web, one after another)."""
+    work: Path, urls_file: Path, urls: list[str], port: int
+) -> dict[str, tuple[dict[str, Any], Any]]:
+    """Every tool once, lychee first (the same simulated web, reset before each)."""
     found: dict[str, Any] = {}
-    ly, failed = run_lychee(urls_file, work, hosts)
-    found["lychee"] = (ly, failed)
-    for n in workers:
-        config = write_config(work, hosts, n)
-        label = "auto" if n == 0 else str(n)
-        for stale in work.glob("bench.db*"):
-            stale.unlink()
-        found[f"linkwatch, ad-hoc URLs (workers {label})"] = run_linkwatch(
-            urls_file, work, config)
-        first, steady = run_linkwatch_db(work, config, urls)
-        found[f"linkwatch, database first check (workers {label})"] = first
-        found[f"linkwatch, database recheck: HEAD (workers {label})"] = steady
+    config = write_config(work)
+
+    def refereed(name: str, go: Any) -> None:
+        admin(port, "reset")
+        runs = go()
+        for n, (figures, seen) in enumerate(runs if isinstance(runs, list) else [runs]):
+            if n == 0:
+                figures.update(admin(port, f"stats?per_host={PER_HOST}"))
+            found[name if n == 0 else f"{name} (recheck: HEAD)"] = (figures, seen)
+
+    refereed("lychee", lambda: run_lychee(urls_file, work))
+    for stale in work.glob("bench.db*"):
+        stale.unlink()
+    refereed("linkwatch, ad-hoc URLs", lambda: run_linkwatch(urls_file, work, config))
+    refereed("linkwatch, database first check", lambda: run_linkwatch_db(work, config, urls))
     return found
+
+
+def floor_s(urls: list[str], latency_ms: float) -> float:
+    """The theoretical floor of one full check of ``urls`` at the bench's limits."""
+    per_host: dict[str, float] = {}
+    windows: dict[str, int] = {}
+    requests = 0
+    for url in urls:
+        host = url.split("/")[2]
+        cost = 2 if ("/redirect/" in url or "/unavailable-once/" in url) else 1
+        requests += cost
+        per_host[host] = per_host.get(host, 0) + cost
+        windows[host] = windows.get(host, 0) + ("/unavailable-once/" in url)
+    latency = latency_ms / 1000
+    busiest = max(per_host[h] * latency / PER_HOST + windows[h] * RETRY_AFTER_S
+                  for h in per_host)
+    return max(busiest, requests * latency / IN_FLIGHT)
+
+
+def run_polite(urls_file: Path, work: Path, urls: list[str], port: int) -> None:
+    """linkwatch with its default politeness against the politeness floor."""
+    admin(port, "reset")
+    config = write_config(work, polite=True)
+    figures, seen = run_linkwatch(urls_file, work, config)
+    figures.update(admin(port, f"stats?per_host={PER_HOST}&interval_s=1"))
+    requested = set(figures.pop("paths"))
+    figures["paths"] = sum(
+        f"{u.split('/')[2].split(':')[0].rsplit('.', 1)[1]}|/{u.split('/', 3)[3]}" in requested
+        for u in urls)
+    hosts = {u.split("/")[2] for u in urls}
+    floor = len(urls) / len(hosts) * 1.0
+    print(f"default politeness (2 per host, 1 s apart): wall {figures['wall_s']:.1f} s, "
+          f"politeness floor {floor:.0f} s ({figures['wall_s'] / floor:.2f}x), CPU "
+          f"{figures['cpu_s']:.2f} s, peak RSS {figures['peak_rss_mib']:.0f} MiB, requested "
+          f"{figures['paths']}/{len(urls)} URLs, {figures['violations']} violations, "
+          f"{len(seen)} results")
 
 
 def main() -> None:
@@ -223,8 +281,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=40)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
-                        help="check.workers values to run (0: automatic)")
+    parser.add_argument("--politeness", action="store_true",
+                        help="also run linkwatch with its default politeness (minutes)")
     args = parser.parse_args()
     web, port = start_web(args.hosts, args.latency_ms)
     rounds: list[dict[str, Any]] = []
@@ -235,11 +293,13 @@ def main() -> None:
             urls_file = work / "urls.txt"
             urls_file.write_text("\n".join(urls) + "\n")
             for _ in range(max(1, args.repeat)):
-                rounds.append(one_round(work, urls_file, urls, args.hosts, args.workers))
+                rounds.append(one_round(work, urls_file, urls, port))
+            if args.politeness:
+                run_polite(urls_file, work, urls, port)
     finally:
         web.terminate()
         web.wait(10)
-    limit = args.hosts * PER_HOST / (args.latency_ms / 1000)
+    floor = floor_s(urls, args.latency_ms)
     live = [u for u in urls if u not in gone]
     rows: dict[str, Any] = {}
     for name in rounds[0]:
@@ -253,25 +313,27 @@ def main() -> None:
             else:
                 figures["false_broken"] = sum(seen.get(u) in ("broken", "soft404") for u in live)
                 figures["missed_gone"] = sum(seen.get(u) != "broken" for u in gone)
-            if name != "lychee":
-                figures["results"] = len(seen)
-                if len(seen) != len(urls):
-                    print(f"warning: {name}: {len(seen)} results for {len(urls)} URLs "
-                          f"(wall {figures['wall_s']:.2f} s, exit {figures['exit']})")
+                figures["not_checked"] = sum(seen.get(u) == "not_checked" for u in urls)
+            if "paths" in figures:
+                requested = set(figures.pop("paths"))
+                figures["requested"] = sum(
+                    f"{u.split('/')[2].split(':')[0].rsplit('.', 1)[1]}|/{u.split('/', 3)[3]}"
+                    in requested for u in urls)
             runs.append(figures)
         rows[name] = _median(runs)
     print(f"{args.urls} URLs, {args.hosts} hosts, {args.latency_ms:g} ms latency, "
-          f"{PER_HOST} per host; theoretical limit {limit:.0f} URLs/s; "
-          f"median of {len(rounds)} rounds; {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print("| run | wall s (range) | CPU s | peak RSS MiB | URLs/s | % of limit | false broken |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"{IN_FLIGHT} in flight, {PER_HOST} per host; theoretical floor {floor:.2f} s "
+          f"(Retry-After waits included); median of {len(rounds)} rounds; "
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    print("| run | wall s (range) | x floor | CPU s | peak RSS MiB | URLs requested "
+          "| violations | false broken | missed broken |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, f in rows.items():
-        rate = args.urls / f["wall_s"]
         low, high = f["wall_range"]
-        print(f"| {name} | {f['wall_s']:.2f} ({low:.2f}-{high:.2f}) | {f['cpu_median_s']:.2f} "
-              f"| {f['peak_rss_mib']:.0f} | {rate:.0f} | {100 * rate / limit:.0f} % "
-              f"| {f['false_broken']} |")
+        requested = f"{f['requested']}/{args.urls}" if "requested" in f else "-"
+        print(f"| {name} | {f['wall_s']:.2f} ({low:.2f}-{high:.2f}) | {f['wall_s'] / floor:.2f} "
+              f"| {f['cpu_median_s']:.2f} | {f['peak_rss_mib']:.0f} | {requested} "
+              f"| {f.get('violations', '-')} | {f['false_broken']} | {f['missed_gone']} |")
     print(json.dumps(rows))
 
 

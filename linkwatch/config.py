@@ -215,6 +215,9 @@ class ArchiveSettings:
     max_attempts: int = DEFAULT_ARCHIVE_MAX_ATTEMPTS
     backoff_429_s: float = DEFAULT_BACKOFF_429_S
     rate_window_s: float = DEFAULT_ARCHIVE_RATE_WINDOW_S
+    #: CIDRs whose (non-public) addresses may still be submitted for capture: a private
+    #: archive instance, tests on loopback. Public addresses never need it.
+    submit_networks: tuple[str, ...] = ()
     retry_backoff_s: float = DEFAULT_ARCHIVE_RETRY_BACKOFF_S
 
 
@@ -233,6 +236,10 @@ class ScheduleSettings:
 class Credentials:
     access_key: Secret
     secret_key: Secret
+
+    def revealed(self) -> tuple[str, str]:
+        """Both keys, for the scrubber that removes them from remote text."""
+        return self.access_key.reveal(), self.secret_key.reveal()
 
 
 @dataclass(frozen=True)
@@ -413,8 +420,18 @@ def load_settings(
         _merge(layers, {s: {k: v for k, v in kv.items() if v is not None}
                         for s, kv in overrides.items()}, "command-line options")
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
+    _check_networks(sections)
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
     return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
+
+
+def _check_networks(sections: Mapping[str, Any]) -> None:
+    """CIDR lists are refused at load time, naming the key."""
+    from linkwatch.check.policy import parse_networks
+
+    for section, key in (("check", "allow_networks"), ("check", "deny_networks"),
+                         ("archive", "submit_networks")):
+        parse_networks(getattr(sections[section], key), f"{section}.{key}")
 
 
 def load_credentials(

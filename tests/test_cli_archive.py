@@ -13,6 +13,7 @@ from linkwatch.cli import cli
 from linkwatch.store import open_store
 from tests.archive.conftest import ACCESS, SECRET, add_link
 from tests.kit.fakewayback import FakeWayback
+from tests.kit.simweb import SimWeb
 
 KEYS = {"LINKWATCH_IA_ACCESS_KEY": ACCESS, "LINKWATCH_IA_SECRET_KEY": SECRET}
 
@@ -25,14 +26,24 @@ def wayback(clock) -> Iterator[FakeWayback]:
         yield wb
 
 
+@pytest.fixture(scope="module")
+def web() -> Iterator[SimWeb]:
+    with SimWeb(hosts=2) as sim:
+        yield sim
+
+
 @pytest.fixture
 def config(tmp_path: Path, wayback: FakeWayback) -> Path:
+    """The pages live on loopback: checked under check.allow_networks, and submitted only
+    because archive.submit_networks opens loopback (a stand-in for public addresses)."""
     path = tmp_path / "linkwatch.toml"
     path.write_text(
-        f'[state]\npath = "state.db"\n[archive]\nwayback_url = "{wayback.base_url}"\n'
+        '[state]\npath = "state.db"\n'
+        '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\ntimeout_s = 3.0\n'
+        f'[archive]\nwayback_url = "{wayback.base_url}"\n'
         f'availability_url = "{wayback.base_url}"\nrate_window_s = 1.0\n'
         "poll_interval_s = 0.02\npoll_timeout_s = 2.0\nrequest_timeout_s = 2.0\n"
-        "captures_per_minute = 40\ncdx_per_minute = 150\n",
+        'captures_per_minute = 40\ncdx_per_minute = 150\nsubmit_networks = ["127.0.0.0/8"]\n',
         encoding="utf-8",
     )
     return path
@@ -59,13 +70,23 @@ def test_jsonl_prints_one_object_per_link(config: Path, clock) -> None:
         assert r["action"] == "captured" and r["snapshot_timestamp"] == "20260101000000"
 
 
-def test_url_archives_one_and_prints_a_summary(config: Path, wayback) -> None:
-    result = invoke(config, "--url", "http://manual.test/page", env=KEYS)
+def test_url_is_checked_then_archived_and_summarised(config: Path, wayback, web) -> None:
+    page = web.url(0, "/ok/manual-page")
+    result = invoke(config, "--url", page, env=KEYS)
 
     assert result.exit_code == 0, result.output
-    assert "captured" in result.output and "http://manual.test/page" in result.output
+    assert "captured" in result.output and page in result.output
     assert "1 captured" in result.output
-    assert wayback.state.new_captures == {"http://manual.test/page": 1}
+    assert wayback.state.new_captures == {page: 1}
+    assert len(web.hits(0, "/ok/manual-page")) >= 1  # checked before it was submitted
+
+
+def test_a_url_that_cannot_be_reached_is_never_submitted(config: Path, wayback) -> None:
+    result = invoke(config, "--url", "http://manual.invalid/page", "--format", "jsonl",
+                    env=KEYS)
+
+    assert result.exit_code == 0, result.output
+    assert wayback.requests_of("save") == []
 
 
 def test_without_keys_the_summary_says_captures_need_keys(config: Path) -> None:
@@ -76,11 +97,12 @@ def test_without_keys_the_summary_says_captures_need_keys(config: Path) -> None:
     assert "LINKWATCH_IA_ACCESS_KEY" in result.output
 
 
-def test_json_has_the_summary_and_results(config: Path) -> None:
-    result = invoke(config, "--url", "http://j.test/", "--format", "json", env=KEYS)
+def test_json_has_the_summary_and_results(config: Path, web) -> None:
+    page = web.url(1, "/ok/j")
+    result = invoke(config, "--url", page, "--format", "json", env=KEYS)
 
     body = json.loads(result.stdout)
-    assert body["summary"]["captured"] == 1 and body["results"][0]["url"] == "http://j.test/"
+    assert body["summary"]["captured"] == 1 and body["results"][0]["url"] == page
     assert ACCESS not in result.output and SECRET not in result.output
 
 

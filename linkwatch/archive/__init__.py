@@ -53,6 +53,7 @@ class Archiver(SnapshotLookup, CaptureService, Protocol):
 
 def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
     """For ``linkwatch status`` and the report: captures on or not, queue, budget. No secrets."""
+    from linkwatch.archive.privacy import HELD_BACK
     from linkwatch.archive.queue import META_BACKOFF, META_USER_STATUS
 
     a = settings.archive
@@ -74,6 +75,7 @@ def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
         "wayback_url": a.wayback_url,
         "availability_url": a.availability_url,
         "queue": store.archive_queue_figures(),
+        "held_back": store.held_back_reasons(HELD_BACK),
         "budget": {
             "captures_per_minute": a.captures_per_minute,
             "concurrent_captures": a.concurrent_captures,

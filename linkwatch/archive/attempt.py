@@ -37,6 +37,7 @@ from linkwatch.archive.choose import (
 )
 from linkwatch.archive.limits import ArchiveLimiter
 from linkwatch.archive.lookup import Capture, Stopped
+from linkwatch.archive.privacy import submit_refusal
 from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_status_ext
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, duration_s
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 STATUS_RETENTION_S = 3600.0  # SPN2 keeps job status ~1 h; after that ids look "pending"
 VERIFY_GIVE_UP_S = 86400.0  # a reported capture not in CDX after a day: capture again
 MAX_RETRY_S = 7 * 86400.0
+HELD_RETRY_S = 3600.0  # a held-back URL is looked at again after its next check
 NEED_KEYS = (
     "captures need keys: set LINKWATCH_IA_ACCESS_KEY and LINKWATCH_IA_SECRET_KEY, "
     "or archive.credentials_file"
@@ -156,6 +158,11 @@ def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
 
 
 def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...]) -> Decision:
+    held = submit_refusal(item.last_outcome, item.last_status, item.last_addresses,
+                          ctx.settings.archive.submit_networks)
+    if held is not None:
+        return Decision(ArchiveAction.SKIPPED, "pending", found, error=held,
+                        retry_in_s=HELD_RETRY_S)
     if ctx.capture_block:
         retry = 86400.0 if ctx.capture_block == NEED_KEYS else ctx.settings.archive.retry_backoff_s
         return Decision(ArchiveAction.SKIPPED, "pending", found, error=ctx.capture_block,

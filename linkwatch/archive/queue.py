@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.model import ArchiveAction
+from linkwatch.scrub import scrub
 from linkwatch.store import Store
 from linkwatch.store.archive import ArchiveItem
 from linkwatch.urls import InvalidURL, canonicalize
@@ -148,6 +149,7 @@ class _Runner:
         self.requeues: dict[int, int] = {}
         self.unavailable_streak = 0
         self.last_beat = time.monotonic()
+        self.secrets = settings.credentials.revealed() if settings.credentials else ()
 
     def run(self, items: list[ArchiveItem]) -> None:
         self._restore_backoff()
@@ -223,7 +225,12 @@ class _Runner:
 
     # -- recording ---------------------------------------------------------------------
     def _record(self, item: ArchiveItem, d: Decision) -> ArchiveItem | None:
-        """Record one decision; returns the item again if it should be retried this run."""
+        """Record one decision; returns the item again if it should be retried this run.
+
+        The error text came from the archive (or a proxy): it is scrubbed of the keys and
+        any Authorization header before it is stored, printed or reported."""
+        if d.error:
+            d = replace(d, error=scrub(d.error, self.secrets))
         self.unavailable_streak = self.unavailable_streak + 1 if d.unavailable else 0
         if d.requeue and not self.stop.is_set():
             n = self.requeues.get(item.link_id, 0)
@@ -294,7 +301,7 @@ class _Runner:
             if isinstance(exc, ArchiveRateLimited):
                 self.limiter.back_off(exc.retry_after_s if exc.retry_after_s >= 0
                                       else self.settings.archive.backoff_429_s)
-            log.info("archive user status unavailable: %s", exc)
+            log.info("archive user status unavailable: %s", scrub(str(exc), self.secrets))
             return
         if user is None:
             return

@@ -27,6 +27,7 @@ from linkwatch.archive.deadline import call_with_deadline
 from linkwatch.archive.lookup import retry_after_or_unknown, retry_after_s, user_agent
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveRateLimited, ArchiveUnavailable
+from linkwatch.scrub import scrub
 
 
 class Retry(StrEnum):
@@ -181,6 +182,7 @@ class SPN2Client:
         self.deadline_s = a.request_timeout_s
         self.if_not_archived_within = a.if_not_archived_within
         self.has_keys = settings.credentials is not None
+        self._secrets = settings.credentials.revealed() if settings.credentials else ()
         headers = {"User-Agent": user_agent(settings), "Accept": "application/json"}
         if settings.credentials is not None:
             c = settings.credentials
@@ -214,7 +216,7 @@ class SPN2Client:
         body = self._json(res, "capture request")
         if not isinstance(body, dict):
             raise ArchiveUnavailable("capture request: reply is not a JSON object")
-        message = str(body.get("message") or "")
+        message = scrub(str(body.get("message") or ""), self._secrets) or ""
         if body.get("status") == "error":
             code = str(body.get("status_ext") or "error:unknown")
             return SubmitReply(message=message, status_ext=code, retry=classify_status_ext(code))
@@ -242,7 +244,7 @@ class SPN2Client:
             original_url=str(body["original_url"]) if body.get("original_url") else None,
             http_status=_int(body.get("http_status")),
             status_ext=str(body["status_ext"]) if body.get("status_ext") else None,
-            message=str(body.get("message") or ""),
+            message=scrub(str(body.get("message") or ""), self._secrets) or "",
             retry_after_s=retry_after_s(res.headers.get("Retry-After")),
         )
 

@@ -7,10 +7,12 @@ Rules, in the order a lane applies them:
 * At most ``check.per_host`` lanes per host take that host's URLs in turn, so hosts never
   wait on each other; a global semaphore (FIFO) caps checks in flight.
 * Requests to one host start at least ``check.host_interval_s`` apart (measured on actual
-  request starts, redirect hops and soft-404 probes included). A lane claims its host's
-  next turn and sleeps for it *before* it takes a global slot, so waiting for one host
-  never holds a slot another host could use. Spacing waits are not network time: they do
-  not count against a check's deadline.
+  request starts, redirect hops and soft-404 probes included). A lane sleeps until its
+  host's next turn *before* it takes a global slot, so waiting for one host never holds a
+  slot another host could use, and claims the turn only once it holds a slot (when the
+  request really starts): a lane that waited for a slot cannot start closer to the
+  previous request than the spacing. Spacing waits are not network time: they do not
+  count against a check's deadline.
 * A ``Retry-After`` (429, or 503 with the header) pauses that host only. When the window
   ends before the run's own deadline (``run_deadline``, monotonic), the host's lanes wait
   for it and go on with its remaining URLs in the same run; a window beyond it defers the
@@ -145,15 +147,17 @@ async def _lane(
                 return
             await _wait_out(host, stop)
             continue
-        job = host.queue.popleft()
-        wait = host.claim_turn()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        turn = host.next_turn - time.monotonic()
+        if turn > 0:  # wait for the host's turn before taking a global slot
+            await asyncio.sleep(turn)
+            continue
         async with pool.slots:
             if stop.is_set():
-                host.queue.appendleft(job)
-                host.next_turn -= host.interval_s  # the claimed turn was not used
                 return
+            if host.next_turn > time.monotonic() or not host.queue or host.window_s > 0:
+                continue  # another lane took the turn (or the last job) meanwhile
+            job = host.queue.popleft()
+            host.claim_turn()  # the turn is claimed when the request really starts
             host.in_flight += 1
             CLAIMED.set(host.name)
             try:

@@ -10,6 +10,9 @@ import click
 from linkwatch.archive.queue import ArchiveSummary, work_archive_queue
 from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
+from linkwatch.errors import ArchiveError
+from linkwatch.store import Store
+from linkwatch.urls import try_canonicalize
 
 
 def _summary_text(s: ArchiveSummary) -> str:
@@ -57,11 +60,16 @@ def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) ->
     (LINKWATCH_IA_ACCESS_KEY / LINKWATCH_IA_SECRET_KEY or archive.credentials_file);
     without keys look-ups still run and captures are reported as skipped.
 
+    A --url is checked first (under the address policy): only a URL whose check reached it
+    at public addresses is ever submitted (archive.submit_networks opens other ranges).
+
     Each jsonl object has url, action (captured, already_archived, queued, failed,
     skipped), snapshot_url, snapshot_timestamp, error and reason.
     """
     settings = app.settings()
     store = app.store()
+    if urls:
+        _check_first(app, store, list(urls))
     results: list[dict[str, Any]] = []
 
     def on_result(record: dict[str, Any]) -> None:
@@ -81,6 +89,21 @@ def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) ->
         click.echo(json.dumps({"summary": summary.to_dict(), "results": results}, indent=2))
     elif fmt == "text" or app.verbosity >= 0:
         click.echo(_summary_text(summary), err=fmt == "jsonl")
+
+
+def _check_first(app: App, store: Store, urls: list[str]) -> None:
+    """Check manual URLs before they are archived: a capture goes out only for a URL the
+    checker reached at a public address (the check is recorded like any other)."""
+    from linkwatch.check.batch import check_links
+
+    keys = []
+    for url in urls:
+        key, reason = try_canonicalize(url)
+        if key is None:
+            raise ArchiveError(f"cannot archive {url!r}: {reason}")
+        keys.append(key)
+    store.enqueue_archive_urls(keys, app.clock())
+    check_links(app.settings(), store, clock=app.clock, urls=keys)
 
 
 COMMANDS: list[click.Command] = [archive]

@@ -39,7 +39,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 # port, a path, and only printable ASCII that needs no percent-encoding, no fragment.
 _CANONICAL = re.compile(
     r"^(?:http|https)://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::([1-9][0-9]{0,4}))?"
-    r"/[!$%&'()*+,\-./0-9:;=?@A-Z\[\]_a-z~]*$"
+    r"/[!$%&()*+,\-./0-9:;=?@A-Z\[\]_a-z~]*$"  # no "'": the URL standard encodes it in queries
 )
 _DEFAULT_PORT_TEXT = frozenset({"80", "443"})
 _WAYBACK_REPLAY = re.compile(

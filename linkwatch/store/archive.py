@@ -11,6 +11,7 @@ good snapshot). ``links.snapshot_url`` / ``links.snapshot_timestamp`` carry the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,8 @@ class ArchiveItem:
     last_outcome: str | None
     first_seen_at: str
     access_dates: tuple[str, ...] = ()
+    last_status: int | None = None  # the last check's HTTP status (None: no answer)
+    last_addresses: tuple[str, ...] = ()  # what the last check connected to
 
 
 def _at(now: datetime | str) -> str:
@@ -155,7 +158,8 @@ class ArchiveStore(StoreCore):
             only = f"AND q.link_id IN ({','.join('?' * len(ids))})" if ids else "AND 0"
             params += ids
         sql = (  # placeholders only
-            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "  # noqa: S608
+            "SELECT q.*, l.url, l.state, l.last_outcome, l.last_status, "  # noqa: S608
+            "l.last_addresses, l.first_seen_at FROM archive_queue q "
             "JOIN links l ON l.id = q.link_id WHERE q.status IN ('pending', 'submitted') "
             f"AND (q.next_attempt_at IS NULL OR q.next_attempt_at <= ?) {only} "
             "ORDER BY q.status = 'submitted' DESC, q.priority, q.enqueued_at, q.link_id"
@@ -166,7 +170,8 @@ class ArchiveStore(StoreCore):
 
     def archive_item(self, link_id: int) -> ArchiveItem | None:
         rows = self.query(
-            "SELECT q.*, l.url, l.state, l.last_outcome, l.first_seen_at FROM archive_queue q "
+            "SELECT q.*, l.url, l.state, l.last_outcome, l.last_status, l.last_addresses, "
+            "l.first_seen_at FROM archive_queue q "
             "JOIN links l ON l.id = q.link_id WHERE q.link_id = ?", [link_id],
         )
         return self._item(rows[0]) if rows else None
@@ -183,6 +188,8 @@ class ArchiveStore(StoreCore):
             state=row["state"], last_outcome=row["last_outcome"],
             first_seen_at=row["first_seen_at"],
             access_dates=tuple(str(d["at"]) for d in dates if d["at"]),
+            last_status=row["last_status"],
+            last_addresses=tuple(json.loads(row["last_addresses"] or "[]")),
         )
 
     def link_last_outcome(self, link_id: int) -> str | None:
@@ -249,6 +256,18 @@ class ArchiveStore(StoreCore):
             )
 
     # -- figures -----------------------------------------------------------------------
+    def held_back_reasons(self, marker: str) -> dict[str, int]:
+        """Queue items held back from capture, by the reason's first words (before ':')."""
+        rows = self.query(
+            "SELECT last_error FROM archive_queue WHERE status = 'pending' "
+            "AND last_error LIKE ?", [f"%{marker}%"])
+        counts: dict[str, int] = {}
+        for row in rows:
+            head = str(row["last_error"]).split(":", 1)[0]
+            key = "private address" if head.startswith("private address") else head
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def archive_queue_figures(self) -> dict[str, Any]:
         by_status = {r["status"]: r["n"] for r in self.query(
             "SELECT status, COUNT(*) AS n FROM archive_queue GROUP BY status ORDER BY status")}

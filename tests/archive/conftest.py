@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -47,14 +48,17 @@ def add_link(
     url: str,
     *,
     state: str = "new",
-    last_outcome: str | None = None,
+    last_outcome: str | None = "ok",
+    last_status: int | None = 200,
+    addresses: tuple[str, ...] = ("93.184.215.14",),
     access_date: str | None = None,
     first_seen_at: str = "2025-06-01T00:00:00+00:00",
     archived_copy: str | None = None,
     invalid_reason: str | None = None,
     doc: str = "articles/a.md",
 ) -> int:
-    """A link cited once by ``doc`` (test data written with sqlite-utils' table API)."""
+    """A link cited once by ``doc`` (test data written with sqlite-utils' table API); by
+    default its last check reached it at a public address (``addresses``)."""
     db = store.db
     with store.write():
         docs = list(db["documents"].rows_where("path = ?", [doc]))
@@ -67,6 +71,8 @@ def add_link(
         link_id = db["links"].insert({
             "url": url, "host": url.split("/")[2], "first_seen_at": first_seen_at,
             "state": state, "last_outcome": last_outcome, "archived_copy": archived_copy,
+            "last_status": last_status if last_outcome else None,
+            "last_addresses": json.dumps(list(addresses)) if last_outcome else None,
             "invalid_reason": invalid_reason,
         }).last_pk
         db["citations"].insert({

@@ -429,7 +429,9 @@ def test_refused_keys_stop_captures_for_the_run(wayback, store, clock) -> None:
 
 
 def test_url_option_archives_only_that_url(wayback, store, clock) -> None:
+    """(The CLI checks a --url first; here the link is known and was checked.)"""
     add_link(store, "http://queued.test/", state="alive", last_outcome="ok")
+    add_link(store, "http://manual.test/", state="alive", last_outcome="ok")  # checked: public
 
     summary, results = run(fast_settings(wayback), store, clock, urls=["HTTP://Manual.test"])
 

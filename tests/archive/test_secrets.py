@@ -79,3 +79,35 @@ def test_client_errors_do_not_carry_the_keys(wayback, reply) -> None:
     finally:
         client.close()
     assert_clean(message)
+
+
+@pytest.mark.parametrize("word", ["echo", "echo-encoded"])
+def test_an_error_page_that_echoes_the_keys_is_scrubbed_everywhere(
+    wayback, store, clock, caplog, tmp_path, word: str
+) -> None:
+    """The archive (or a proxy) answers with the request echoed back, Authorization header
+    and all: no file linkwatch writes, nor anything it prints, holds a key."""
+    from dataclasses import replace
+
+    from linkwatch.config import ReportSettings
+    from linkwatch.report import generate_report
+
+    caplog.set_level(logging.DEBUG)
+    add_link(store, "http://echo.test/", state="alive", last_outcome="ok")
+    wayback.faults.save_replies = [word]
+    results: list[dict[str, Any]] = []
+    summary = work_archive_queue(fast_settings(wayback), store, clock=clock,
+                                 on_result=results.append)
+    assert results and results[0]["error"] and "***" in results[0]["error"]
+    assert "You sent" in results[0]["error"]  # the rest of the message is kept
+    out = tmp_path / "reports"
+    settings = replace(fast_settings(wayback), report=ReportSettings(dir=str(out)))
+    generate_report(settings, store, clock=clock)
+    written = "\n".join(p.read_text(encoding="utf-8", errors="replace")
+                        for p in out.rglob("*") if p.is_file())
+    assert "You sent" in written  # the report shows the (scrubbed) archive error
+    texts = [json.dumps(results), json.dumps(summary.to_dict()), caplog.text,
+             every_row(str(store.path)), written]
+    for text in texts:
+        for secret in SECRETS:
+            assert secret.lower() not in text.lower()

@@ -102,7 +102,8 @@ def test_a_redirect_loop_ends_as_a_loop_even_when_spacing_is_long(web: SimWeb) -
 
 def test_the_referee_sees_no_politeness_rule_broken(web: SimWeb, clock: FakeClock,
                                                     tmp_path: Path) -> None:
-    settings = make_settings(per_host=2, host_interval_s=0.05, concurrency=8)
+    # fewer global slots than lanes: a lane that waited for a slot must still keep spacing
+    settings = make_settings(per_host=2, host_interval_s=0.05, concurrency=2)
     urls = [web.url(h, f"/ok/ref-{h}-{i}") for h in range(3) for i in range(12)]
     urls += [web.url(h, f"/redirect/302/ok/ref-hop-{h}") for h in range(3)]
     since = time.monotonic()

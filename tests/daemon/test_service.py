@@ -77,6 +77,7 @@ availability_url = "{self.wayback.base_url}"
 poll_interval_s = 0.1
 poll_timeout_s = 5.0
 request_timeout_s = 5.0
+submit_networks = ["127.0.0.0/8"]
 [schedule]
 """
             + "".join(f'{k} = "{v}"\n' for k, v in schedule.items()),

@@ -184,6 +184,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"status": "error", "status_ext": word,
                         "message": f"Save Page Now refused this URL ({word})."})
             return
+        if word in ("echo", "echo-encoded"):  # an error page that echoes the request
+            sent = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+            if word == "echo-encoded":
+                from urllib.parse import quote
+
+                sent = quote(sent, safe="")
+            self._json({"status": "error", "status_ext": "error:bad-request",
+                        "message": f"Bad request. You sent: {sent}; url={url}"})
+            return
         if word and word.startswith("delayed:"):
             job = st.start_job(url)
             secs = int(word.split(":")[1])

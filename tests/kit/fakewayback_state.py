@@ -93,7 +93,9 @@ class Faults:
     ``401``, ``400``, ``502``, ``503``, ``520``, ``drop`` (close without answering),
     ``slow`` (answer after ``slow_s``), ``session-limit`` (message-only reply),
     ``daily-limit`` (message-only account cap), ``error:<status_ext>`` (200 + status error),
-    ``delayed:N`` ("capture will start in N seconds"), ``empty`` (availability: nothing).
+    ``delayed:N`` ("capture will start in N seconds"), ``empty`` (availability: nothing),
+    ``echo`` / ``echo-encoded`` (an error that echoes the request's headers, keys included,
+    as real proxies and error pages do; URL-encoded for the second).
     """
 
     require_auth: bool = True  # POST /save and /save/status/user: 401 without keys

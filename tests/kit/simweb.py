@@ -161,6 +161,8 @@ class SimWeb:
         self.in_flight: collections.Counter[int] = collections.Counter()
         self.max_in_flight: collections.Counter[int] = collections.Counter()
         self.starts: dict[int, list[float]] = collections.defaultdict(list)
+        self.paths: set[tuple[int, str]] = set()  # every (host, path) requested at all
+        self.total_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[asyncio.base_events.Server] = []
@@ -181,6 +183,32 @@ class SimWeb:
     def kill(self, host: int, path: str) -> None:
         """``path`` on ``host`` (a ``/mortal/`` page) answers 404 from now on."""
         self.killed.add((host, path))
+
+    def reset(self) -> None:
+        """Forget what was requested (between two clients of one benchmark)."""
+        self.requests.clear()
+        self._counters.clear()
+        self.starts.clear()
+        self.max_in_flight.clear()
+        self.paths.clear()
+        self.total_requests = 0
+
+    def _admin(self, target: str) -> bytes:
+        """``/__simweb/stats?interval_s=&per_host=`` (what was requested, and the referee's
+        findings) and ``/__simweb/reset``, for a benchmark driving the standalone server."""
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/__simweb/reset":
+            self.reset()
+            body = b"{}"
+        else:
+            found = self.violations(float(query.get("interval_s", "0")),
+                                    int(query.get("per_host", "1000000")))
+            body = json.dumps({"requests": self.total_requests,
+                               "paths": sorted(f"{FIRST_OCTET + h}|{p}" for h, p in self.paths),
+                               "violations": len(found), "examples": found[:5]}).encode()
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     def violations(self, interval_s: float, per_host: int, slack_s: float = 0.005) -> list[str]:
         """The referee: every time a client broke a host's politeness rules (two request
@@ -279,8 +307,14 @@ class SimWeb:
                     name, _, value = line.partition(":")
                     if name:
                         headers[name.strip().lower()] = value.strip()
+                if target.startswith("/__simweb/"):  # the referee's own door, not counted
+                    writer.write(self._admin(target))
+                    await writer.drain()
+                    continue
                 now = time.monotonic()
                 self.requests.append(Request(host, method, target, headers, now))
+                self.paths.add((host, target.split("?", 1)[0]))
+                self.total_requests += 1
                 self.starts[host].append(now)
                 self.in_flight[host] += 1
                 self.max_in_flight[host] = max(self.max_in_flight[host], self.in_flight[host])
