@@ -263,11 +263,17 @@ async def check_url(
 
 
 def _addresses_of(ctx: CheckContext, host: str) -> tuple[str, ...]:
-    bare = host.strip("[]")
+    """What a check of ``host`` connected to: the literal itself, or the vetted answers."""
+    found = ctx.addresses.get(host)
+    if found is not None:
+        return found
     try:
-        return (str(ipaddress.ip_address(bare)),)
+        literal = (str(ipaddress.ip_address(host.strip("[]"))),)
     except ValueError:
-        return ctx.addresses.get(host, ctx.addresses.get(bare, ()))
+        return ()
+    if len(ctx.addresses) < CACHE_MAX:
+        ctx.addresses[host] = literal
+    return literal
 
 
 async def _release(response: aiohttp.ClientResponse) -> None:

@@ -45,7 +45,7 @@ from linkwatch.check.classify import is_unreachable
 from linkwatch.check.hosts import Host, Job, run_hosts
 from linkwatch.check.loop import run as run_loop
 from linkwatch.check.transport import Resolver, system_resolver
-from linkwatch.check.verdict import Rules, judge
+from linkwatch.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import CheckSettings, Settings, duration_s
 from linkwatch.errors import CorpusError

@@ -7,13 +7,15 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from linkwatch.clock import Clock, system_clock
 from linkwatch.config import Settings, load_settings
-from linkwatch.store import Store, open_store
+
+if TYPE_CHECKING:  # the store (sqlite-utils) loads only for commands that use it
+    from linkwatch.store import Store
 
 FORMATS = ("text", "json", "jsonl")
 
@@ -39,6 +41,8 @@ class App:
         return self._settings
 
     def store(self) -> Store:
+        from linkwatch.store import open_store
+
         if self._store is None:
             s = self.settings()
             self._store = open_store(

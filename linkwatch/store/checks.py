@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from linkwatch.check.verdict import LinkStatus, Verdict
+from linkwatch.verdict import LinkStatus, Verdict
 from linkwatch.clock import iso, parse_instant
 from linkwatch.model import CheckResult, LinkState
 from linkwatch.store.core import StoreCore

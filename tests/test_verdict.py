@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from linkwatch.check.verdict import LinkStatus, Rules, Verdict, judge
+from linkwatch.verdict import LinkStatus, Rules, Verdict, judge
 from linkwatch.model import LinkState, Outcome
 from tests.conftest import FakeClock
 
