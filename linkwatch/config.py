@@ -77,7 +77,7 @@ DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S = 30.0
 DEFAULT_POLL_TIMEOUT_S = 300.0
 DEFAULT_POLL_INTERVAL_S = 6.0
 DEFAULT_ARCHIVE_MAX_ATTEMPTS = 5
-DEFAULT_BACKOFF_429_S = 60.0
+DEFAULT_BACKOFF_429_S = 300.0  # the archive's own advice for a 429 without Retry-After
 # the "minute" of the per-minute limits (bench and tests shorten it)
 DEFAULT_ARCHIVE_RATE_WINDOW_S = 60.0
 DEFAULT_ARCHIVE_RETRY_BACKOFF_S = 600.0  # first retry delay of a queue item; doubles per attempt
@@ -218,6 +218,8 @@ class ArchiveSettings:
     #: CIDRs whose (non-public) addresses may still be submitted for capture: a private
     #: archive instance, tests on loopback. Public addresses never need it.
     submit_networks: tuple[str, ...] = ()
+    #: an explicit proxy for every archive request; proxies never come from the environment
+    proxy: str = ""
     retry_backoff_s: float = DEFAULT_ARCHIVE_RETRY_BACKOFF_S
 
 

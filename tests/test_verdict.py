@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from linkwatch.verdict import LinkStatus, Rules, Verdict, judge
 from linkwatch.model import LinkState, Outcome
+from linkwatch.verdict import LinkStatus, Rules, Verdict, judge
 from tests.conftest import FakeClock
 
 RULES = Rules()  # IABot defaults: 3 strikes, at least 3 days apart

@@ -4,7 +4,7 @@
 
     store.plan_archive_queue(now)        what needs archiving, and why (new / failing / manual)
         -> queue.work_archive_queue()    due items, within the archive's limits (limits.py)
-            -> attempt.attempt(item)     look up (lookup.py, waybackpy: availability + CDX),
+            -> attempt.attempt(item)     look up (lookup.py: availability + CDX),
                                          capture (spn2.py, our httpx SPN2 client), poll,
                                          verify through CDX
         -> choose.choose_snapshot()      the snapshot to show (InternetArchiveBot's rule)
@@ -29,7 +29,7 @@ from linkwatch.store import Store
 
 
 class SnapshotLookup(Protocol):
-    """Existing snapshots (``lookup.Lookup``: waybackpy availability + CDX)."""
+    """Existing snapshots (``lookup.Lookup``: availability API + CDX)."""
 
     def newest(self, url: str, at: datetime) -> Capture | None: ...
 

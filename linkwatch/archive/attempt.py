@@ -180,6 +180,13 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
         ctx.limiter.release_slot()
         _back_off(ctx, exc)
         raise
+    except ArchiveUnavailable as exc:
+        # every failed submission counts (5xx, no reply): the back-off doubles and
+        # archive.max_attempts ends it, instead of a resubmission every retry_backoff_s
+        ctx.limiter.release_slot()
+        return Decision(ArchiveAction.QUEUED, "pending", found, error=str(exc),
+                        add_attempt=True, retry_in_s=ctx.retry_in(item.attempts + 1),
+                        unavailable=True)
     except BaseException:
         ctx.limiter.release_slot()
         raise

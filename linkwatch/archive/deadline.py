@@ -1,7 +1,7 @@
 """A hard wall-clock deadline around a blocking call that cannot be given one itself.
 
-waybackpy sets no timeout anywhere, and httpx's timeouts are per read (a trickling server
-can hold a request for days; RELIABILITY.md §3). ``call_with_deadline`` runs the call in a
+httpx's timeouts are per read (a trickling server can hold a request for days;
+RELIABILITY.md §3). ``call_with_deadline`` runs the call in a
 *daemon* thread and waits for its result at most ``deadline_s``:
 
 - the caller (a queue worker, the daemon) is free again at the deadline, always;

@@ -1,14 +1,13 @@
-"""Look-ups of existing snapshots through waybackpy: the availability API and CDX.
+"""Look-ups of existing snapshots: the availability API and CDX (wayback-api.md §3, §4).
 
-waybackpy 3.0.6 hard-codes its endpoints as instance attributes, sets no timeouts, and
-does not look at HTTP status codes (a 429 HTML page from CDX parses as "no captures").
-So (wayback-api.md §5.6 a):
-
-- thin subclasses point the endpoints at ``archive.availability_url`` /
-  ``archive.wayback_url`` and switch off waybackpy's own 5 s self-throttle
-  (``api_call_time_gap = 0``; our process-wide limiter paces instead);
-- the CDX subclass makes exactly one request per query and checks its status;
-- every call runs under a hard deadline (``call_with_deadline``) and under the limiter.
+Called with the project's own small httpx client rather than waybackpy: waybackpy 3.0.6
+hard-codes its endpoints, sets no timeouts, retries behind the limiter's back, does not
+look at HTTP status codes (a 429 HTML page parses as "no captures") and builds its own
+``requests`` sessions that take ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` from the
+environment, none of which its public API lets a caller change. So each look-up is exactly
+one request: no proxy from the environment (``trust_env=False``; ``archive.proxy`` when
+configured), every status checked, under the process-wide limiter and a hard deadline
+(``call_with_deadline``).
 
 Errors: ``ArchiveRateLimited`` (429; the limiter backs off globally first),
 ``ArchiveUnavailable`` (timeouts, 5xx, dropped connections, garbage) and plain
@@ -17,20 +16,14 @@ Errors: ``ArchiveRateLimited`` (429; the limiter backs off globally first),
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import requests
-from waybackpy import WaybackMachineAvailabilityAPI, WaybackMachineCDXServerAPI
-from waybackpy.cdx_utils import check_for_blocked_site, full_url
-from waybackpy.exceptions import (
-    BlockedSiteError,
-    InvalidJSONInAvailabilityAPIResponse,
-    WaybackError,
-)
+import httpx
 
 from linkwatch import __version__
 from linkwatch.archive.deadline import call_with_deadline
@@ -82,47 +75,24 @@ def retry_after_s(value: str | None) -> float | None:
     return retry_after_seconds(value, datetime.now(UTC))
 
 
-class AvailabilityAPI(WaybackMachineAvailabilityAPI):
-    """waybackpy's availability client pointed at ``base``, without its self-throttle."""
-
-    def __init__(self, url: str, *, base: str, user_agent: str) -> None:
-        super().__init__(url, user_agent=user_agent, max_tries=1)
-        self.endpoint = base.rstrip("/") + "/wayback/available"
-        self.api_call_time_gap = 0
+CDX_FIELDS = "timestamp,original,statuscode"
+#: the archive's answer for a site whose owner asked to be excluded
+_BLOCKED = ("blocked", "excluded")
 
 
-class CDXAPI(WaybackMachineCDXServerAPI):
-    """waybackpy's CDX client pointed at ``base``: one request, HTTP status checked."""
-
-    def __init__(self, url: str, *, base: str, **kw: Any) -> None:
-        super().__init__(url, **kw)
-        self.endpoint = base.rstrip("/") + "/cdx/search/cdx"
-        self.response: requests.Response | None = None
-
-    def cdx_api_manager(
-        self, payload: dict[str, str], headers: dict[str, str]
-    ) -> Generator[str, None, None]:
-        payload["showResumeKey"] = "true"
-        payload["limit"] = str(self.limit)
-        request_url = full_url(self.endpoint, params=payload)
-        res = _get_once(request_url, headers)
-        self.last_api_request_url = request_url
-        self.response = res
-        _raise_for_status(res, "CDX")
-        lines = res.text.strip().splitlines()
-        if len(lines) >= 3 and not lines[-2].strip():
-            lines = lines[:-2]  # a resume key: we asked for a bounded answer, stop here
-        yield "\n".join(lines)
+def archive_client(settings: Settings) -> httpx.Client:
+    """The archive's HTTP client: no proxy or ``.netrc`` from the environment, one
+    deadline per request, the archive's own redirects followed."""
+    a = settings.archive
+    return httpx.Client(
+        trust_env=False, proxy=a.proxy or None, timeout=httpx.Timeout(a.request_timeout_s),
+        follow_redirects=True, headers={"User-Agent": user_agent(settings)})
 
 
-def _get_once(url: str, headers: dict[str, str]) -> requests.Response:
-    """One GET, no retries: waybackpy's ``get_response`` retries https up to five times on
-    5xx and dropped connections (sleeping on ``Retry-After``), requests the limiter never
-    sees and the archive counts against us."""
-    with requests.Session() as session:
-        response = session.get(url, headers=headers)
-    check_for_blocked_site(response)
-    return response
+def _blocked(res: httpx.Response) -> bool:
+    head = res.text[:500].lower() if res.status_code in (403, 200) else ""
+    return "org.archive.util.io.runtimeioexception" in head or (
+        res.status_code == 403 and any(word in head for word in _BLOCKED))
 
 
 def retry_after_or_unknown(seconds: float | None) -> float:
@@ -130,7 +100,7 @@ def retry_after_or_unknown(seconds: float | None) -> float:
     return -1.0 if seconds is None else seconds
 
 
-def _raise_for_status(res: requests.Response, what: str) -> None:
+def _raise_for_status(res: httpx.Response, what: str) -> None:
     if res.status_code == 429:
         raise ArchiveRateLimited(f"{what} answered 429 Too Many Requests",
                                  retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
@@ -145,28 +115,40 @@ class Lookup:
         self.settings = settings
         self.limiter = limiter
         self.stop = stop
-        self.ua = user_agent(settings)
         self.requests = 0
         self._count = threading.Lock()
+
+    def close(self) -> None:
+        """Nothing is kept open between look-ups (kept for the callers' ``finally``)."""
+
+    def _get(self, url: str, params: dict[str, Any], what: str) -> httpx.Response:
+        # one client per look-up: look-ups are a few a minute, and a call abandoned at its
+        # deadline (in its own thread) must not share a connection with the next one
+        with archive_client(self.settings) as client:
+            res = client.get(url, params=params)
+            res.read()
+        if _blocked(res):
+            raise ArchiveError("the Wayback Machine excludes this site")
+        _raise_for_status(res, what)
+        return res
 
     def newest(self, url: str, at: datetime) -> Capture | None:
         """The availability API's capture closest to ``at`` (any status), or ``None``."""
 
-        def call() -> dict[str, Any] | None:
-            api = AvailabilityAPI(url, base=self.settings.archive.availability_url,
-                                  user_agent=self.ua)
+        def call() -> Any:
+            endpoint = self.settings.archive.availability_url.rstrip("/") + "/wayback/available"
+            res = self._get(endpoint, {"url": url, "timestamp": at.strftime("%Y%m%d%H%M%S")},
+                            "availability API")
             try:
-                api.near(unix_timestamp=int(at.timestamp()))
-            except InvalidJSONInAvailabilityAPIResponse:
-                if api.response is not None:
-                    _raise_for_status(api.response, "availability API")
+                return res.json()
+            except ValueError:
                 raise ArchiveUnavailable("availability API answered something not JSON") from None
-            if api.response is not None:
-                _raise_for_status(api.response, "availability API")
-            return api.json
 
         data = self._run(call, "availability")
-        closest = ((data or {}).get("archived_snapshots") or {}).get("closest") or {}
+        snaps = data.get("archived_snapshots") if isinstance(data, dict) else None
+        closest = (snaps or {}).get("closest") or {} if isinstance(snaps, dict) else {}
+        if not isinstance(closest, dict):
+            return None
         ts = str(closest.get("timestamp") or "")
         if not closest.get("available") or len(ts) != 14 or not ts.isdigit():
             return None
@@ -185,11 +167,16 @@ class Lookup:
         """CDX rows for ``url`` (exact match) in ``[from_ts, to_ts]``; ``limit < 0`` = last N."""
 
         def call() -> list[Capture]:
-            api = CDXAPI(url, base=self.settings.archive.wayback_url, user_agent=self.ua,
-                         start_timestamp=from_ts, end_timestamp=to_ts,
-                         filters=[GOOD_STATUS] if only_2xx else [], limit=str(limit))
-            return [Capture(s.timestamp, _status(s.statuscode), s.original)
-                    for s in api.snapshots()]
+            params: dict[str, Any] = {"url": url, "output": "json", "fl": CDX_FIELDS,
+                                      "limit": str(limit)}
+            if from_ts:
+                params["from"] = from_ts
+            if to_ts:
+                params["to"] = to_ts
+            if only_2xx:
+                params["filter"] = GOOD_STATUS
+            endpoint = self.settings.archive.wayback_url.rstrip("/") + "/cdx/search/cdx"
+            return _cdx_rows(self._get(endpoint, params, "CDX"))
 
         return self._run(call, "cdx")
 
@@ -206,11 +193,32 @@ class Lookup:
                 else self.settings.archive.backoff_429_s
             self.limiter.back_off(seconds)
             raise ArchiveRateLimited(str(exc), seconds) from None
-        except BlockedSiteError:
-            raise ArchiveError("the Wayback Machine excludes this site") from None
-        except (WaybackError, ValueError) as exc:
-            raise ArchiveUnavailable(f"{what}: unexpected answer ({type(exc).__name__})") from None
-        except requests.RequestException as exc:
+        except httpx.HTTPError as exc:
             raise ArchiveUnavailable(f"{what}: {type(exc).__name__}") from None
         finally:
             ticket.answered()
+
+
+def _cdx_rows(res: httpx.Response) -> list[Capture]:
+    """``output=json`` rows (a header row first), or the plain space-separated form."""
+    text = res.text.strip()
+    if not text:
+        return []
+    try:
+        rows = json.loads(text)
+    except ValueError:
+        rows = [line.split(" ") for line in text.splitlines() if line.strip()]
+        rows.insert(0, CDX_FIELDS.split(","))
+    if not isinstance(rows, list) or not rows:
+        return []
+    header = [str(h) for h in rows[0]] if isinstance(rows[0], list) else []
+    found = []
+    for row in rows[1:]:
+        if not isinstance(row, list) or len(row) != len(header):
+            continue  # a resume-key row or garbage
+        record = dict(zip(header, (str(v) for v in row), strict=True))
+        ts = record.get("timestamp", "")
+        if len(ts) == 14 and ts.isdigit():
+            found.append(Capture(ts, _status(record.get("statuscode")),
+                                 record.get("original", "")))
+    return found

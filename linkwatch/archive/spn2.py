@@ -189,6 +189,7 @@ class SPN2Client:
             headers["Authorization"] = f"LOW {c.access_key.reveal()}:{c.secret_key.reveal()}"
         self._client = httpx.Client(
             base_url=a.wayback_url.rstrip("/"), headers=headers, trust_env=False,
+            proxy=(a.proxy or None) if transport is None else None,
             timeout=httpx.Timeout(a.request_timeout_s, connect=min(10.0, a.request_timeout_s)),
             follow_redirects=False, transport=transport,
         )

@@ -45,7 +45,6 @@ from linkwatch.check.classify import is_unreachable
 from linkwatch.check.hosts import Host, Job, run_hosts
 from linkwatch.check.loop import run as run_loop
 from linkwatch.check.transport import Resolver, system_resolver
-from linkwatch.verdict import Rules, judge
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import CheckSettings, Settings, duration_s
 from linkwatch.errors import CorpusError
@@ -53,6 +52,7 @@ from linkwatch.model import CheckResult, LinkState, Outcome
 from linkwatch.store import Store
 from linkwatch.store.checks import CheckRecord, link_status
 from linkwatch.urls import host_of, try_canonicalize
+from linkwatch.verdict import Rules, judge
 
 log = logging.getLogger(__name__)
 

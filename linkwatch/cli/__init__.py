@@ -31,7 +31,7 @@ def _parse_now(
 
 
 # Commands are imported when used, so ``linkwatch extract`` does not pay for httpx,
-# waybackpy and jinja2. Each module exports ``COMMANDS``.
+# aiohttp and jinja2. Each module exports ``COMMANDS``.
 COMMAND_MODULES = {
     "extract": "corpus",
     "scan": "corpus",

@@ -4,8 +4,10 @@ dotted field path (``frontmatter:link``, ``frontmatter:sources.0.url``).
 
 Hostile YAML cannot hurt: ``!!python/...`` tags are refused by the safe loader, YAML that
 may nest deeper than ``MAX_YAML_NESTING`` is not parsed (libyaml would overflow the stack),
-and the walk over the parsed value visits each container once (aliases share objects, so
-an alias bomb is small), ``MAX_DEPTH`` levels deep, and stops after ``MAX_NODES`` values.
+front matter whose aliases would expand to more than ``MAX_EXPANDED`` values (a "billion
+laughs" alias bomb) is refused with a warning before it is loaded, and the walk over the
+parsed value visits each container once, ``MAX_DEPTH`` levels deep, and stops after
+``MAX_NODES`` values.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FRONT_MATTER_CHARS = 256 * 1024
 MAX_NODES = 20_000
+MAX_EXPANDED = 100_000  # values once aliases are expanded: more is an alias bomb, refused
 MAX_DEPTH = 64  # levels of nesting walked (a deeper walk would exhaust the stack)
 MAX_YAML_NESTING = 1000  # deeper YAML is not parsed: libyaml overflows the C stack at ~20,000
 SELF_URL_KEYS = ("url", "link", "permalink", "canonical_url", "canonical", "canonicalURL")
@@ -120,6 +123,31 @@ def nesting_bound(yaml_text: str) -> int:
     return bound + worst + 1
 
 
+def expanded_size(yaml_text: str) -> int:
+    """How many values ``yaml_text`` holds once every alias is expanded (what a consumer
+    that copies aliases, or a naive walk, would have to visit), from the event stream in
+    linear time, without building anything."""
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = [(None, 0)]
+    for event in yaml.parse(yaml_text, Loader=SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            stack[-1] = (stack[-1][0], stack[-1][1] + sizes.get(event.anchor, 1))
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            stack[-1] = (stack[-1][0], stack[-1][1] + 1)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append((event.anchor, 1))
+        elif isinstance(event, yaml.CollectionEndEvent) and len(stack) > 1:
+            anchor, size = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+            stack[-1] = (stack[-1][0], min(stack[-1][1] + size, 1 << 62))
+        if stack[-1][1] > MAX_EXPANDED:
+            return stack[-1][1]
+    return max(total for _, total in stack)
+
+
 def _parse(c: Collector, yaml_text: str) -> Any:
     """The parsed YAML, or ``_UNREADABLE`` (with a warning)."""
     if len(yaml_text) > MAX_FRONT_MATTER_CHARS:
@@ -130,6 +158,10 @@ def _parse(c: Collector, yaml_text: str) -> Any:
                line=1)
         return _UNREADABLE
     try:
+        if "*" in yaml_text and (size := expanded_size(yaml_text)) > MAX_EXPANDED:
+            c.warn(f"front matter refused: its YAML aliases expand to about {size:,} values "
+                   f"(an alias bomb; at most {MAX_EXPANDED:,}); read as body text", line=1)
+            return _UNREADABLE
         return yaml.load(yaml_text, Loader=SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

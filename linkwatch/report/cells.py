@@ -223,6 +223,6 @@ class LinkCells:
         if found is None:
             cell, reason, ticks, snap, moved = self._cells(link)
             citing = cites(link, cite_limit, "", self._doc_href) if cite_limit else Markup()
-            found = self._rows[key] = Row(cell, self._state(link.state), reason, ticks, snap,
+            found = self._rows[key] = Row(cell, self._state(link.shown_state), reason, ticks, snap,
                                           moved, citing)
         return found

@@ -234,7 +234,8 @@ def build_model(
         trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
         links=ordered,
         problems=[lk for lk in ordered if lk.state in PROBLEM_STATES],
-        unverifiable=[lk for lk in ordered if lk.state in ("unverifiable", "invalid")],
+        unverifiable=[lk for lk in ordered if lk.state in ("unverifiable", "invalid")
+                      or (lk.state == "new" and lk.last_outcome is not None)],
         redirected=sorted((lk for lk in links if lk.is_redirected),
                           key=lambda lk: (not lk.permanent_redirect, lk.url)),
         no_snapshot=[lk for lk in ordered if lk.needs_snapshot],

@@ -142,9 +142,11 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
         section("domains", "domains", "Sites",
                 "Which sites rot most, and which block or rate-limit our checks.",
                 model.domains),
-        section("unverifiable", "unverifiable", "Unverifiable and invalid links",
-                "Links we cannot judge (the site blocks checks for weeks) or that are not "
-                "valid web addresses.", model.unverifiable),
+        section("unverifiable", "unverifiable", "Unverifiable, invalid and not checked links",
+                "Links we cannot judge (the site blocks checks for weeks, or has given only "
+                "inconclusive answers so far), that are not valid web addresses, or that "
+                "were not checked (a private address, a scheme we do not check).",
+                model.unverifiable),
         section("no_snapshot", "no-snapshot", "Links without any snapshot",
                 "No archived copy is known yet: these are lost if the page goes away.",
                 model.no_snapshot),

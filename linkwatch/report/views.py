@@ -16,6 +16,8 @@ STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({"dead", "failing"})
 ATTENTION_STATES = frozenset({"dead", "failing", "unverifiable", "invalid"})
 BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
+#: outcomes of a URL linkwatch did not request at all (shown as "not checked: <why>")
+SKIPPED_OUTCOMES = frozenset({"skipped_policy", "skipped_scheme", "skipped_robots"})
 
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.OK: "OK",
@@ -121,17 +123,33 @@ class LinkView:
         return self.state_since
 
     @property
+    def shown_state(self) -> str:
+        """The state a curator reads: a ``new`` link that was checked is not "new" (which
+        reads as "not checked yet") but ``not checked`` (refused by the address policy,
+        its scheme or robots.txt) or ``inconclusive`` (only blocks, timeouts, ...)."""
+        if self.state != LinkState.NEW or self.last_outcome is None:
+            return self.state
+        return "not checked" if self.last_outcome in SKIPPED_OUTCOMES else "inconclusive"
+
+    @property
     def reason(self) -> str:
-        """Why the link is in its state, in words."""
+        """Why the link is in its state, in words (never the same fact twice)."""
         if self.state == LinkState.INVALID:
             return f"invalid URL: {self.invalid_reason or 'unknown reason'}"
         if self.last_outcome is None:
             return "not checked yet"
+        if self.last_outcome in SKIPPED_OUTCOMES:
+            return "not checked: " + (self.error or OUTCOME_LABELS.get(
+                self.last_outcome, self.last_outcome))
         text = OUTCOME_LABELS.get(self.last_outcome, self.last_outcome)
+        error = self.error or ""
         if self.last_status:
             text += f" (HTTP {self.last_status})"
-        if self.error:
-            text += f": {self.error}"
+            error = error.removeprefix(f"HTTP {self.last_status}").lstrip(": ")
+        if error:
+            text += f": {error}"
+        if self.shown_state == "inconclusive":
+            text = f"inconclusive: {text}"
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -139,6 +157,8 @@ class LinkView:
             "url": self.url,
             "host": self.host,
             "state": self.state,
+            "shown_state": self.shown_state,
+            "reason": self.reason,
             "since": self.since,
             "last_outcome": self.last_outcome,
             "last_status": self.last_status,

@@ -21,7 +21,7 @@ from linkwatch.clock import iso
 from linkwatch.store.core import StoreCore
 from linkwatch.urls import archived_original, host_of
 
-PRIORITY = {"manual": 0, "failing": 10, "new": 20}
+PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
 ACTIVE = ("pending", "submitted")
 
 
@@ -56,6 +56,7 @@ class ArchiveStore(StoreCore):
         """Enqueue links that need archiving; returns how many were (re-)enqueued.
 
         New or alive links with an active citation and nothing chosen yet -> ``new``;
+        links whose capture failed and that checked alive again since -> ``recovered``;
         failing or dead links -> ``failing`` (sooner), also when an earlier entry for them
         is finished, so their snapshot is chosen again by the access-date rule. Links with
         ``invalid_reason`` are never queued; links whose citation is an archive URL count
@@ -81,7 +82,22 @@ class ArchiveStore(StoreCore):
                 "AND invalid_reason IS NULL AND archived_copy IS NULL)",
                 [PRIORITY["failing"], at, at],
             ).rowcount
+            added += self._requeue_recovered(at)
         return added
+
+    def _requeue_recovered(self, at: str) -> int:
+        """A link whose capture ended ``failed`` (the page was down when we tried) and
+        that has checked alive since is queued for capture again (``recovered``); a
+        permanent refusal (``error:blocked-url`` and the like) stays failed."""
+        return int(self.conn.execute(
+            "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "
+            "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
+            "last_error = NULL, updated_at = ? WHERE status = 'failed' "
+            "AND coalesce(last_error, '') NOT LIKE 'permanent:%' AND link_id IN "
+            "(SELECT l.id FROM links l WHERE l.state = 'alive' AND l.invalid_reason IS NULL "
+            "AND l.archived_copy IS NULL AND l.last_ok_at > archive_queue.updated_at)",
+            [PRIORITY["recovered"], at, at],
+        ).rowcount)
 
     def _insert_new(self, at: str, reason: str, states: str, *, needs_citation: bool) -> int:
         cited = (

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from linkwatch.verdict import LinkStatus, Verdict
 from linkwatch.clock import iso, parse_instant
 from linkwatch.model import CheckResult, LinkState
 from linkwatch.store.core import StoreCore
+from linkwatch.verdict import LinkStatus, Verdict
 
 _LINK_COLUMNS = (
     "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "

@@ -1,4 +1,4 @@
-"""Look-ups through waybackpy against the fake: endpoints, parsing, deadlines, 429."""
+"""Look-ups against the fake: endpoints, parsing, deadlines, 429, no proxy from the env."""
 
 from __future__ import annotations
 
@@ -122,8 +122,8 @@ def hang_up_server() -> Iterator[tuple[int, list[int]]]:
 
 
 def test_one_cdx_lookup_is_one_request_even_over_https(hang_up_server, limiter) -> None:
-    """waybackpy retries CDX over https up to five times on its own (5xx, dropped
-    connections): requests the limiter never sees."""
+    """One look-up is one request, also over https after a dropped connection (waybackpy
+    retried up to five times on its own: requests the limiter never saw)."""
     port, accepted = hang_up_server
     settings = replace(Settings(), archive=replace(
         ArchiveSettings(), wayback_url=f"https://127.0.0.1:{port}", request_timeout_s=3.0))
@@ -131,3 +131,25 @@ def test_one_cdx_lookup_is_one_request_even_over_https(hang_up_server, limiter) 
         Lookup(settings, limiter, threading.Event()).captures("http://c.test/")
     time.sleep(0.3)
     assert accepted[0] == 1
+
+
+def test_proxies_in_the_environment_are_never_used(wayback, hang_up_server, limiter,
+                                                     monkeypatch) -> None:
+    """HTTP_PROXY / HTTPS_PROXY / ALL_PROXY point at a server that counts connections: the
+    archive look-ups go to the archive itself, never through it."""
+    port, accepted = hang_up_server
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = replace(Settings(), archive=replace(
+        ArchiveSettings(), wayback_url=wayback.base_url, availability_url=wayback.base_url,
+        request_timeout_s=3.0))
+    wayback.add_capture("http://p.test/", "20240101000000")
+    lookup = Lookup(settings, limiter, threading.Event())
+    try:
+        assert [c.timestamp for c in lookup.captures("http://p.test/")] == ["20240101000000"]
+        assert lookup.newest("http://p.test/", datetime.now(UTC)) is not None
+    finally:
+        lookup.close()
+    assert accepted[0] == 0

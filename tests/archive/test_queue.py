@@ -10,6 +10,7 @@ import pytest
 
 from linkwatch.archive import archive_status
 from linkwatch.archive.queue import work_archive_queue
+from linkwatch.clock import iso, parse_instant
 from linkwatch.store import Store, open_store
 from tests.archive.conftest import add_link, fast_settings
 
@@ -507,3 +508,56 @@ def test_a_delayed_capture_is_polled_or_resumed_later(wayback, store, clock, del
     assert results[0]["action"] == action
     assert queue_row(store, url)["status"] == status
     assert len(wayback.requests_of("save")) == 1
+
+
+@pytest.mark.parametrize("reply", ["502", "503", "drop"])
+def test_every_failed_submission_counts_until_max_attempts(wayback, store, clock,
+                                                           reply: str) -> None:
+    """A capture answered with a 5xx (or no answer at all) is an attempt: the back-off
+    doubles and archive.max_attempts ends it (it used to be resubmitted forever)."""
+    add_link(store, "http://fivexx.test/", state="alive", last_outcome="ok")
+    wayback.faults.url_save_replies["http://fivexx.test/"] = [reply] * 10
+    settings = fast_settings(wayback, max_attempts=3, retry_backoff_s=60.0,
+                             request_timeout_s=0.5)
+    waits = []
+    for _ in range(3):
+        run(settings, store, clock)
+        row = queue_row(store, "http://fivexx.test/")
+        if row["next_attempt_at"]:
+            waits.append((parse_instant(row["next_attempt_at"]) - clock()).total_seconds())
+        clock.advance(days=1)
+    row = queue_row(store, "http://fivexx.test/")
+    assert row["status"] == "failed" and row["attempts"] == 3
+    assert waits == [60.0, 120.0]  # doubling
+    assert len(wayback.requests_of("save")) == 3
+
+
+def test_a_link_that_comes_back_after_a_failed_capture_is_captured(wayback, store,
+                                                                     clock) -> None:
+    """The page was down when we tried (the capture failed for good); it checks alive
+    again later: it is queued as 'recovered' and captured."""
+    link = add_link(store, "http://back.test/", state="alive", last_outcome="ok")
+    wayback.faults.job_outcomes["http://back.test/"] = "error:job-failed"
+    settings = fast_settings(wayback, max_attempts=1)
+    run(settings, store, clock)
+    assert queue_row(store, "http://back.test/")["status"] == "failed"
+    clock.advance(days=1)
+    with store.write() as db:  # a later check: alive again
+        db.execute("UPDATE links SET last_ok_at = ? WHERE id = ?", [iso(clock()), link])
+    wayback.faults.job_outcomes["http://back.test/"] = "success"
+    summary, results = run(settings, store, clock)
+    assert [(r["reason"], r["action"]) for r in results] == [("recovered", "captured")]
+    assert archive_status(settings, store)["queue"]["by_status"] == {"done": 1}
+
+
+def test_a_permanent_refusal_is_not_queued_again(wayback, store, clock) -> None:
+    link = add_link(store, "http://blocked.test/", state="alive", last_outcome="ok")
+    wayback.faults.url_save_replies["http://blocked.test/"] = ["error:blocked-url"]
+    settings = fast_settings(wayback)
+    run(settings, store, clock)
+    clock.advance(days=1)
+    with store.write() as db:
+        db.execute("UPDATE links SET last_ok_at = ? WHERE id = ?", [iso(clock()), link])
+    _, results = run(settings, store, clock)
+    assert results == []
+    assert queue_row(store, "http://blocked.test/")["status"] == "failed"

@@ -188,3 +188,14 @@ def test_only_a_name_that_does_not_exist_is_a_permanent_dns_failure(
         raise AssertionError("resolved")
 
     assert asyncio.run(resolve()) is permanent
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://0177.0.0.1/", "http://0x7f.0.0.1/", "http://2130706433/",
+    "http://127.1/", "http://0x7f000001/", "http://[::ffff:127.0.0.1]/", "http://017700000001/",
+])
+def test_every_form_of_one_address_gets_the_same_verdict_and_reason(url: str) -> None:
+    """The URL standard's host parser reads them all as 127.0.0.1, as a browser does."""
+    result = run_check(url, make_settings(allow_networks=()))
+    assert result.outcome is Outcome.SKIPPED_POLICY, result
+    assert "127.0.0.1" in (result.error or "") and "loopback" in (result.error or "")

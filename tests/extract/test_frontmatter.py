@@ -72,12 +72,22 @@ def test_python_tags_are_refused(extract_fixture) -> None:
     assert "python/object" in result.warnings[0].message
 
 
-def test_alias_bomb_is_cheap(extract_fixture) -> None:
+def test_an_alias_bomb_is_refused_with_a_warning_and_the_body_still_read(
+    extract_fixture
+) -> None:
     started = time.monotonic()
     result = extract_fixture("yaml_alias_bomb.md")
     assert time.monotonic() - started < 2
-    assert len(result.citations) == 10  # the nine list items once, plus the body link
+    assert any("alias bomb" in w.message for w in result.warnings)
     assert urls(result)[-1] == "https://body.example.org/after-bomb"
+    assert len(result.citations) == 10  # the nine URLs written once, plus the body link
+
+
+def test_a_few_aliases_are_fine() -> None:
+    text = b"---\nbase: &b https://a.example.org/x\nsources: [*b, *b]\n---\nbody\n"
+    result = extract_document("ok.md", text)
+    assert result.warnings == []
+    assert urls(result) == ["https://a.example.org/x"] * 3
 
 
 def test_front_matter_never_closed_is_read_as_body() -> None:
