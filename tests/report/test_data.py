@@ -239,3 +239,38 @@ def test_newly_dead_and_recovered_compare_with_the_state_at_the_previous_report(
     rdb.change(blip, days_ago(rdb.clock, 1), "failing", "alive")
     summary = _model(rdb, settings).summary
     assert (summary.newly_dead, summary.newly_recovered) == ([], [])
+
+
+def test_links_checked_but_still_new_say_why_instead_of_new(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    """A link refused by the address policy is "not checked: <why>" from the first run;
+    one that only got inconclusive answers is "inconclusive", never "new" (which reads as
+    "not checked yet")."""
+    _cited(rdb, "http://10.0.1.1/intranet", "new", last_outcome="skipped_policy",
+           last_error="address 10.0.1.1 is private, not public")
+    _cited(rdb, "https://blocks.example/", "new", last_outcome="blocked", last_status=403,
+           last_error="HTTP 403")
+    _cited(rdb, "https://fresh.example/", "new")
+    model = _model(rdb, settings)
+    views = {lk.url: lk for lk in model.links}
+    private = views["http://10.0.1.1/intranet"]
+    assert private.shown_state == "not checked"
+    assert private.reason == "not checked: address 10.0.1.1 is private, not public"
+    blocked = views["https://blocks.example/"]
+    assert blocked.shown_state == "inconclusive"
+    assert blocked.reason == "inconclusive: blocked us (HTTP 403)"
+    assert views["https://fresh.example/"].reason == "not checked yet"
+    listed = {lk.url for lk in model.unverifiable}
+    assert listed == {"http://10.0.1.1/intranet", "https://blocks.example/"}
+
+
+def test_the_why_text_never_repeats_the_status(rdb: ReportDB, settings: Settings) -> None:
+    _cited(rdb, "https://gone.example/", "failing", last_outcome="broken", last_status=404,
+           last_error="HTTP 404")
+    _cited(rdb, "https://cf.example/", "unverifiable", last_outcome="blocked", last_status=403,
+           last_error="HTTP 403: bot challenge (cf-mitigated)")
+    views = {lk.url: lk for lk in _model(rdb, settings).links}
+    assert views["https://gone.example/"].reason == "not found or gone (HTTP 404)"
+    assert views["https://cf.example/"].reason == (
+        "blocked us (HTTP 403): bot challenge (cf-mitigated)")
