@@ -149,11 +149,13 @@ async def open_context(
     cs = settings.check
     policy = AddressPolicy.from_cidrs(cs.allow_networks + extra_allow, cs.deny_networks)
     addresses: dict[str, tuple[str, ...]] = {}
+    pool = HostPool(cs.concurrency, cs.host_interval_s)
     session = open_session(
         policy, _Recording(resolver, addresses), concurrency=cs.concurrency,
         connect_timeout_s=cs.connect_timeout_s,
-        ca_bundle=str(settings.resolve(cs.ca_bundle)) if cs.ca_bundle else "", proxy=cs.proxy)
-    ctx = CheckContext(session, cs, policy, HostPool(cs.concurrency, cs.host_interval_s),
+        ca_bundle=str(settings.resolve(cs.ca_bundle)) if cs.ca_bundle else "", proxy=cs.proxy,
+        on_sent=(lambda host, at: pool.get(host).sent(at)) if cs.host_interval_s > 0 else None)
+    ctx = CheckContext(session, cs, policy, pool,
                        clock, rng=rng or random.Random(),  # noqa: S311 - probe names only
                        addresses=addresses)
     if cs.honor_robots:

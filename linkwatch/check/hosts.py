@@ -88,6 +88,11 @@ class Host:
             await asyncio.sleep(wait)
         return wait
 
+    def sent(self, at: float) -> None:
+        """A request to this host really went out at ``at`` (after its DNS look-up and
+        connect): the next one waits the spacing from there."""
+        self.next_turn = max(self.next_turn, at + self.interval_s)
+
     def hold(self, seconds: float) -> None:
         """The host asked us to wait ``seconds`` (``Retry-After``, already capped)."""
         self.rate_limited += 1

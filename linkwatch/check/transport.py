@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -95,14 +96,32 @@ def tls_context(ca_bundle: str = "") -> ssl.SSLContext | bool:
     return context
 
 
+SentHook = Callable[[str, float], None]
+
+
+def _on_sent(hook: SentHook) -> aiohttp.TraceConfig:
+    """A trace that reports when a request's head has really gone out (after any DNS
+    look-up and connect), by host and monotonic time: politeness spacing is measured
+    from there."""
+    trace = aiohttp.TraceConfig()
+
+    async def sent(session: aiohttp.ClientSession, ctx: object,
+                   params: aiohttp.TraceRequestHeadersSentParams) -> None:
+        hook(params.url.raw_host or "", time.monotonic())
+
+    trace.on_request_headers_sent.append(sent)
+    return trace
+
+
 def open_session(
     policy: AddressPolicy, resolve: Resolver, *, concurrency: int, connect_timeout_s: float,
-    ca_bundle: str = "", proxy: str = "",
+    ca_bundle: str = "", proxy: str = "", on_sent: SentHook | None = None,
 ) -> aiohttp.ClientSession:
     """The one session a check run shares (to be used inside a running event loop).
 
     With ``proxy`` set, the proxy decides which addresses are reached (the resolver then
-    only ever sees the proxy's own name).
+    only ever sees the proxy's own name). ``on_sent(host, at)`` hears when each request
+    really went out.
     """
     connector = aiohttp.TCPConnector(
         resolver=None if proxy else VettingResolver(policy, resolve),
@@ -114,4 +133,5 @@ def open_session(
         cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s),
         max_line_size=MAX_LINE_BYTES, max_field_size=MAX_FIELD_BYTES, proxy=proxy or None,
+        trace_configs=[_on_sent(on_sent)] if on_sent is not None else None,
     )

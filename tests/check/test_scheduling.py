@@ -149,3 +149,24 @@ def test_adhoc_urls_left_unchecked_are_listed_and_exit_9(web: SimWeb, tmp_path: 
         assert "Retry-After" in records[url]["error"] and records[url]["retry_at"]
     assert records[urls[3]]["outcome"] == "ok"
     assert "2 NOT CHECKED" in result.stderr
+
+
+def test_spacing_counts_from_when_a_request_really_went_out(web: SimWeb, clock: FakeClock) -> None:
+    """A new connection (DNS look-up, connect) delays a request after its turn: the next
+    request to that host still waits the whole spacing from the first one's real start."""
+    slow_dns_calls = []
+
+    async def slow_resolver(host: str, port: int) -> list[str]:
+        slow_dns_calls.append(host)
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        return [web.address(5)]
+
+    settings = make_settings(per_host=2, host_interval_s=0.3)
+    urls = [f"http://slow.test:{web.port}/ok/sent-{i}" for i in range(4)]
+    since = time.monotonic()
+    check_links(settings, None, clock=clock, urls=urls, resolver=slow_resolver)
+    starts = sorted(t for t in web.starts[5] if t >= since)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert slow_dns_calls and min(gaps) >= 0.3 - 0.005, gaps
