@@ -1,9 +1,16 @@
 """The service loop: ``schedule`` says when to wake up; the database says what is due.
 
-Threads: the main thread owns signals, the scheduler, sd_notify and the watchdog; one worker
-thread runs jobs one at a time with its own store connection. The watchdog is pinged only
-while the worker is idle or has reported progress within ``schedule.stall_after``, so a hung
-check stops the pings and systemd restarts the unit.
+Threads: the main thread owns signals, the scheduler, sd_notify and the watchdog; two
+worker lanes run jobs one at a time, each with its own store connection: the archive lane
+(its waits for the archive's back-off never hold up anything else) and the main lane
+(scan, check, report). The watchdog is pinged only while every lane is idle or has
+reported progress within ``schedule.stall_after``, and no job is overdue by more than
+``stall_after`` (measured on the monotonic clock: a hung check, or a scheduler that stopped
+waking jobs, stops the pings and systemd restarts the unit). A wall clock that steps back
+re-plans the schedule at once (what is due lives in the database).
+
+Store errors (a full disk, a read-only state directory) are retried with a back-off that
+doubles (``STORE_BACKOFF_S`` up to ``STORE_BACKOFF_MAX_S``); the status line says so.
 
 Signals: SIGTERM/SIGINT stop taking new work, let the running job finish its in-flight
 requests (each has a deadline) and commit, then exit 0; a second signal exits at once.
@@ -40,6 +47,29 @@ log = logging.getLogger(__name__)
 MAX_STORE_FAILURES = 3
 TICK_S = 0.5
 STOP_TIMEOUT_S = 45.0
+CLOCK_SKEW = timedelta(minutes=1)
+STORE_BACKOFF_S = 1.0
+STORE_BACKOFF_MAX_S = 60.0
+#: which lane runs which job: the archive waits on the archive, never on the others
+LANES = {"archive": ("archive",), "main": ("scan", "check", "report")}
+LANE_OF = {job: lane for lane, jobs in LANES.items() for job in jobs}
+
+
+class _Lane:
+    """One worker thread's queue and what it is doing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.requests: queue.Queue[str] = queue.Queue()
+        self.pending: set[str] = set()
+        self.busy: str | None = None
+        self.heartbeat = time.monotonic()
+        self.progress = (0, 0)
+        self.store_error: str | None = None
+
+    def beat(self, done: int, total: int) -> None:
+        self.heartbeat = time.monotonic()
+        self.progress = (done, total)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -111,8 +141,8 @@ def next_runs(settings: Settings, store: Store, now: datetime) -> dict[str, str]
         last = store.last_finished_at(job)
         if interval <= 0:
             out[job] = "never (disabled)"
-        elif last is None:
-            out[job] = "now"
+        elif last is None or parse_instant(last) > now + CLOCK_SKEW:
+            out[job] = "now"  # never ran, or its last run is "in the future": the clock went back
         else:
             out[job] = max(now, parse_instant(last) + timedelta(seconds=interval)).isoformat(
                 timespec="seconds"
@@ -133,25 +163,28 @@ class Daemon:
         self.notifier = Notifier(env)
         self.stop = threading.Event()
         self._reload = threading.Event()
-        self._requests: queue.Queue[str] = queue.Queue()
-        self._pending: set[str] = set()
+        self._lanes = {name: _Lane(name) for name in LANES}
         self._pending_lock = threading.Lock()
-        self._busy: str | None = None
-        self._heartbeat = time.monotonic()
-        self._progress = (0, 0)
         self._fatal: str | None = None
         self._failures = 0
+        self._failures_lock = threading.Lock()
+        self._started = time.monotonic()
+        self._last_done: dict[str, float] = {}  # job -> monotonic time it last ended
+        #: the archive lane starts after the first check: captures need a check's verdict
+        #: on every new link (only URLs seen at public addresses are ever submitted)
+        self._checked = threading.Event()
         self.settings = load()
         self.scheduler = schedule.Scheduler()
 
     # -- scheduling -------------------------------------------------------------------
     def request(self, job: str) -> None:
-        """Ask the worker to run ``job`` soon; requests for a queued job coalesce."""
+        """Ask the job's lane to run ``job`` soon; requests for a queued job coalesce."""
+        lane = self._lanes[LANE_OF.get(job, "main")]
         with self._pending_lock:
-            if job in self._pending:
+            if job in lane.pending:
                 return
-            self._pending.add(job)
-        self._requests.put(job)
+            lane.pending.add(job)
+        lane.requests.put(job)
 
     def _plan(self) -> None:
         self.scheduler.clear()
@@ -186,29 +219,29 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, self._on_hup)
 
-    # -- the worker -------------------------------------------------------------------
-    def _beat(self, done: int, total: int) -> None:
-        self._heartbeat = time.monotonic()
-        self._progress = (done, total)
-
-    def _worker(self) -> None:
+    # -- the workers ------------------------------------------------------------------
+    def _worker(self, lane: _Lane) -> None:
         store: Store | None = None
+        if lane.name == "archive":
+            while not self._checked.wait(TICK_S):
+                if self.stop.is_set():
+                    return
         try:
             while not self.stop.is_set() and self._fatal is None:
                 try:
-                    job = self._requests.get(timeout=TICK_S)
+                    job = lane.requests.get(timeout=TICK_S)
                 except queue.Empty:
                     continue
                 with self._pending_lock:
-                    self._pending.discard(job)
-                store = self._run_one(job, store)
+                    lane.pending.discard(job)
+                store = self._run_one(lane, job, store)
         finally:
             if store is not None:
                 store.close()
 
-    def _run_one(self, job: str, store: Store | None) -> Store | None:
-        self._busy = job
-        self._beat(0, 0)
+    def _run_one(self, lane: _Lane, job: str, store: Store | None) -> Store | None:
+        lane.busy = job
+        lane.beat(0, 0)
         settings = self.settings
         try:
             if store is None:
@@ -217,37 +250,84 @@ class Daemon:
                     busy_timeout_s=settings.state.busy_timeout_s,
                     clock=self.clock,
                 )
-            ctx = JobContext(settings, store, self.clock, self.stop, self._beat)
+            ctx = JobContext(settings, store, self.clock, self.stop, lane.beat)
             summary = run_job(job, ctx)
-            self._failures = 0
+            with self._failures_lock:
+                self._failures = 0
+            lane.store_error = None
             log.info("%s done: %s", job, _brief(summary))
         except (StoreError, ConfigError) as exc:
-            self._failures += 1
-            log.error("%s failed (%d in a row): %s", job, self._failures, exc)
-            if store is not None:
-                store.close()
-                store = None
-            if self._failures >= MAX_STORE_FAILURES:
-                self._fatal = f"{self._failures} store/config failures in a row: {exc}"
+            self._store_failed(lane, job, store, exc)
+            store = None
         except LinkwatchError as exc:
             log.error("%s failed: %s", job, exc)
         except Exception:
             log.exception("%s failed with an unexpected error; the daemon goes on", job)
         finally:
-            self._busy = None
-            self._beat(0, 0)
+            self._last_done[job] = time.monotonic()
+            if job == "check":
+                self._checked.set()
+            lane.busy = None
+            lane.beat(0, 0)
         return store
+
+    def _store_failed(self, lane: _Lane, job: str, store: Store | None,
+                      exc: LinkwatchError) -> None:
+        """A store (or config) failure: logged once as what it is, retried after a
+        back-off that doubles; ``MAX_STORE_FAILURES`` in a row end the daemon (exit 1) so
+        systemd's ``Restart=`` takes over."""
+        with self._failures_lock:
+            self._failures += 1
+            failures = self._failures
+        wait = min(STORE_BACKOFF_MAX_S, STORE_BACKOFF_S * 2 ** (failures - 1))
+        kind = "store" if isinstance(exc, StoreError) else "config"
+        log.error("%s failed (%s error, %d in a row; retrying in %.0f s): %s",
+                  job, kind, failures, wait, exc)
+        lane.store_error = f"{kind} error: {exc}"
+        if store is not None:
+            store.close()
+        if failures >= MAX_STORE_FAILURES:
+            self._fatal = f"{failures} {kind} failures in a row: {exc}"
+        elif not self.stop.wait(wait):
+            self.request(job)  # the same job again once the back-off has passed
 
     # -- the main loop ----------------------------------------------------------------
     def _watchdog_due(self) -> bool:
+        """Ping only while every lane progresses and no job is long overdue."""
         stall = duration_s(self.settings.schedule.stall_after)
-        return self._busy is None or time.monotonic() - self._heartbeat < stall
+        now = time.monotonic()
+        for lane in self._lanes.values():
+            if lane.busy is not None and now - lane.heartbeat >= stall:
+                return False
+        busy = {lane.busy for lane in self._lanes.values()}
+        for job, interval in job_intervals(self.settings).items():
+            if interval <= 0 or job in busy:
+                continue
+            last = self._last_done.get(job, self._started)
+            if now - last > interval + stall:
+                return False  # the scheduler stopped waking it (a clock step, a bug)
+        return True
 
     def _status_line(self) -> str:
-        if self._busy is None:
-            return "idle"
-        done, total = self._progress
-        return f"{self._busy} {done}/{total}" if total else self._busy
+        parts = []
+        for lane in self._lanes.values():
+            if lane.store_error:
+                parts.append(f"{lane.store_error[:120]} (retrying)")
+            elif lane.busy is not None:
+                done, total = lane.progress
+                parts.append(f"{lane.busy} {done}/{total}" if total else lane.busy)
+        return "; ".join(parts) or "idle"
+
+    def _clock_stepped_back(self) -> None:
+        """The wall clock went back: ``schedule`` would wait for its old next-run times,
+        so plan again and run what the database says is due."""
+        log.warning("the wall clock stepped back; planning the schedule again")
+        self._plan()
+        try:
+            with open_store(self.settings.state_path, clock=self.clock) as store:
+                self._request_overdue(store)
+        except StoreError as exc:
+            log.error("cannot read what is due: %s", exc)
 
     def _reload_settings(self) -> None:
         self._reload.clear()
@@ -277,17 +357,26 @@ class Daemon:
             if aborted:
                 log.warning("%d run(s) ended by a crash; their due work will be redone", aborted)
             self._request_overdue(store)
+        if "check" not in self._lanes["main"].pending:
+            self._checked.set()  # no check due at start: nothing to wait for
         self._plan()
-        worker = threading.Thread(target=self._worker, name="linkwatch-worker", daemon=True)
-        worker.start()
+        workers = [threading.Thread(target=self._worker, args=(lane,),
+                                    name=f"linkwatch-{lane.name}", daemon=True)
+                   for lane in self._lanes.values()]
+        for worker in workers:
+            worker.start()
         self.notifier.ready(f"started; state {self.settings.state_path}")
         log.info("daemon started (pid %d, state %s)", os.getpid(), self.settings.state_path)
         ping_every = (self.notifier.watchdog_s or 0) / 2
         last_ping = 0.0
         last_status = ""
+        last_wall = time.time()
         while not self.stop.is_set() and self._fatal is None:
             if self._reload.is_set():
                 self._reload_settings()
+            if time.time() < last_wall - 1.0:
+                self._clock_stepped_back()
+            last_wall = time.time()
             self.scheduler.run_pending()
             if ping_every and time.monotonic() - last_ping >= ping_every and self._watchdog_due():
                 self.notifier.watchdog()
@@ -299,8 +388,10 @@ class Daemon:
             self.stop.wait(min(TICK_S, ping_every or TICK_S))
         self.stop.set()
         self.notifier.stopping()
-        worker.join(STOP_TIMEOUT_S)
-        if worker.is_alive():
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
             log.error("the running job did not stop within %ss; exiting anyway", STOP_TIMEOUT_S)
             return 1
         if self._fatal is not None:

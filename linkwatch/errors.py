@@ -58,7 +58,12 @@ class ArchiveRateLimited(ArchiveError):
 
 
 class ArchiveUnavailable(ArchiveError):
-    pass
+    """The archive is in trouble (5xx, a timeout, a dropped connection, garbage).
+    ``replied`` is False when no answer came at all: a submission may then be running."""
+
+    def __init__(self, message: str, *, replied: bool = True) -> None:
+        super().__init__(message)
+        self.replied = replied
 
 
 class ReportError(LinkwatchError):

@@ -183,7 +183,11 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
     except ArchiveUnavailable as exc:
         # every failed submission counts (5xx, no reply): the back-off doubles and
         # archive.max_attempts ends it, instead of a resubmission every retry_backoff_s
-        ctx.limiter.release_slot()
+        if exc.replied:
+            ctx.limiter.release_slot()
+        else:  # the archive may have started the job: its slot stays taken until
+            ctx.limiter.hold_lost()  # /save/status/user says what is free
+            ctx.on_session_limit()
         return Decision(ArchiveAction.QUEUED, "pending", found, error=str(exc),
                         add_attempt=True, retry_in_s=ctx.retry_in(item.attempts + 1),
                         unavailable=True)
@@ -311,15 +315,17 @@ def _poll(job_id: str, ctx: Context, deadline: float) -> JobStatus | None:
             return None
         if ctx.stop.wait(wait):
             raise Stopped
-        if not ctx.limiter.acquire_request(ctx.stop):
+        if not ctx.limiter.acquire_poll(ctx.stop):
             raise Stopped
         try:
             status = ctx.spn2.status(job_id)
         except ArchiveRateLimited as exc:
-            _back_off(ctx, exc)
+            _back_off(ctx, exc)  # before the next poll may leave
             continue
         except ArchiveUnavailable:
             continue
+        finally:
+            ctx.limiter.poll_done()
         if status.state != "pending":
             return status
         if status.retry_after_s and status.retry_after_s > a.poll_interval_s:

@@ -4,9 +4,16 @@ The archive's limits are per account and per IP, not per object (wayback-api.md 
 §3.4), so every capture and look-up in the process goes through the one
 ``ArchiveLimiter`` of its archive (``shared_limiter``):
 
-- captures per minute: a sliding window over ``POST /save`` submissions;
+- captures per minute: a sliding window over ``POST /save`` submissions, and the
+  submissions spread over the minute (7 a minute: one about every 8.6 s, never a burst),
+  one at a time: the next capture leaves only once the previous submission was answered,
+  so a 429 is seen before another capture is on the wire;
 - concurrent captures: a slot held from submission until the job is final (or given up);
-- look-ups per minute (CDX and availability): a sliding window;
+  a submission that got no reply at all may be running at the archive, so its slot stays
+  taken (``hold_lost``) until ``/save/status/user`` says what is free (``settle_lost``)
+  or a job's lifetime has passed;
+- look-ups per minute (CDX and availability): a sliding window, spread over the minute;
+- status polls: one at a time, so a 429 pauses every poll, not only the job that got it;
 - a global back-off after a 429 (``Retry-After`` when sent, else ``backoff_429_s``):
   nothing at all is sent to the archive until it has passed.
 
@@ -64,9 +71,10 @@ class Limits:
         a = settings.archive
         return cls(max(1, a.captures_per_minute), max(1, a.concurrent_captures),
                    max(1, a.cdx_per_minute), max(0.001, a.rate_window_s),
-                   cls._patience(settings))
+                   cls._patience(settings), max(1.0, a.poll_timeout_s))
 
     patience_s: float = 300.0  # a longer wait ends the run; the queue resumes later
+    lost_for_s: float = 300.0  # a lost submission's slot is free again after a job's life
 
     @classmethod
     def _patience(cls, settings: Settings) -> float:
@@ -92,6 +100,10 @@ class ArchiveLimiter:
         self._not_before = 0.0
         self._captures_not_before = 0.0
         self._slot_cap: int | None = None  # from /save/status/user "available"
+        self._last_capture = -float("inf")  # when the last submission left
+        self._last_lookup = -float("inf")
+        self._lost: list[float] = []  # slots of submissions that got no reply, since when
+        self._polling = False  # a status poll is on the wire
         self.waited_s = 0.0
         self.backoffs = 0
 
@@ -103,10 +115,13 @@ class ArchiveLimiter:
         while True:
             with self._lock:
                 wait = max(self._global_wait(), self._capture_pause(),
-                           self._window_wait(self._captures, self.limits.captures_per_minute))
+                           self._window_wait(self._captures, self.limits.captures_per_minute),
+                           self._spread_wait(self._last_capture, self.limits.captures_per_minute),
+                           self._unanswered_wait(self._captures))
                 if wait <= 0:
                     ticket = Ticket(self)
                     self._captures.append(ticket)
+                    self._last_capture = self._now()
                     return ticket
             if wait > self.limits.patience_s or not self._sleep(wait, stop):
                 self.release_slot()
@@ -126,20 +141,36 @@ class ArchiveLimiter:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
 
+    def hold_lost(self) -> None:
+        """The submission holding a slot got no reply: it may be running at the archive,
+        so the slot stays taken (until ``settle_lost`` or ``lost_for_s``)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._lost.append(self._now())
+
+    def settle_lost(self, available: int | None) -> None:
+        """``/save/status/user`` answered: its ``available`` already counts any capture
+        running for us, so the slots held for lost replies are given back."""
+        with self._lock:
+            if available is not None:
+                self._lost.clear()
+
     def acquire_lookup(self, stop: threading.Event) -> Ticket | None:
         while True:
             with self._lock:
                 wait = max(self._global_wait(),
-                           self._window_wait(self._lookups, self.limits.lookups_per_minute))
+                           self._window_wait(self._lookups, self.limits.lookups_per_minute),
+                           self._spread_wait(self._last_lookup, self.limits.lookups_per_minute))
                 if wait <= 0:
                     ticket = Ticket(self)
                     self._lookups.append(ticket)
+                    self._last_lookup = self._now()
                     return ticket
             if wait > self.limits.patience_s or not self._sleep(wait, stop):
                 return None
 
     def acquire_request(self, stop: threading.Event) -> bool:
-        """Any other request (status polls): only the global back-off applies."""
+        """Any other request: the global back-off applies (then ``request_done``)."""
         while True:
             with self._lock:
                 wait = self._global_wait()
@@ -147,6 +178,24 @@ class ArchiveLimiter:
                 return True
             if wait > self.limits.patience_s or not self._sleep(wait, stop):
                 return False
+
+    def acquire_poll(self, stop: threading.Event) -> bool:
+        """A job status poll: after the global back-off, and only while no other poll is
+        on the wire (so a 429 to one poll is seen before the next leaves); call
+        ``poll_done`` once it is answered."""
+        while True:
+            with self._lock:
+                wait = self._global_wait()
+                if wait <= 0 and not self._polling:
+                    self._polling = True
+                    return True
+            wait = wait if wait > 0 else _SLOT_POLL_S
+            if wait > self.limits.patience_s or not self._sleep(wait, stop):
+                return False
+
+    def poll_done(self) -> None:
+        with self._lock:
+            self._polling = False
 
     # -- signals from the archive --------------------------------------------------------
     def back_off(self, seconds: float) -> None:
@@ -185,7 +234,19 @@ class ArchiveLimiter:
     # -- internals ----------------------------------------------------------------------
     def _slots(self) -> int:
         cap = self.limits.concurrent_captures
-        return cap if self._slot_cap is None else min(cap, self._slot_cap)
+        if self._slot_cap is not None:
+            cap = min(cap, self._slot_cap)
+        expired = self._now() - self.limits.lost_for_s
+        self._lost = [t for t in self._lost if t > expired]
+        return max(0, cap - len(self._lost))
+
+    def _spread_wait(self, last: float, per_window: int) -> float:
+        """Requests of a kind spread evenly over the window, never a burst."""
+        return last + self.limits.window_s / max(1, per_window) - self._now()
+
+    def _unanswered_wait(self, tickets: deque[Ticket]) -> float:
+        """A bit, while the previous request of this kind still awaits its answer."""
+        return _SLOT_POLL_S if tickets and tickets[-1].at == _IN_FLIGHT else 0.0
 
     def _global_wait(self) -> float:
         return self._not_before - self._now()

@@ -309,6 +309,7 @@ class _Runner:
         with self.lock:
             self.store.set_meta(META_USER_STATUS,
                                 json.dumps(user.to_dict() | {"at": iso(self.clock())}))
+        self.limiter.settle_lost(user.available)
         self.limiter.cap_slots(user.available)
         if user.available is not None and user.available <= 0:
             self.limiter.pause_captures(self.settings.archive.rate_window_s / 4)

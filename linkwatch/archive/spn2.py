@@ -271,7 +271,10 @@ class SPN2Client:
         try:
             res = call_with_deadline(call, self.deadline_s, what)
         except httpx.HTTPError as exc:
-            raise ArchiveUnavailable(f"{what}: {type(exc).__name__}") from None
+            replied = isinstance(exc, httpx.HTTPStatusError)
+            raise ArchiveUnavailable(f"{what}: {type(exc).__name__}", replied=replied) from None
+        except ArchiveUnavailable as exc:  # the deadline: no answer in time
+            raise ArchiveUnavailable(str(exc), replied=False) from None
         if res.status_code == 429:
             raise ArchiveRateLimited(f"{what}: HTTP 429 Too Many Requests",
                                      retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))

@@ -96,13 +96,37 @@ class StoreCore:
         self._in_write = True
         try:
             yield self.db
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
             self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_error(exc) from None
+        except BaseException:
+            self._rollback()
+            raise
         finally:
             self._in_write = False
+
+    def _rollback(self) -> None:
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left (SQLite may have rolled back itself)
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreError:
+        """A write that failed, as a store error that says what happened and what to do:
+        the transaction was rolled back, so nothing half-written is left."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreBusyError(f"database {self.path} stayed locked by another writer; "
+                                  "try again")
+        if "full" in text:
+            return StoreError(f"the disk holding {self.path} is full ({text}): the change was "
+                              "rolled back and nothing is lost; free some space and it is "
+                              "retried")
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"{self.path} is read-only ({text}): the change was rolled back; "
+                              "make the state directory writable for linkwatch")
+        return StoreError(f"cannot write to {self.path}: {text}")
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))

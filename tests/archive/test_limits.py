@@ -39,7 +39,10 @@ def test_a_request_still_in_flight_keeps_its_place_in_the_window() -> None:
 def test_concurrent_captures_wait_for_a_free_slot() -> None:
     limiter = ArchiveLimiter(Limits(100, 2, 100, window_s=1.0, patience_s=5.0))
     stop = threading.Event()
-    assert limiter.acquire_capture(stop) and limiter.acquire_capture(stop)
+    for _ in range(2):
+        ticket = limiter.acquire_capture(stop)
+        assert ticket is not None
+        ticket.answered()  # submitted and answered; the job still holds its slot
     threading.Timer(0.2, limiter.release_slot).start()
     started = time.monotonic()
     assert limiter.acquire_capture(stop)
@@ -77,3 +80,42 @@ def test_one_limiter_per_archive_in_the_process(wayback) -> None:
     a = shared_limiter(fast_settings(wayback))
     b = shared_limiter(fast_settings(wayback, captures_per_minute=2))
     assert a is b and b.limits.captures_per_minute == 2
+
+
+def test_no_capture_leaves_while_the_previous_submission_is_unanswered() -> None:
+    """So a 429 to the first is seen before the second is on the wire."""
+    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=5.0))
+    stop = threading.Event()
+    first = limiter.acquire_capture(stop)
+    assert first is not None
+    threading.Timer(0.2, first.answered).start()
+    started = time.monotonic()
+    assert limiter.acquire_capture(stop) is not None
+    assert time.monotonic() - started >= 0.18
+
+
+def test_captures_are_spread_over_the_minute_not_burst() -> None:
+    limiter = ArchiveLimiter(Limits(5, 5, 100, window_s=1.0, patience_s=5.0))
+    stop = threading.Event()
+    starts = []
+    for _ in range(3):
+        ticket = limiter.acquire_capture(stop)
+        assert ticket is not None
+        starts.append(time.monotonic())
+        ticket.answered()
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.19  # 5 a "minute" of 1 s: one every 0.2 s
+
+
+def test_a_submission_without_a_reply_keeps_its_slot_until_the_user_status() -> None:
+    limiter = ArchiveLimiter(Limits(100, 1, 100, window_s=1.0, patience_s=0.3))
+    stop = threading.Event()
+    ticket = limiter.acquire_capture(stop)
+    assert ticket is not None
+    ticket.answered()
+    limiter.hold_lost()  # the reply was lost: the job may be running
+    give_up = threading.Event()
+    threading.Timer(0.3, give_up.set).start()
+    assert limiter.acquire_capture(give_up) is None  # the one slot is still taken
+    limiter.settle_lost(available=1)  # /save/status/user: one free
+    assert limiter.acquire_capture(stop) is not None

@@ -85,8 +85,9 @@ def test_overdue_jobs_run_once_at_start_in_order(
     d = Daemon(lambda: settings_for(tmp_path))
     running(d)
     assert wait_for(lambda: all(jobs[j] for j in cycle.JOB_ORDER))
-    order = sorted(cycle.JOB_ORDER, key=lambda j: jobs[j][0])
-    assert order == list(cycle.JOB_ORDER)
+    main = [j for j in cycle.JOB_ORDER if j != "archive"]
+    assert sorted(main, key=lambda j: jobs[j][0]) == main  # one lane: in order
+    assert jobs["archive"][0] >= jobs["check"][0]  # its own lane, after the first check
     time.sleep(0.6)
     assert all(len(jobs[j]) == 1 for j in cycle.JOB_ORDER)
 
@@ -217,3 +218,62 @@ def test_report_at_adds_a_daily_report_at_that_time(tmp_path: Path) -> None:
     daily = [j for j in d.scheduler.jobs if j.unit == "days"]
     assert len(daily) == 1 and daily[0].at_time == dt.time(6, 30)
     assert all(j.job_func.args != ("report",) for j in d.scheduler.jobs if j.unit == "seconds")
+
+
+def test_an_archive_stage_waiting_on_a_back_off_holds_up_nothing(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    running: Callable[[Daemon], threading.Thread]
+) -> None:
+    """The archive sleeps out a long 429 back-off in its own lane; checks keep running."""
+    release = threading.Event()
+
+    def sleepy_archive(ctx: cycle.JobContext) -> dict[str, Any]:
+        jobs["archive"].append(time.monotonic())
+        release.wait(10)
+        return {}
+
+    monkeypatch.setitem(cycle.JOBS, "archive", sleepy_archive)
+    d = Daemon(lambda: settings_for(tmp_path, check_every="1s"))
+    running(d)
+    assert wait_for(lambda: bool(jobs["archive"]))
+    assert wait_for(lambda: len(jobs["check"]) >= 3, timeout=6)  # while archive waits
+    release.set()
+
+
+def test_a_store_error_is_retried_with_a_back_off_and_named_in_the_status(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    notify_socket: NotifySocket, running: Callable[[Daemon], threading.Thread]
+) -> None:
+    failures = []
+
+    def full_disk_once(ctx: cycle.JobContext) -> dict[str, Any]:
+        failures.append(time.monotonic())
+        if len(failures) == 1:
+            raise StoreError("the disk holding l.db is full: nothing is lost")
+        return {}
+
+    monkeypatch.setitem(cycle.JOBS, "scan", full_disk_once)
+    d = Daemon(lambda: settings_for(tmp_path), env={"NOTIFY_SOCKET": str(notify_socket.path)})
+    running(d)
+    seen: list[str] = []
+    assert wait_for(lambda: bool(seen.extend(notify_socket.drain())) or any(
+        "store error" in m and "disk" in m for m in seen))
+    assert wait_for(lambda: len(failures) >= 2, timeout=5)  # retried, the daemon alive
+    assert failures[1] - failures[0] >= 0.9  # after the back-off, not at once
+
+
+def test_a_wall_clock_that_steps_back_replans_at_once(
+    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
+    running: Callable[[Daemon], threading.Thread]
+) -> None:
+    import linkwatch.daemon as daemon_module
+
+    d = Daemon(lambda: settings_for(tmp_path, check_every="2s"))
+    running(d)
+    assert wait_for(lambda: bool(jobs["check"]))
+    real_time = time.time
+    monkeypatch.setattr(daemon_module.time, "time", lambda: real_time() - 86400)
+    monkeypatch.setattr(d.scheduler, "run_pending", lambda: None)  # schedule is stuck
+    before = len(jobs["check"])
+    d._plan = lambda: d.request("check")  # type: ignore[method-assign]  # what a replan does
+    assert wait_for(lambda: len(jobs["check"]) > before, timeout=3)

@@ -105,6 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         if word.startswith("429"):
             _, _, after = word.partition(":")
             headers = {"Retry-After": after} if after else {}
+            if after:
+                self.state.referee_window(getattr(self, "_kind", "other"), float(after))
             headers |= {"Cache-Control": "no-cache", "x-rl": "0", "x-na": "0"}
             self._send(429, TOO_MANY_HTML, "text/html; charset=utf-8", headers)
         elif word in ("401",):
@@ -130,6 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
 
     def _log(self, kind: str, **extra: Any) -> None:
+        self._kind = kind
+        self.state.referee_arrival(kind)
         self.state.log(kind=kind, method=self.command, path=urlsplit(self.path).path,
                        authorized=self.state.authorized(self.headers.get("Authorization")),
                        has_auth="Authorization" in self.headers, **extra)
@@ -183,6 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
         if word and word.startswith("error:"):
             self._json({"status": "error", "status_ext": word,
                         "message": f"Save Page Now refused this URL ({word})."})
+            return
+        if word == "drop-after-start":  # the job starts, the reply is lost on the way
+            st.start_job(url)
+            self.close_connection = True
             return
         if word in ("echo", "echo-encoded"):  # an error page that echoes the request
             sent = "; ".join(f"{k}: {v}" for k, v in self.headers.items())

@@ -94,8 +94,9 @@ class Faults:
     ``slow`` (answer after ``slow_s``), ``session-limit`` (message-only reply),
     ``daily-limit`` (message-only account cap), ``error:<status_ext>`` (200 + status error),
     ``delayed:N`` ("capture will start in N seconds"), ``empty`` (availability: nothing),
-    ``echo`` / ``echo-encoded`` (an error that echoes the request's headers, keys included,
-    as real proxies and error pages do; URL-encoded for the second).
+    ``drop-after-start`` (the job starts, the reply is lost), ``echo`` / ``echo-encoded``
+    (an error that echoes the request's headers, keys included, as real proxies and error
+    pages do; URL-encoded for the second).
     """
 
     require_auth: bool = True  # POST /save and /save/status/user: 401 without keys
@@ -106,7 +107,8 @@ class Faults:
     cdx_replies: list[str] = field(default_factory=list)
     availability_replies: list[str] = field(default_factory=list)
     # per target URL: success | error:<code> | fail-but-exists | pending-forever |
-    # success-404 | lag (success, but CDX/availability do not list it)
+    # success-404 | lag (success, but CDX/availability do not list it); "a|b" is one
+    # outcome per attempt
     job_outcomes: dict[str, str] = field(default_factory=dict)
     default_job_outcome: str = "success"
     final_urls: dict[str, str] = field(default_factory=dict)  # redirects before capture
@@ -150,6 +152,7 @@ class FakeState:
         self.new_captures: Counter[str] = Counter()  # jobs that made a new capture, per URL
         self.requests: list[dict[str, Any]] = []
         self.violations: list[dict[str, Any]] = []
+        self.windows: dict[str, float] = {}  # kind group -> end of its 429 window
         self._save_times: deque[float] = deque()
         self._cdx_times: deque[float] = deque()
         self.daily_captures = 0
@@ -166,6 +169,7 @@ class FakeState:
 
     def captures_of(self, url: str, *, visible_only: bool = True) -> list[Capture]:
         with self.lock:
+            self._settle(url)
             caps = list(self.captures.get(surt(url), []))
         return [c for c in caps if c.visible or not visible_only]
 
@@ -194,6 +198,27 @@ class FakeState:
                 self.violations.append({"kind": kind, "t": now, "count": len(times)})
                 return True
         return False
+
+    # -- the referee ------------------------------------------------------------------
+    #: request kinds that share one 429 window (the archive counts look-ups together)
+    WINDOW_GROUPS = {"cdx": "lookup", "availability": "lookup"}
+
+    def referee_window(self, kind: str, seconds: float) -> None:
+        """A 429 with ``Retry-After: seconds`` went out for ``kind``."""
+        group = self.WINDOW_GROUPS.get(kind, kind)
+        with self.lock:
+            self.windows[group] = max(self.windows.get(group, 0.0),
+                                      time.monotonic() + seconds)
+
+    def referee_arrival(self, kind: str) -> None:
+        """A request of ``kind`` arrived: inside its kind's 429 window is a violation."""
+        group = self.WINDOW_GROUPS.get(kind, kind)
+        now = time.monotonic()
+        with self.lock:
+            until = self.windows.get(group, 0.0)
+            if now < until:
+                self.violations.append({"kind": f"{group} during its 429 window", "t": now,
+                                        "early_s": round(until - now, 3)})
 
     def authorized(self, header: str | None) -> bool:
         return header == f"LOW {self.keys[0]}:{self.keys[1]}"
@@ -231,6 +256,8 @@ class FakeState:
         job_id = "spn2-" + hashlib.sha1(f"{url}|{ts}".encode()).hexdigest()  # noqa: S324
         with self.lock:
             outcome = self.faults.job_outcomes.get(url, self.faults.default_job_outcome)
+            if "|" in outcome:  # "first|then": one outcome per attempt
+                outcome, self.faults.job_outcomes[url] = outcome.split("|", 1)
             final = self.faults.final_urls.get(url, url)
             job = Job(job_id, url, final, outcome, now, ts, now + self.capture_s)
             self.jobs[job_id] = job
@@ -261,6 +288,16 @@ class FakeState:
                 job.delivered = True
                 self._complete(job)
             return self._final_reply(job)
+
+    def _settle(self, url: str) -> None:
+        """Jobs finish on their own, polled or not (a client whose reply was lost never
+        polls): a look-up sees the capture of a job that ran for ``url``."""
+        now = time.monotonic()
+        for job in self.jobs.values():
+            if (job.url == url and not job.delivered and now >= job.final_at
+                    and job.outcome not in ("pending-forever", "existing")):
+                job.delivered = True
+                self._complete(job)
 
     def _complete(self, job: Job) -> None:
         outcome = job.outcome

@@ -126,3 +126,27 @@ def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None:
         copy.close()
     with pytest.raises(StoreError, match="exists"):
         store.backup(target)
+
+
+def test_a_full_disk_is_a_clear_store_error_and_loses_nothing(tmp_path) -> None:
+    """SQLite's own "database or disk is full" (here: a page limit), mid-transaction:
+    a StoreError that says what to do, the transaction rolled back, and the same write
+    succeeds once there is room again."""
+    from linkwatch.errors import StoreError
+    from linkwatch.store import open_store
+
+    store = open_store(tmp_path / "full.db")
+    try:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        rows = [{"key": f"k{i}", "value": "x" * 2000} for i in range(200)]
+        with pytest.raises(StoreError, match="disk .* is full.*rolled back"):
+            with store.write() as db:
+                db.table("meta").insert_all(rows)
+        assert store.scalar("SELECT count(*) FROM meta WHERE key LIKE 'k%'") == 0
+        store.conn.execute("PRAGMA max_page_count = 1073741823")
+        with store.write() as db:
+            db.table("meta").insert_all(rows)
+        assert store.scalar("SELECT count(*) FROM meta WHERE key LIKE 'k%'") == 200
+    finally:
+        store.close()
