@@ -29,8 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from linkwatch.archive.queue import work_archive_queue  # noqa: E402
 from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings  # noqa: E402
+from linkwatch.jobs.archive import work_archive_queue  # noqa: E402
 from linkwatch.store import Store, open_store  # noqa: E402
 from tests.kit.fakewayback import FakeWayback  # noqa: E402
 

@@ -126,7 +126,7 @@ def best_of(runs: int, cmd: list[str]) -> tuple[float, float, int, bytes]:
 
 IN_PROCESS_SCAN = (
     "import sys,time;from linkwatch.config import load_settings;"
-    "from linkwatch.store import open_store;from linkwatch.extract.scan import scan_corpus;"
+    "from linkwatch.store import open_store;from linkwatch.jobs.scan import scan_corpus;"
     "s=load_settings(sys.argv[1]);st=open_store(s.state_path);t=time.perf_counter();"
     "r=scan_corpus(s,st);print(time.perf_counter()-t,r.documents_unchanged);st.close()"
 )

@@ -26,7 +26,7 @@ from typing import Any
 
 from linkwatch.clock import fixed_clock, iso
 from linkwatch.config import ReportSettings, Settings
-from linkwatch.report import generate_report
+from linkwatch.jobs.report import generate_report
 from linkwatch.store import Store, open_store
 
 SIZES = (1_000, 10_000, 100_000)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from linkwatch.config import ReportSettings, Settings  # noqa: E402
-from linkwatch.report import generate_report  # noqa: E402
+from linkwatch.jobs.report import generate_report  # noqa: E402
 from linkwatch.store import open_store  # noqa: E402
 from tests.conftest import FakeClock  # noqa: E402
 from tests.report.example import ReportDB, populate_example  # noqa: E402

@@ -13,6 +13,7 @@ read, e.g. a systemd credential) or, for development, ``LINKWATCH_IA_ACCESS_KEY`
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -429,11 +430,14 @@ def load_settings(
 
 def _check_networks(sections: Mapping[str, Any]) -> None:
     """CIDR lists are refused at load time, naming the key."""
-    from linkwatch.check.policy import parse_networks
-
     for section, key in (("check", "allow_networks"), ("check", "deny_networks"),
                          ("archive", "submit_networks")):
-        parse_networks(getattr(sections[section], key), f"{section}.{key}")
+        for text in getattr(sections[section], key):
+            try:
+                ipaddress.ip_network(text.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(f"{section}.{key}: {text!r} is not a CIDR network "
+                                  "(e.g. 10.0.0.0/8)") from None
 
 
 def load_credentials(

@@ -33,13 +33,13 @@ class JobContext:
 
 
 def _scan(ctx: JobContext) -> dict[str, Any]:
-    from linkwatch.extract.scan import scan_corpus
+    from linkwatch.jobs.scan import scan_corpus
 
     return scan_corpus(ctx.settings, ctx.store, progress=ctx.progress, stop=ctx.stop).to_dict()
 
 
 def _check(ctx: JobContext) -> dict[str, Any]:
-    from linkwatch.check.batch import check_links
+    from linkwatch.jobs.check import check_links
 
     summary = check_links(
         ctx.settings,
@@ -54,7 +54,7 @@ def _check(ctx: JobContext) -> dict[str, Any]:
 
 def _archive(ctx: JobContext) -> dict[str, Any]:
     # archive.enabled = false is handled by the queue itself (it plans, captures nothing)
-    from linkwatch.archive.queue import work_archive_queue
+    from linkwatch.jobs.archive import work_archive_queue
 
     summary = work_archive_queue(
         ctx.settings, ctx.store, clock=ctx.clock, stop=ctx.stop, progress=ctx.progress
@@ -63,7 +63,7 @@ def _archive(ctx: JobContext) -> dict[str, Any]:
 
 
 def _report(ctx: JobContext) -> dict[str, Any]:
-    from linkwatch.report import generate_report
+    from linkwatch.jobs.report import generate_report
 
     return generate_report(ctx.settings, ctx.store, clock=ctx.clock).to_dict()
 

@@ -134,3 +134,24 @@ class ArchiveResult:
     error: str | None = None
     retryable: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    """One queue row with what the archiver needs to know about its link."""
+
+    link_id: int
+    url: str
+    reason: str
+    status: str
+    attempts: int
+    job_id: str | None
+    submitted_at: str | None
+    last_error: str | None
+    next_attempt_at: str | None
+    state: str
+    last_outcome: str | None
+    first_seen_at: str
+    access_dates: tuple[str, ...] = ()
+    last_status: int | None = None  # the last check's HTTP status (None: no answer)
+    last_addresses: tuple[str, ...] = ()  # what the last check connected to

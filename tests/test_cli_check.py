@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from linkwatch.check.batch import CheckSummary
 from linkwatch.cli import cli
 from linkwatch.cli.check import summary_text
+from linkwatch.jobs.check import CheckSummary
 from linkwatch.store import open_store
 from tests.check.harness import add_links
 from tests.kit.simweb import SimWeb

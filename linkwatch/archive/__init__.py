@@ -3,7 +3,7 @@
 ::
 
     store.plan_archive_queue(now)        what needs archiving, and why (new / failing / manual)
-        -> queue.work_archive_queue()    due items, within the archive's limits (limits.py)
+        -> jobs.archive.work_archive_queue()  due items, within the archive's limits (limits.py)
             -> attempt.attempt(item)     look up (lookup.py: availability + CDX),
                                          capture (spn2.py, our httpx SPN2 client), poll,
                                          verify through CDX
@@ -17,15 +17,11 @@ Without archive.org keys look-ups still run and captures are reported as skipped
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from linkwatch.archive.attempt import NEED_KEYS
 from linkwatch.archive.lookup import Capture
 from linkwatch.archive.spn2 import JobStatus, SubmitReply, UserStatus
-from linkwatch.config import Settings
-from linkwatch.store import Store
 
 
 class SnapshotLookup(Protocol):
@@ -51,40 +47,4 @@ class Archiver(SnapshotLookup, CaptureService, Protocol):
     """An archive as the archive stage sees it: the Wayback Machine's, or another's."""
 
 
-def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
-    """For ``linkwatch status`` and the report: captures on or not, queue, budget. No secrets."""
-    from linkwatch.archive.privacy import HELD_BACK
-    from linkwatch.archive.queue import META_BACKOFF, META_USER_STATUS
-
-    a = settings.archive
-    has_keys = settings.credentials is not None
-    if not a.enabled:
-        captures = "disabled"
-    else:
-        captures = "enabled" if has_keys else "captures need keys"
-    user_raw = store.get_meta(META_USER_STATUS)
-    try:
-        user = json.loads(user_raw) if user_raw else None
-    except ValueError:
-        user = None
-    return {
-        "enabled": a.enabled,
-        "captures": captures,
-        "captures_message": None if has_keys else NEED_KEYS,
-        "credentials": {"access_key": "***", "secret_key": "***"} if has_keys else None,
-        "wayback_url": a.wayback_url,
-        "availability_url": a.availability_url,
-        "queue": store.archive_queue_figures(),
-        "held_back": store.held_back_reasons(HELD_BACK),
-        "budget": {
-            "captures_per_minute": a.captures_per_minute,
-            "concurrent_captures": a.concurrent_captures,
-            "cdx_per_minute": a.cdx_per_minute,
-            "minute_s": a.rate_window_s,
-            "backoff_until": store.get_meta(META_BACKOFF),
-            "user_status": user,
-        },
-    }
-
-
-__all__ = ["Archiver", "Capture", "CaptureService", "SnapshotLookup", "archive_status"]
+__all__ = ["Archiver", "Capture", "CaptureService", "SnapshotLookup"]

@@ -42,8 +42,7 @@ from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_statu
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, duration_s
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
-from linkwatch.model import ArchiveAction, LinkState
-from linkwatch.store.archive import ArchiveItem
+from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
 
 if TYPE_CHECKING:
     from linkwatch.archive import CaptureService, SnapshotLookup

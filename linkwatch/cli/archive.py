@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from linkwatch.archive.queue import ArchiveSummary, work_archive_queue
 from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
 from linkwatch.errors import ArchiveError
+from linkwatch.jobs.archive import ArchiveSummary, work_archive_queue
 from linkwatch.store import Store
 from linkwatch.urls import try_canonicalize
 
@@ -94,7 +94,7 @@ def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) ->
 def _check_first(app: App, store: Store, urls: list[str]) -> None:
     """Check manual URLs before they are archived: a capture goes out only for a URL the
     checker reached at a public address (the check is recorded like any other)."""
-    from linkwatch.check.batch import check_links
+    from linkwatch.jobs.check import check_links
 
     keys = []
     for url in urls:

@@ -14,10 +14,10 @@ from typing import Any
 
 import click
 
-from linkwatch.check.batch import CheckSummary, check_links
 from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
 from linkwatch.errors import ConfigError
+from linkwatch.jobs.check import CheckSummary, check_links
 from linkwatch.model import Outcome
 from linkwatch.store import Store
 

@@ -16,7 +16,7 @@ from linkwatch.cli.app import App, emit_records
 from linkwatch.cli.progress import stage_progress
 from linkwatch.errors import CorpusError
 from linkwatch.extract import Extraction, walk_files
-from linkwatch.extract.scan import ScanSummary, extract_paths, scan_corpus
+from linkwatch.jobs.scan import ScanSummary, extract_paths, scan_corpus
 from linkwatch.model import Citation
 from linkwatch.urls import archived_original
 

@@ -159,7 +159,7 @@ def collect_status(app: App) -> dict[str, Any]:
         "next_runs": next_runs(settings, store, app.clock()),
     }
     try:
-        from linkwatch.archive import archive_status
+        from linkwatch.jobs.archive import archive_status
     except ImportError:
         info["archive"] = {}
     else:

@@ -5,7 +5,7 @@ from the content (``sniff``), YAML front matter is read first (``frontmatter``),
 body as HTML, Markdown or plain text, or a PDF's link annotations. Problems with a document
 are ``ExtractWarning`` records on the result, never exceptions.
 
-``iter_corpus_files(settings)`` lists the configured corpus; ``linkwatch.extract.scan``
+``iter_corpus_files(settings)`` lists the configured corpus; ``linkwatch.jobs.scan``
 records a scan in the store.
 """
 

@@ -13,37 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from linkwatch.clock import iso
+from linkwatch.model import ArchiveItem
 from linkwatch.store.core import StoreCore
 from linkwatch.urls import archived_original, host_of
 
 PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
 ACTIVE = ("pending", "submitted")
-
-
-@dataclass(frozen=True)
-class ArchiveItem:
-    """One queue row with what the archiver needs to know about its link."""
-
-    link_id: int
-    url: str
-    reason: str
-    status: str
-    attempts: int
-    job_id: str | None
-    submitted_at: str | None
-    last_error: str | None
-    next_attempt_at: str | None
-    state: str
-    last_outcome: str | None
-    first_seen_at: str
-    access_dates: tuple[str, ...] = ()
-    last_status: int | None = None  # the last check's HTTP status (None: no answer)
-    last_addresses: tuple[str, ...] = ()  # what the last check connected to
 
 
 def _at(now: datetime | str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from linkwatch.archive.queue import work_archive_queue
+from linkwatch.jobs.archive import work_archive_queue
 from tests.archive.conftest import add_link, fast_settings
 
 URLS = [f"http://ref{i}.test/page" for i in range(8)]

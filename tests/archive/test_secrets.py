@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from linkwatch.archive import archive_status
-from linkwatch.archive.queue import work_archive_queue
 from linkwatch.archive.spn2 import SPN2Client
 from linkwatch.errors import ArchiveError
+from linkwatch.jobs.archive import archive_status, work_archive_queue
 from tests.archive.conftest import ACCESS, SECRET, add_link, fast_settings
 
 SECRETS = (ACCESS, SECRET)
@@ -90,7 +89,7 @@ def test_an_error_page_that_echoes_the_keys_is_scrubbed_everywhere(
     from dataclasses import replace
 
     from linkwatch.config import ReportSettings
-    from linkwatch.report import generate_report
+    from linkwatch.jobs.report import generate_report
 
     caplog.set_level(logging.DEBUG)
     add_link(store, "http://echo.test/", state="alive", last_outcome="ok")

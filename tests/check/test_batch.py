@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from linkwatch.check.batch import check_links
 from linkwatch.check.transport import NameNotResolved
 from linkwatch.config import Settings
+from linkwatch.jobs.check import check_links
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings
 from tests.conftest import FakeClock
@@ -313,7 +313,7 @@ def test_large_selections_are_checked_in_chunks_each_link_once(
     web: SimWeb, settings: Settings, store: Store, clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch, select: str,
 ) -> None:
-    import linkwatch.check.batch as batch
+    import linkwatch.jobs.check as batch
 
     monkeypatch.setattr(batch, "CHUNK", 2)
     ids = add_links(store, [web.url(4, f"/ok/chunk-{select}{i}") for i in range(5)])

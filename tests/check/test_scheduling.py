@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from linkwatch.check.batch import check_links
 from linkwatch.cli import cli
+from linkwatch.jobs.check import check_links
 from linkwatch.model import Outcome
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings, run_check
@@ -103,8 +103,9 @@ def test_a_redirect_loop_ends_as_a_loop_even_when_spacing_is_long(web: SimWeb) -
 def test_the_referee_sees_no_politeness_rule_broken(web: SimWeb, clock: FakeClock,
                                                     tmp_path: Path) -> None:
     # fewer global slots than lanes: a lane that waited for a slot must still keep spacing
-    settings = make_settings(per_host=2, host_interval_s=0.05, concurrency=2)
-    urls = [web.url(h, f"/ok/ref-{h}-{i}") for h in range(3) for i in range(12)]
+    # (the bug this guards against started requests a whole spacing early)
+    settings = make_settings(per_host=2, host_interval_s=0.2, concurrency=2)
+    urls = [web.url(h, f"/ok/ref-{h}-{i}") for h in range(3) for i in range(5)]
     urls += [web.url(h, f"/redirect/302/ok/ref-hop-{h}") for h in range(3)]
     since = time.monotonic()
     summary = check_links(settings, None, clock=clock, urls=urls)
@@ -112,7 +113,8 @@ def test_the_referee_sees_no_politeness_rule_broken(web: SimWeb, clock: FakeCloc
     recent = SimWeb.__new__(SimWeb)  # judge only this test's requests
     recent.starts = {h: [t for t in web.starts[h] if t >= since] for h in range(3)}
     recent.max_in_flight = web.max_in_flight
-    assert SimWeb.violations(recent, interval_s=0.05, per_host=2) == []
+    # the in-process server stamps arrivals on a thread: allow it some scheduling noise
+    assert SimWeb.violations(recent, interval_s=0.2, per_host=2, slack_s=0.03) == []
 
 
 def test_an_unchanged_page_that_refuses_head_answers_304(

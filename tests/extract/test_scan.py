@@ -12,7 +12,7 @@ import pytest
 from linkwatch.config import CorpusSettings, Settings
 from linkwatch.errors import CorpusError
 from linkwatch.extract import iter_corpus_files
-from linkwatch.extract.scan import scan_corpus
+from linkwatch.jobs.scan import scan_corpus
 
 
 def _settings(root: Path, paths: tuple[str, ...] = ("corpus/**/*",), **kw: object) -> Settings:
@@ -166,7 +166,7 @@ def test_rescan_reads_no_unchanged_file(tmp_path, corpus, store, monkeypatch) ->
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("an unchanged document was read")
 
-    monkeypatch.setattr("linkwatch.extract.scan.read_capped", refuse)
+    monkeypatch.setattr("linkwatch.jobs.scan.read_capped", refuse)
     assert scan_corpus(settings, store).documents_unchanged == 3
 
 
@@ -203,7 +203,7 @@ def test_a_document_that_cannot_be_read_keeps_its_citations(
     def denied(path: Path, max_bytes: int) -> tuple[bytes, str | None]:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("linkwatch.extract.scan.read_capped", denied)
+    monkeypatch.setattr("linkwatch.jobs.scan.read_capped", denied)
     summary = scan_corpus(settings, store)
     assert (summary.citations_ended, summary.warnings) == (0, 1)
     assert "Permission denied" in summary.warning_samples[0]

@@ -203,7 +203,8 @@ class SimWeb:
             body = b"{}"
         else:
             found = self.violations(float(query.get("interval_s", "0")),
-                                    int(query.get("per_host", "1000000")))
+                                    int(query.get("per_host", "1000000")),
+                                    float(query.get("slack_s", "0.005")))
             body = json.dumps({"requests": self.total_requests,
                                "paths": sorted(f"{FIRST_OCTET + h}|{p}" for h, p in self.paths),
                                "violations": len(found), "examples": found[:5]}).encode()

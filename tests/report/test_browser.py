@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from linkwatch.config import Settings
-from linkwatch.report import generate_report
+from linkwatch.jobs.report import generate_report
 from tests.report.example import ReportDB, populate_example
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package "chromium"

@@ -8,7 +8,7 @@ from typing import Any
 
 from linkwatch.clock import iso
 from linkwatch.config import Settings
-from linkwatch.report import generate_report, load_model
+from linkwatch.jobs.report import generate_report, load_model
 from linkwatch.report.views import ReportModel
 from tests.report.example import ReportDB, days_ago, populate_example
 

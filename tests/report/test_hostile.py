@@ -16,7 +16,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from linkwatch.config import ReportSettings, Settings
-from linkwatch.report import generate_report
+from linkwatch.jobs.report import generate_report
 from linkwatch.report.filters import safe_href
 from linkwatch.report.render import content_security_policy, script_source
 from tests.report.example import ReportDB, days_ago

@@ -11,8 +11,9 @@ import pytest
 
 from linkwatch.config import Settings
 from linkwatch.errors import ReportError
-from linkwatch.report import generate_report, write_report
+from linkwatch.jobs.report import generate_report
 from linkwatch.report import render as render_module
+from linkwatch.report import write_report
 from linkwatch.store import Store
 from tests.report.example import ReportDB, populate_example
 

@@ -30,10 +30,9 @@ from linkwatch.archive.spn2 import SPN2Client
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
-from linkwatch.model import ArchiveAction
+from linkwatch.model import ArchiveAction, ArchiveItem
 from linkwatch.scrub import scrub
 from linkwatch.store import Store
-from linkwatch.store.archive import ArchiveItem
 from linkwatch.urls import InvalidURL, canonicalize
 
 log = logging.getLogger("linkwatch.archive")
@@ -347,3 +346,38 @@ def _action(d: Decision, status: str) -> ArchiveAction:
     if d.action is ArchiveAction.SKIPPED:
         return ArchiveAction.SKIPPED
     return ArchiveAction.QUEUED
+
+
+def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
+    """For ``linkwatch status`` and the report: captures on or not, queue, budget. No secrets."""
+    from linkwatch.archive.privacy import HELD_BACK
+
+    a = settings.archive
+    has_keys = settings.credentials is not None
+    if not a.enabled:
+        captures = "disabled"
+    else:
+        captures = "enabled" if has_keys else "captures need keys"
+    user_raw = store.get_meta(META_USER_STATUS)
+    try:
+        user = json.loads(user_raw) if user_raw else None
+    except ValueError:
+        user = None
+    return {
+        "enabled": a.enabled,
+        "captures": captures,
+        "captures_message": None if has_keys else NEED_KEYS,
+        "credentials": {"access_key": "***", "secret_key": "***"} if has_keys else None,
+        "wayback_url": a.wayback_url,
+        "availability_url": a.availability_url,
+        "queue": store.archive_queue_figures(),
+        "held_back": store.held_back_reasons(HELD_BACK),
+        "budget": {
+            "captures_per_minute": a.captures_per_minute,
+            "concurrent_captures": a.concurrent_captures,
+            "cdx_per_minute": a.cdx_per_minute,
+            "minute_s": a.rate_window_s,
+            "backoff_until": store.get_meta(META_BACKOFF),
+            "user_status": user,
+        },
+    }
