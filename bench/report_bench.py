@@ -31,8 +31,14 @@ from linkwatch.store import Store, open_store
 
 SIZES = (1_000, 10_000, 100_000)
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-STATES = ["alive"] * 80 + ["dead"] * 5 + ["failing"] * 5 + ["unverifiable"] * 3 + [
-    "invalid"] * 2 + ["new"] * 5
+STATES = (
+    ["alive"] * 80
+    + ["dead"] * 5
+    + ["failing"] * 5
+    + ["unverifiable"] * 3
+    + ["invalid"] * 2
+    + ["new"] * 5
+)
 WORDS = "archive source report study data policy court budget health climate press".split()
 
 
@@ -41,24 +47,42 @@ def _link(i: int, rng: random.Random) -> dict[str, Any]:
     host = f"site{rng.randrange(max(i // 40, 1) + 50)}.example"
     url = f"https://{host}/{rng.choice(WORDS)}/{i}"
     row: dict[str, Any] = {
-        "id": i + 1, "url": url, "host": host, "state": state,
+        "id": i + 1,
+        "url": url,
+        "host": host,
+        "state": state,
         "first_seen_at": iso(NOW - timedelta(days=90)),
         "state_since": iso(NOW - timedelta(days=rng.randrange(1, 60))),
         "last_checked_at": iso(NOW - timedelta(hours=rng.randrange(1, 48))),
-        "last_outcome": "ok", "last_status": 200, "strikes": 0, "failing_since": None,
-        "last_error": None, "invalid_reason": None, "redirect_permanent": None,
-        "last_final_url": None, "snapshot_url": None, "snapshot_timestamp": None,
+        "last_outcome": "ok",
+        "last_status": 200,
+        "strikes": 0,
+        "failing_since": None,
+        "last_error": None,
+        "invalid_reason": None,
+        "redirect_permanent": None,
+        "last_final_url": None,
+        "snapshot_url": None,
+        "snapshot_timestamp": None,
     }
     if state in ("dead", "failing"):
-        row.update(last_outcome="broken", last_status=404, strikes=3 if state == "dead" else 1,
-                   failing_since=iso(NOW - timedelta(days=rng.randrange(3, 30))))
+        row.update(
+            last_outcome="broken",
+            last_status=404,
+            strikes=3 if state == "dead" else 1,
+            failing_since=iso(NOW - timedelta(days=rng.randrange(3, 30))),
+        )
     elif state == "unverifiable":
         row.update(last_outcome="blocked", last_status=403, last_error="403 Forbidden")
     elif state == "invalid":
         row.update(last_outcome=None, last_status=None, invalid_reason="bad host")
     elif rng.random() < 0.12:
-        row.update(last_outcome="redirected", last_status=301, redirect_permanent=1,
-                   last_final_url=url.replace("https://", "https://www.") + "/")
+        row.update(
+            last_outcome="redirected",
+            last_status=301,
+            redirect_permanent=1,
+            last_final_url=url.replace("https://", "https://www.") + "/",
+        )
     if state != "invalid" and rng.random() < 0.6:
         ts = (NOW - timedelta(days=rng.randrange(30, 900))).strftime("%Y%m%d%H%M%S")
         row.update(snapshot_url=f"https://web.archive.org/web/{ts}/{url}", snapshot_timestamp=ts)
@@ -75,9 +99,15 @@ def _checks(link: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
             outcome = rng.choice(["broken", "broken", "timeout"])
         elif link["state"] == "unverifiable":
             outcome = "blocked"
-        out.append({"link_id": link["id"], "outcome": outcome, "status": 200,
-                    "checked_at": iso(NOW - timedelta(days=day, minutes=link["id"] % 1440)),
-                    "strike": int(outcome == "broken")})
+        out.append(
+            {
+                "link_id": link["id"],
+                "outcome": outcome,
+                "status": 200,
+                "checked_at": iso(NOW - timedelta(days=day, minutes=link["id"] % 1440)),
+                "strike": int(outcome == "broken"),
+            }
+        )
     return out
 
 
@@ -88,22 +118,51 @@ def build_store(path: Path, links: int, seed: int = 5) -> Store:
     docs = max(links // 20, 1)
     with store.write() as db:
         db["documents"].insert_all(
-            ({"id": d + 1, "path": f"articles/{2020 + d % 6}/{rng.choice(WORDS)}-{d}.md",
-              "format": "markdown", "last_scanned_at": iso(NOW)} for d in range(docs)),
-            batch_size=5000)
+            (
+                {
+                    "id": d + 1,
+                    "path": f"articles/{2020 + d % 6}/{rng.choice(WORDS)}-{d}.md",
+                    "format": "markdown",
+                    "last_scanned_at": iso(NOW),
+                }
+                for d in range(docs)
+            ),
+            batch_size=5000,
+        )
         db["links"].insert_all(rows, batch_size=2000)
         db["citations"].insert_all(
-            ({"document_id": (i * 7 + k) % docs + 1, "link_id": row["id"], "line": 1 + i % 400,
-              "col": 1, "text": f"the {rng.choice(WORDS)} {rng.choice(WORDS)}",
-              "source": "a@href", "raw_url": row["url"], "occurrence": k,
-              "first_seen_at": iso(NOW), "last_seen_at": iso(NOW)}
-             for i, row in enumerate(rows) for k in range(1 + (i % 3 == 0))),
-            batch_size=5000)
+            (
+                {
+                    "document_id": (i * 7 + k) % docs + 1,
+                    "link_id": row["id"],
+                    "line": 1 + i % 400,
+                    "col": 1,
+                    "text": f"the {rng.choice(WORDS)} {rng.choice(WORDS)}",
+                    "source": "a@href",
+                    "raw_url": row["url"],
+                    "occurrence": k,
+                    "first_seen_at": iso(NOW),
+                    "last_seen_at": iso(NOW),
+                }
+                for i, row in enumerate(rows)
+                for k in range(1 + (i % 3 == 0))
+            ),
+            batch_size=5000,
+        )
         db["checks"].insert_all((c for row in rows for c in _checks(row, rng)), batch_size=5000)
         db["state_changes"].insert_all(
-            ({"link_id": row["id"], "at": iso(NOW - timedelta(hours=12)), "from_state": "failing",
-              "to_state": "dead"} for row in rows if row["state"] == "dead" and row["id"] % 4 == 0),
-            batch_size=5000)
+            (
+                {
+                    "link_id": row["id"],
+                    "at": iso(NOW - timedelta(hours=12)),
+                    "from_state": "failing",
+                    "to_state": "dead",
+                }
+                for row in rows
+                if row["state"] == "dead" and row["id"] % 4 == 0
+            ),
+            batch_size=5000,
+        )
     store.set_meta("report.last_generated_at", iso(NOW - timedelta(days=1)))
     return store
 
@@ -123,11 +182,17 @@ def measure(links: int) -> dict[str, Any]:
         out = Path(tmp) / "reports"
         largest = max((p for p in out.rglob("*.html")), key=lambda p: p.stat().st_size)
         return {
-            "links": links, "documents": summary.documents, "build_db_s": round(build_s, 2),
-            "read_s": round(summary.read_s, 2), "render_s": round(summary.render_s, 2),
-            "write_s": round(summary.write_s, 2), "total_s": round(total_s, 2),
-            "cpu_s": round(cpu_s, 2), "load_avg": round(os.getloadavg()[0], 1),
-            "files": summary.files, "total_mb": round(summary.bytes / 1e6, 1),
+            "links": links,
+            "documents": summary.documents,
+            "build_db_s": round(build_s, 2),
+            "read_s": round(summary.read_s, 2),
+            "render_s": round(summary.render_s, 2),
+            "write_s": round(summary.write_s, 2),
+            "total_s": round(total_s, 2),
+            "cpu_s": round(cpu_s, 2),
+            "load_avg": round(os.getloadavg()[0], 1),
+            "files": summary.files,
+            "total_mb": round(summary.bytes / 1e6, 1),
             "index_kb": round(summary.index_bytes / 1e3),
             "json_mb": round((out / "report.json").stat().st_size / 1e6, 2),
             "largest_page_kb": round(largest.stat().st_size / 1e3),
@@ -135,8 +200,22 @@ def measure(links: int) -> dict[str, Any]:
         }
 
 
-COLUMNS = ("links", "documents", "read_s", "render_s", "write_s", "total_s", "cpu_s", "files",
-           "total_mb", "index_kb", "json_mb", "largest_page_kb", "peak_rss_mb", "load_avg")
+COLUMNS = (
+    "links",
+    "documents",
+    "read_s",
+    "render_s",
+    "write_s",
+    "total_s",
+    "cpu_s",
+    "files",
+    "total_mb",
+    "index_kb",
+    "json_mb",
+    "largest_page_kb",
+    "peak_rss_mb",
+    "load_avg",
+)
 
 
 def main() -> None:
@@ -147,9 +226,18 @@ def main() -> None:
     if args.size:
         result = [measure(args.size)]
     else:
-        result = [json.loads(subprocess.run(  # noqa: S603 - our own script
-            [sys.executable, __file__, "--size", str(n), "--json"], check=True,
-            capture_output=True, text=True, timeout=600).stdout) for n in SIZES]
+        result = [
+            json.loads(
+                subprocess.run(  # noqa: S603 - our own script
+                    [sys.executable, __file__, "--size", str(n), "--json"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                ).stdout
+            )
+            for n in SIZES
+        ]
         if args.json:
             print(json.dumps(result, indent=1))
             return
@@ -159,8 +247,11 @@ def main() -> None:
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + " --- |" * len(COLUMNS))
     for row in result:
-        print("| " + " | ".join(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c])
-                                for c in COLUMNS) + " |")
+        print(
+            "| "
+            + " | ".join(f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in COLUMNS)
+            + " |"
+        )
 
 
 if __name__ == "__main__":

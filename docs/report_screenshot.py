@@ -30,8 +30,9 @@ OUT = ROOT / "docs" / "report-screenshot.png"
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock()
-        settings = Settings(report=ReportSettings(dir=f"{tmp}/reports",
-                                                  title="Newsroom archive: link health"))
+        settings = Settings(
+            report=ReportSettings(dir=f"{tmp}/reports", title="Newsroom archive: link health")
+        )
         with open_store(f"{tmp}/state.db", clock=clock) as store:
             populate_example(ReportDB(store, clock))  # type: ignore[arg-type]
             clock.advance(hours=7)

@@ -93,7 +93,7 @@ DEFAULT_STALL_AFTER = "10m"
 #: settings that existed once, and why they are gone
 REMOVED_KEYS = {
     "check.workers": "removed: one process checks every host (worker processes did not pay "
-                     "on the machines measured, see bench/README.md)",
+    "on the machines measured, see bench/README.md)",
 }
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?")
@@ -299,9 +299,7 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _coerce(
-    section: str, key: str, raw: Any, default: Any, origin: str, *, typed: bool
-) -> Any:
+def _coerce(section: str, key: str, raw: Any, default: Any, origin: str, *, typed: bool) -> Any:
     """Check and convert one value; ``typed`` sources (TOML) must already have the type,
     text sources (env, flags) are parsed."""
     where = f"{section}.{key} in {origin}"
@@ -322,9 +320,11 @@ def _coerce(
             return float(raw)
         if isinstance(default, tuple):
             if isinstance(raw, str) and not typed:
-                raw = json.loads(raw) if raw.strip().startswith("[") else [
-                    p.strip() for p in raw.split(",") if p.strip()
-                ]
+                raw = (
+                    json.loads(raw)
+                    if raw.strip().startswith("[")
+                    else [p.strip() for p in raw.split(",") if p.strip()]
+                )
             if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
                 raise ValueError("expected a list of strings")
             return tuple(raw)
@@ -348,8 +348,11 @@ def _coerce(
 
 
 def _merge(
-    layers: dict[str, dict[str, Any]], data: Mapping[str, Any], origin: str,
-    *, typed: bool = False,
+    layers: dict[str, dict[str, Any]],
+    data: Mapping[str, Any],
+    origin: str,
+    *,
+    typed: bool = False,
 ) -> None:
     for section, values in data.items():
         if section not in _SECTIONS:
@@ -360,8 +363,10 @@ def _merge(
         known = {f.name for f in fields(defaults)}
         for key, raw in values.items():
             if f"{section}.{key}" in REMOVED_KEYS:
-                raise ConfigError(f"{section}.{key} in {origin}: "
-                                  f"{REMOVED_KEYS[section + '.' + key]}; delete the line")
+                raise ConfigError(
+                    f"{section}.{key} in {origin}: "
+                    f"{REMOVED_KEYS[section + '.' + key]}; delete the line"
+                )
             if key not in known:
                 raise ConfigError(f"unknown key {section}.{key} in {origin}")
             value = _coerce(section, key, raw, getattr(defaults, key), origin, typed=typed)
@@ -420,8 +425,11 @@ def load_settings(
         source, base_dir = str(path), str(path.parent)
     _merge(layers, _env_layer(env), "the environment")
     if overrides:
-        _merge(layers, {s: {k: v for k, v in kv.items() if v is not None}
-                        for s, kv in overrides.items()}, "command-line options")
+        _merge(
+            layers,
+            {s: {k: v for k, v in kv.items() if v is not None} for s, kv in overrides.items()},
+            "command-line options",
+        )
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
@@ -430,14 +438,18 @@ def load_settings(
 
 def _check_networks(sections: Mapping[str, Any]) -> None:
     """CIDR lists are refused at load time, naming the key."""
-    for section, key in (("check", "allow_networks"), ("check", "deny_networks"),
-                         ("archive", "submit_networks")):
+    for section, key in (
+        ("check", "allow_networks"),
+        ("check", "deny_networks"),
+        ("archive", "submit_networks"),
+    ):
         for text in getattr(sections[section], key):
             try:
                 ipaddress.ip_network(text.strip(), strict=False)
             except ValueError:
-                raise ConfigError(f"{section}.{key}: {text!r} is not a CIDR network "
-                                  "(e.g. 10.0.0.0/8)") from None
+                raise ConfigError(
+                    f"{section}.{key}: {text!r} is not a CIDR network (e.g. 10.0.0.0/8)"
+                ) from None
 
 
 def load_credentials(
@@ -468,9 +480,7 @@ def load_credentials(
             )
         parts = [p.strip() for p in re.split(r"[:\n]", text.strip(), maxsplit=1)]
         if len(parts) != 2 or not all(parts):
-            raise ConfigError(
-                f"archive credentials file {path} must hold 'ACCESS_KEY:SECRET_KEY'"
-            )
+            raise ConfigError(f"archive credentials file {path} must hold 'ACCESS_KEY:SECRET_KEY'")
         return Credentials(Secret(parts[0]), Secret(parts[1]))
     access, secret = (env.get(name, "") for name in SECRET_ENV)
     if access and secret:

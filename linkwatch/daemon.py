@@ -271,8 +271,9 @@ class Daemon:
             lane.beat(0, 0)
         return store
 
-    def _store_failed(self, lane: _Lane, job: str, store: Store | None,
-                      exc: LinkwatchError) -> None:
+    def _store_failed(
+        self, lane: _Lane, job: str, store: Store | None, exc: LinkwatchError
+    ) -> None:
         """A store (or config) failure: logged once as what it is, retried after a
         back-off that doubles; ``MAX_STORE_FAILURES`` in a row end the daemon (exit 1) so
         systemd's ``Restart=`` takes over."""
@@ -281,8 +282,14 @@ class Daemon:
             failures = self._failures
         wait = min(STORE_BACKOFF_MAX_S, STORE_BACKOFF_S * 2 ** (failures - 1))
         kind = "store" if isinstance(exc, StoreError) else "config"
-        log.error("%s failed (%s error, %d in a row; retrying in %.0f s): %s",
-                  job, kind, failures, wait, exc)
+        log.error(
+            "%s failed (%s error, %d in a row; retrying in %.0f s): %s",
+            job,
+            kind,
+            failures,
+            wait,
+            exc,
+        )
         lane.store_error = f"{kind} error: {exc}"
         if store is not None:
             store.close()
@@ -360,9 +367,12 @@ class Daemon:
         if "check" not in self._lanes["main"].pending:
             self._checked.set()  # no check due at start: nothing to wait for
         self._plan()
-        workers = [threading.Thread(target=self._worker, args=(lane,),
-                                    name=f"linkwatch-{lane.name}", daemon=True)
-                   for lane in self._lanes.values()]
+        workers = [
+            threading.Thread(
+                target=self._worker, args=(lane,), name=f"linkwatch-{lane.name}", daemon=True
+            )
+            for lane in self._lanes.values()
+        ]
         for worker in workers:
             worker.start()
         self.notifier.ready(f"started; state {self.settings.state_path}")

@@ -15,8 +15,7 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 #: an Authorization header's value: up to the end of the line, a ';', a quote or a '<'
-_AUTHORIZATION = re.compile(
-    r"(authorization\s*(?::|%3A|=)\s*)[^;\r\n\"'<&,}]+", re.IGNORECASE)
+_AUTHORIZATION = re.compile(r"(authorization\s*(?::|%3A|=)\s*)[^;\r\n\"'<&,}]+", re.IGNORECASE)
 MIN_SECRET = 4  # shorter values would mask ordinary words
 
 

@@ -40,8 +40,15 @@ _WAYBACK = re.compile(
     re.IGNORECASE,
 )
 _ARCHIVE_TODAY_HOSTS = frozenset(
-    {"archive.today", "archive.ph", "archive.is", "archive.md", "archive.li", "archive.vn",
-     "archive.fo"}
+    {
+        "archive.today",
+        "archive.ph",
+        "archive.is",
+        "archive.md",
+        "archive.li",
+        "archive.vn",
+        "archive.fo",
+    }
 )
 # <archive prefix>/<14-digit timestamp>[modifier]/<original>
 _OTHER_ARCHIVES = re.compile(

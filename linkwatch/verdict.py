@@ -67,8 +67,10 @@ class Rules:
     @classmethod
     def from_settings(cls, cs: CheckSettings) -> Rules:
         return cls(
-            strikes=max(1, cs.strikes), strike_spacing_s=duration_s(cs.strike_spacing),
-            recheck_alive_s=duration_s(cs.recheck_alive), recheck_max_s=duration_s(cs.recheck_max),
+            strikes=max(1, cs.strikes),
+            strike_spacing_s=duration_s(cs.strike_spacing),
+            recheck_alive_s=duration_s(cs.recheck_alive),
+            recheck_max_s=duration_s(cs.recheck_max),
             recheck_failing_s=duration_s(cs.recheck_failing),
             unverifiable_after_s=duration_s(cs.unverifiable_after),
         )
@@ -109,9 +111,14 @@ def _strike(prev: LinkStatus, now: datetime, rules: Rules) -> tuple[LinkStatus, 
     if prev.state is LinkState.DEAD and prev.check_interval_s:
         interval = min(prev.check_interval_s * GROWTH, rules.recheck_max_s)
     return LinkStatus(
-        LinkState.DEAD if dead else LinkState.FAILING, prev.state_since, strikes,
-        prev.first_strike_at or now, now if counts else last, prev.failing_since or now,
-        prev.last_ok_at, interval,
+        LinkState.DEAD if dead else LinkState.FAILING,
+        prev.state_since,
+        strikes,
+        prev.first_strike_at or now,
+        now if counts else last,
+        prev.failing_since or now,
+        prev.last_ok_at,
+        interval,
     ), counts
 
 
@@ -119,12 +126,23 @@ def _inconclusive(prev: LinkStatus, now: datetime, rules: Rules, network_down: b
     failing_since = prev.failing_since or now
     last_conclusive = _later(prev.last_ok_at, prev.last_strike_at) or failing_since
     state = prev.state
-    if (not network_down and state is not LinkState.DEAD
-            and (now - last_conclusive).total_seconds() >= rules.unverifiable_after_s):
+    if (
+        not network_down
+        and state is not LinkState.DEAD
+        and (now - last_conclusive).total_seconds() >= rules.unverifiable_after_s
+    ):
         state = LinkState.UNVERIFIABLE
     interval = rules.network_down_recheck_s if network_down else rules.recheck_failing_s
-    return LinkStatus(state, prev.state_since, prev.strikes, prev.first_strike_at,
-                      prev.last_strike_at, failing_since, prev.last_ok_at, interval)
+    return LinkStatus(
+        state,
+        prev.state_since,
+        prev.strikes,
+        prev.first_strike_at,
+        prev.last_strike_at,
+        failing_since,
+        prev.last_ok_at,
+        interval,
+    )
 
 
 def _reason(prev: LinkStatus, new: LinkStatus, outcome: Outcome, rules: Rules) -> str:
@@ -140,8 +158,13 @@ def _reason(prev: LinkStatus, new: LinkStatus, outcome: Outcome, rules: Rules) -
 
 
 def judge(
-    prev: LinkStatus, outcome: Outcome, now: datetime, rules: Rules, *,
-    network_down: bool = False, retry_after_s: float | None = None,
+    prev: LinkStatus,
+    outcome: Outcome,
+    now: datetime,
+    rules: Rules,
+    *,
+    network_down: bool = False,
+    retry_after_s: float | None = None,
     rng: random.Random | None = None,
 ) -> Verdict:
     """The link's new status after one check with ``outcome`` at ``now``."""
@@ -154,8 +177,16 @@ def judge(
         new = _inconclusive(prev, now, rules, network_down)
     changed = new.state is not prev.state
     if changed:
-        new = LinkStatus(new.state, now, new.strikes, new.first_strike_at, new.last_strike_at,
-                         new.failing_since, new.last_ok_at, new.check_interval_s)
+        new = LinkStatus(
+            new.state,
+            now,
+            new.strikes,
+            new.first_strike_at,
+            new.last_strike_at,
+            new.failing_since,
+            new.last_ok_at,
+            new.check_interval_s,
+        )
     interval = new.check_interval_s or rules.recheck_failing_s
     # a first check spreads a freshly imported corpus over the whole interval
     width = FIRST_SPREAD if prev.state is LinkState.NEW else rules.jitter

@@ -23,9 +23,17 @@ def test_the_import_contract_holds() -> None:
 
 
 def test_importing_the_store_loads_no_http_library() -> None:
-    code = ("import sys, linkwatch.store; "
-            "print(sorted(m for m in ('aiohttp', 'httpx', 'selectolax', 'jinja2') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout.strip()
+    code = (
+        "import sys, linkwatch.store; "
+        "print(sorted(m for m in ('aiohttp', 'httpx', 'selectolax', 'jinja2') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
     assert out == "[]"

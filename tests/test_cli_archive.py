@@ -20,8 +20,9 @@ KEYS = {"LINKWATCH_IA_ACCESS_KEY": ACCESS, "LINKWATCH_IA_SECRET_KEY": SECRET}
 
 @pytest.fixture
 def wayback(clock) -> Iterator[FakeWayback]:
-    with FakeWayback(clock=clock, keys=(ACCESS, SECRET), minute_s=1.0,
-                     captures_per_minute=50, cdx_per_minute=200) as wb:
+    with FakeWayback(
+        clock=clock, keys=(ACCESS, SECRET), minute_s=1.0, captures_per_minute=50, cdx_per_minute=200
+    ) as wb:
         wb.faults.status_retry_after = None
         yield wb
 
@@ -50,8 +51,12 @@ def config(tmp_path: Path, wayback: FakeWayback) -> Path:
 
 
 def invoke(config: Path, *args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, ["--config", str(config), "--now", "2026-01-01T00:00:00Z",
-                                    "archive", *args], env=env or {}, catch_exceptions=False)
+    return CliRunner().invoke(
+        cli,
+        ["--config", str(config), "--now", "2026-01-01T00:00:00Z", "archive", *args],
+        env=env or {},
+        catch_exceptions=False,
+    )
 
 
 def test_jsonl_prints_one_object_per_link(config: Path, clock) -> None:
@@ -82,8 +87,7 @@ def test_url_is_checked_then_archived_and_summarised(config: Path, wayback, web)
 
 
 def test_a_url_that_cannot_be_reached_is_never_submitted(config: Path, wayback) -> None:
-    result = invoke(config, "--url", "http://manual.invalid/page", "--format", "jsonl",
-                    env=KEYS)
+    result = invoke(config, "--url", "http://manual.invalid/page", "--format", "jsonl", env=KEYS)
 
     assert result.exit_code == 0, result.output
     assert wayback.requests_of("save") == []

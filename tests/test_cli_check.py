@@ -64,17 +64,31 @@ def test_adhoc_jsonl_has_one_object_per_url(web: SimWeb, config: Path) -> None:
     records = {r["url"]: r for r in jsonl(result)}
     assert set(records) == set(urls)
     for r in records.values():
-        assert {"url", "outcome", "status", "final_url", "redirects", "elapsed_ms", "error",
-                "state"} <= r.keys()
+        assert {
+            "url",
+            "outcome",
+            "status",
+            "final_url",
+            "redirects",
+            "elapsed_ms",
+            "error",
+            "state",
+        } <= r.keys()
     assert records[urls[1]]["outcome"] == "broken" and records[urls[1]]["status"] == 404
     assert records[urls[2]]["redirects"] == [web.url(1, "/ok/n")]
     assert not (config.parent / "state" / "linkwatch.db").exists()  # ad-hoc creates no DB
 
 
-@pytest.mark.parametrize(("fail_on", "path", "code"), [
-    ("broken", "/status/404", 1), ("broken", "/status/403", 0),
-    ("any-failure", "/status/403", 1), ("any-failure", "/ok/fine", 0), ("dead", "/status/404", 0),
-])
+@pytest.mark.parametrize(
+    ("fail_on", "path", "code"),
+    [
+        ("broken", "/status/404", 1),
+        ("broken", "/status/403", 0),
+        ("any-failure", "/status/403", 1),
+        ("any-failure", "/ok/fine", 0),
+        ("dead", "/status/404", 0),
+    ],
+)
 def test_fail_on(web: SimWeb, config: Path, fail_on: str, path: str, code: int) -> None:
     result = run(config, "check", "--fail-on", fail_on, web.url(0, path))
     assert result.exit_code == code
@@ -83,8 +97,9 @@ def test_fail_on(web: SimWeb, config: Path, fail_on: str, path: str, code: int) 
 def test_now_steps_through_days_until_a_link_is_dead(web: SimWeb, config: Path) -> None:
     seed(config, [web.url(0, "/gone/cli")])
     days = ["2026-03-01T00:00:00Z", "2026-03-04T00:10:00Z", "2026-03-07T00:20:00Z"]
-    results = [run(config, "--now", d, "check", "--format", "jsonl", "--fail-on", "dead")
-               for d in days]
+    results = [
+        run(config, "--now", d, "check", "--format", "jsonl", "--fail-on", "dead") for d in days
+    ]
     assert [jsonl(r)[0]["state"] for r in results] == ["failing", "failing", "dead"]
     assert [r.exit_code for r in results] == [0, 0, 1]
 
@@ -113,8 +128,17 @@ def test_allow_network_flag_opens_a_range(web: SimWeb, tmp_path: Path) -> None:
     config = tmp_path / "strict.toml"
     config.write_text("[check]\nhost_interval_s = 0.0\n", encoding="utf-8")
     blocked = jsonl(run(config, "check", "--format", "jsonl", web.url(0, "/ok/a")))
-    opened = jsonl(run(config, "check", "--format", "jsonl", "--allow-network", "127.0.0.0/8",
-                       web.url(0, "/ok/a")))
+    opened = jsonl(
+        run(
+            config,
+            "check",
+            "--format",
+            "jsonl",
+            "--allow-network",
+            "127.0.0.0/8",
+            web.url(0, "/ok/a"),
+        )
+    )
     assert blocked[0]["outcome"] == "skipped_policy"
     assert opened[0]["outcome"] == "ok"
 

@@ -39,8 +39,12 @@ def test_extract_jsonl_has_provenance_fields() -> None:
     assert len(records) == 8
     first = records[0]
     assert first == {
-        "url": "https://md.example.org/inline", "document": str(FIXTURES / "markdown_links.md"),
-        "line": 3, "column": 18, "text": "inline link", "source": "markdown:link",
+        "url": "https://md.example.org/inline",
+        "document": str(FIXTURES / "markdown_links.md"),
+        "line": 3,
+        "column": 18,
+        "text": "inline link",
+        "source": "markdown:link",
         "raw": "https://md.example.org/inline",
     }
 
@@ -50,7 +54,10 @@ def test_extract_walks_folders_and_labels_documents_by_the_path_given(config: Pa
     records = jsonl(run("extract", "--format", "jsonl", folder))
     assert {r["document"] for r in records} == {f"{folder}/a.md", f"{folder}/b.html"}
     assert {r["url"] for r in records} == {
-        "https://one.example.org/", "http://www.two.example.org", "https://one.example.org/x"}
+        "https://one.example.org/",
+        "http://www.two.example.org",
+        "https://one.example.org/x",
+    }
 
 
 def test_extract_json_is_one_list() -> None:
@@ -73,8 +80,13 @@ def test_extract_marks_archive_urls_with_their_original() -> None:
 
 
 def test_extract_warnings_go_to_stderr_and_exit_zero() -> None:
-    result = run("extract", "--format", "jsonl", str(FIXTURES / "urls_with_control_chars.html"),
-                 str(FIXTURES / "binary.png"))
+    result = run(
+        "extract",
+        "--format",
+        "jsonl",
+        str(FIXTURES / "urls_with_control_chars.html"),
+        str(FIXTURES / "binary.png"),
+    )
     assert result.exit_code == 0
     assert "warning:" in result.stderr and "binary file" in result.stderr
     invalid = [r for r in jsonl(result) if "invalid" in r]
@@ -125,8 +137,10 @@ def test_jsonl_and_json_formats_carry_the_same_records() -> None:
 
 def test_extract_text_never_writes_terminal_control_characters(tmp_path: Path) -> None:
     page = tmp_path / "evil.html"
-    page.write_text("<p>" + "text " * 600 + "</p>"
-                    '<a href="https://a.example.org/\x1b[2J">x\x1b]0;owned\x07 y</a>\n')
+    page.write_text(
+        "<p>" + "text " * 600 + "</p>"
+        '<a href="https://a.example.org/\x1b[2J">x\x1b]0;owned\x07 y</a>\n'
+    )
     result = run("extract", str(page))
     assert "a.example.org" in result.stdout
     assert not any(ch in result.stdout for ch in "\x1b\x07")

@@ -27,8 +27,10 @@ def state(tmp_path: Path) -> Path:
 
 def _run(tmp_path: Path, state: Path, *args: str) -> Result:
     return CliRunner().invoke(
-        cli, ["--state", str(state), "--now", NOW, "report", "--out", str(tmp_path / "out"),
-              *args], catch_exceptions=False)
+        cli,
+        ["--state", str(state), "--now", NOW, "report", "--out", str(tmp_path / "out"), *args],
+        catch_exceptions=False,
+    )
 
 
 def test_report_writes_index_json_and_document_pages(tmp_path: Path, state: Path) -> None:
@@ -37,8 +39,10 @@ def test_report_writes_index_json_and_document_pages(tmp_path: Path, state: Path
     out = tmp_path / "out"
     assert (out / "index.html").is_file() and (out / "report.json").is_file()
     documents = (out / "docs" / "1.html").read_text(encoding="utf-8")
-    assert all(name in documents for name in (
-        "link-rot-explainer.md", "press-release-roundup.html", "field-notes.txt"))
+    assert all(
+        name in documents
+        for name in ("link-rot-explainer.md", "press-release-roundup.html", "field-notes.txt")
+    )
     assert f"report: {out / 'index.html'}" in result.output
     assert "2 dead" in result.output
 
@@ -63,8 +67,9 @@ def test_title_flag_sets_the_page_title(tmp_path: Path, state: Path) -> None:
     assert "<title>Desk &lt;links&gt;</title>" in html
 
 
-@pytest.mark.parametrize(("state_name", "code"), [("dead", 1), ("failing", 1)],
-                         ids=["dead-present", "failing-present"])
+@pytest.mark.parametrize(
+    ("state_name", "code"), [("dead", 1), ("failing", 1)], ids=["dead-present", "failing-present"]
+)
 def test_fail_on_a_state_present_exits_1(
     tmp_path: Path, state: Path, state_name: str, code: int
 ) -> None:
@@ -79,7 +84,8 @@ def test_fail_on_without_such_links_exits_0(tmp_path: Path) -> None:
 def test_unwritable_output_is_one_line_and_exit_4(tmp_path: Path, state: Path) -> None:
     (tmp_path / "out").write_text("a file, not a directory")
     result = CliRunner().invoke(
-        cli, ["--state", str(state), "report", "--out", str(tmp_path / "out")])
+        cli, ["--state", str(state), "report", "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 4
     assert result.output.startswith("linkwatch: error: cannot write")
     assert len(result.output.strip().splitlines()) == 1

@@ -19,8 +19,19 @@ def test_run_on_the_example_corpus_writes_a_report(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, home / "examples")
     config = home / "examples" / "linkwatch.toml"
     result = CliRunner().invoke(
-        cli, ["--config", str(config), "run", "--skip", "check", "--skip", "archive",
-              "--format", "json"])
+        cli,
+        [
+            "--config",
+            str(config),
+            "run",
+            "--skip",
+            "check",
+            "--skip",
+            "archive",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["scan"]["documents_seen"] == 3
@@ -37,8 +48,12 @@ def test_status_after_a_run_reports_the_runs(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, home / "examples")
     config = str(home / "examples" / "linkwatch.toml")
     runner = CliRunner()
-    assert runner.invoke(cli, ["--config", config, "run", "--skip", "check",
-                               "--skip", "archive"]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli, ["--config", config, "run", "--skip", "check", "--skip", "archive"]
+        ).exit_code
+        == 0
+    )
     result = runner.invoke(cli, ["--config", config, "status", "--format", "json"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
@@ -53,10 +68,12 @@ def test_archive_enabled_false_sends_nothing_and_says_so(tmp_path: Path) -> None
     home = tmp_path / "home"
     shutil.copytree(EXAMPLES, home / "examples")
     config = home / "examples" / "linkwatch.toml"
-    config.write_text(config.read_text(encoding="utf-8") + "\n[archive]\nenabled = false\n",
-                      encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[archive]\nenabled = false\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(
-        cli, ["--config", str(config), "run", "--skip", "check", "--format", "json"])
+        cli, ["--config", str(config), "run", "--skip", "check", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     archive = json.loads(result.output)["archive"]
     assert archive["captures_note"] == "archiving is off (archive.enabled = false)"

@@ -38,9 +38,22 @@ from linkwatch.urls import (
         ("  http://example.org/pad  ", "http://example.org/pad"),
         ("http://user@example.org/x", "http://user@example.org/x"),
     ],
-    ids=["upper-default-port-fragment", "same-key", "default-http-port", "other-port", "idn",
-         "punycode", "space-in-path", "non-ascii-path", "trailing-dot", "ipv6", "empty-query",
-         "query-without-path", "surrounding-space", "userinfo"],
+    ids=[
+        "upper-default-port-fragment",
+        "same-key",
+        "default-http-port",
+        "other-port",
+        "idn",
+        "punycode",
+        "space-in-path",
+        "non-ascii-path",
+        "trailing-dot",
+        "ipv6",
+        "empty-query",
+        "query-without-path",
+        "surrounding-space",
+        "userinfo",
+    ],
 )
 def test_canonical_keys(url, key) -> None:
     assert canonicalize(url) == key
@@ -59,8 +72,17 @@ def test_canonical_keys(url, key) -> None:
         ("http://\ud800.example/", "surrogate"),
         ("http://example.com/" + "a" * 9000, "longer than"),
     ],
-    ids=["mailto", "javascript", "no-host", "space-in-host", "port-too-big", "port-zero",
-         "bad-ipv6", "surrogate", "too-long"],
+    ids=[
+        "mailto",
+        "javascript",
+        "no-host",
+        "space-in-host",
+        "port-too-big",
+        "port-zero",
+        "bad-ipv6",
+        "surrogate",
+        "too-long",
+    ],
 )
 def test_invalid_urls_have_a_reason(url, reason) -> None:
     key, why = try_canonicalize(url)
@@ -125,28 +147,61 @@ def test_fast_path_agrees_with_the_general_path(url) -> None:
 @pytest.mark.parametrize(
     ("url", "original", "timestamp"),
     [
-        ("https://web.archive.org/web/20200102030405/https://gone.example.org/page",
-         "https://gone.example.org/page", "20200102030405"),
-        ("http://web.archive.org/web/2019id_/http://gone.example.org/",
-         "http://gone.example.org/", "20190000000000"),
-        ("https://web.archive.org/web/20200102030405/gone.example.org/bare",
-         "http://gone.example.org/bare", "20200102030405"),
-        ("https://archive.ph/20210101000000/https://gone.example.org/other",
-         "https://gone.example.org/other", "20210101000000"),
+        (
+            "https://web.archive.org/web/20200102030405/https://gone.example.org/page",
+            "https://gone.example.org/page",
+            "20200102030405",
+        ),
+        (
+            "http://web.archive.org/web/2019id_/http://gone.example.org/",
+            "http://gone.example.org/",
+            "20190000000000",
+        ),
+        (
+            "https://web.archive.org/web/20200102030405/gone.example.org/bare",
+            "http://gone.example.org/bare",
+            "20200102030405",
+        ),
+        (
+            "https://archive.ph/20210101000000/https://gone.example.org/other",
+            "https://gone.example.org/other",
+            "20210101000000",
+        ),
         ("https://archive.today/https://gone.example.org/x", "https://gone.example.org/x", None),
-        ("https://arquivo.pt/wayback/20200101000000/https://x.pt/", "https://x.pt/",
-         "20200101000000"),
-        ("https://www.webarchive.org.uk/wayback/archive/20200101000000/http://x.uk/",
-         "http://x.uk/", "20200101000000"),
-        ("https://webarchive.nationalarchives.gov.uk/ukgwa/20200101000000/https://x.gov.uk/",
-         "https://x.gov.uk/", "20200101000000"),
-        ("https://wayback.archive-it.org/1234/20200101000000/https://x.org/",
-         "https://x.org/", "20200101000000"),
+        (
+            "https://arquivo.pt/wayback/20200101000000/https://x.pt/",
+            "https://x.pt/",
+            "20200101000000",
+        ),
+        (
+            "https://www.webarchive.org.uk/wayback/archive/20200101000000/http://x.uk/",
+            "http://x.uk/",
+            "20200101000000",
+        ),
+        (
+            "https://webarchive.nationalarchives.gov.uk/ukgwa/20200101000000/https://x.gov.uk/",
+            "https://x.gov.uk/",
+            "20200101000000",
+        ),
+        (
+            "https://wayback.archive-it.org/1234/20200101000000/https://x.org/",
+            "https://x.org/",
+            "20200101000000",
+        ),
         ("https://www.webcitation.org/6AbCdEf?url=http://x.org/a", "http://x.org/a", None),
     ],
-    ids=["wayback", "wayback-id-modifier-short-ts", "wayback-no-scheme", "archive-today",
-         "archive-today-no-ts", "arquivo", "uk-web-archive", "uk-government-web-archive",
-         "archive-it", "webcite-query"],
+    ids=[
+        "wayback",
+        "wayback-id-modifier-short-ts",
+        "wayback-no-scheme",
+        "archive-today",
+        "archive-today-no-ts",
+        "arquivo",
+        "uk-web-archive",
+        "uk-government-web-archive",
+        "archive-it",
+        "webcite-query",
+    ],
 )
 def test_archived_original(url, original, timestamp) -> None:
     assert archived_original(url) == (original, timestamp)
@@ -180,8 +235,18 @@ def test_wayback_url() -> None:
         ("\t http://example.com/a\tb\n", "http://example.com/ab"),
         ("http://example.com/a/./b/../c", "http://example.com/a/c"),
     ],
-    ids=["backslash-userinfo", "octal-ipv4", "hex-ipv4", "integer-ipv4", "symbol-idn",
-         "emoji-idn", "extra-slashes", "crlf-stripped", "tab-and-newline", "dot-segments"],
+    ids=[
+        "backslash-userinfo",
+        "octal-ipv4",
+        "hex-ipv4",
+        "integer-ipv4",
+        "symbol-idn",
+        "emoji-idn",
+        "extra-slashes",
+        "crlf-stripped",
+        "tab-and-newline",
+        "dot-segments",
+    ],
 )
 def test_the_url_standard_decides_what_a_url_means(url: str, key: str) -> None:
     assert canonicalize(url) == key

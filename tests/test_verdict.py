@@ -12,9 +12,16 @@ from linkwatch.verdict import LinkStatus, Rules, Verdict, judge
 from tests.conftest import FakeClock
 
 RULES = Rules()  # IABot defaults: 3 strikes, at least 3 days apart
-INCONCLUSIVE = [Outcome.BLOCKED, Outcome.RATE_LIMITED, Outcome.SERVER_ERROR, Outcome.TIMEOUT,
-                Outcome.NETWORK_ERROR, Outcome.TOO_MANY_REDIRECTS, Outcome.SKIPPED_POLICY,
-                Outcome.TOO_LARGE]
+INCONCLUSIVE = [
+    Outcome.BLOCKED,
+    Outcome.RATE_LIMITED,
+    Outcome.SERVER_ERROR,
+    Outcome.TIMEOUT,
+    Outcome.NETWORK_ERROR,
+    Outcome.TOO_MANY_REDIRECTS,
+    Outcome.SKIPPED_POLICY,
+    Outcome.TOO_LARGE,
+]
 
 
 class Link:
@@ -26,8 +33,14 @@ class Link:
         self.last: Verdict | None = None
 
     def check(self, outcome: Outcome, **kw: object) -> Verdict:
-        self.last = judge(self.status, outcome, self.clock(), RULES,  # type: ignore[arg-type]
-                          rng=random.Random(1), **kw)  # noqa: S311
+        self.last = judge(
+            self.status,
+            outcome,
+            self.clock(),
+            RULES,  # type: ignore[arg-type]
+            rng=random.Random(1),
+            **kw,
+        )  # noqa: S311
         self.status = self.last.status
         return self.last
 

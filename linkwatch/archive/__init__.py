@@ -29,8 +29,15 @@ class SnapshotLookup(Protocol):
 
     def newest(self, url: str, at: datetime) -> Capture | None: ...
 
-    def captures(self, url: str, *, from_ts: str | None = None, to_ts: str | None = None,
-                 limit: int = 25, only_2xx: bool = False) -> list[Capture]: ...
+    def captures(
+        self,
+        url: str,
+        *,
+        from_ts: str | None = None,
+        to_ts: str | None = None,
+        limit: int = 25,
+        only_2xx: bool = False,
+    ) -> list[Capture]: ...
 
 
 class CaptureService(Protocol):

@@ -104,8 +104,16 @@ class Context:
 
 
 def _found(caps: list[Capture], source: str, verified: int = 0) -> tuple[dict[str, Any], ...]:
-    return tuple({"timestamp": c.timestamp, "url": c.url, "status": c.status, "source": source,
-                  "verified": verified} for c in caps)
+    return tuple(
+        {
+            "timestamp": c.timestamp,
+            "url": c.url,
+            "status": c.status,
+            "source": source,
+            "verified": verified,
+        }
+        for c in caps
+    )
 
 
 def attempt(item: ArchiveItem, ctx: Context) -> Decision:
@@ -121,8 +129,13 @@ def attempt(item: ArchiveItem, ctx: Context) -> Decision:
     except ArchiveRateLimited as exc:
         return Decision(ArchiveAction.QUEUED, None, error=str(exc), requeue=True)
     except ArchiveUnavailable as exc:
-        return Decision(ArchiveAction.QUEUED, None, error=str(exc),
-                        retry_in_s=ctx.settings.archive.retry_backoff_s, unavailable=True)
+        return Decision(
+            ArchiveAction.QUEUED,
+            None,
+            error=str(exc),
+            retry_in_s=ctx.settings.archive.retry_backoff_s,
+            unavailable=True,
+        )
     except ArchiveError as exc:
         return Decision(ArchiveAction.FAILED, "failed", error=str(exc), add_attempt=True)
 
@@ -136,9 +149,13 @@ def _for_live(item: ArchiveItem, ctx: Context) -> Decision:
         if age <= ctx.window_s:
             return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", found)
     if item.last_outcome in BAD_PAGE_OUTCOMES | GONE_OUTCOMES:
-        return Decision(ArchiveAction.SKIPPED, "pending", found,
-                        error=f"last check saw {item.last_outcome}: a capture now would not "
-                              "be a good snapshot", retry_in_s=ctx.settings.archive.retry_backoff_s)
+        return Decision(
+            ArchiveAction.SKIPPED,
+            "pending",
+            found,
+            error=f"last check saw {item.last_outcome}: a capture now would not be a good snapshot",
+            retry_in_s=ctx.settings.archive.retry_backoff_s,
+        )
     return _capture(item, ctx, found)
 
 
@@ -151,21 +168,31 @@ def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
     if caps:
         return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", _found(caps, "cdx", 1))
     if item.state == LinkState.DEAD.value or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES:
-        return Decision(ArchiveAction.FAILED, "failed", add_attempt=True,
-                        error="no 2xx capture in the Wayback Machine and the page is gone")
+        return Decision(
+            ArchiveAction.FAILED,
+            "failed",
+            add_attempt=True,
+            error="no 2xx capture in the Wayback Machine and the page is gone",
+        )
     return _capture(item, ctx, ())
 
 
 def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...]) -> Decision:
-    held = submit_refusal(item.last_outcome, item.last_status, item.last_addresses,
-                          ctx.settings.archive.submit_networks)
+    held = submit_refusal(
+        item.last_outcome,
+        item.last_status,
+        item.last_addresses,
+        ctx.settings.archive.submit_networks,
+    )
     if held is not None:
-        return Decision(ArchiveAction.SKIPPED, "pending", found, error=held,
-                        retry_in_s=HELD_RETRY_S)
+        return Decision(
+            ArchiveAction.SKIPPED, "pending", found, error=held, retry_in_s=HELD_RETRY_S
+        )
     if ctx.capture_block:
         retry = 86400.0 if ctx.capture_block == NEED_KEYS else ctx.settings.archive.retry_backoff_s
-        return Decision(ArchiveAction.SKIPPED, "pending", found, error=ctx.capture_block,
-                        retry_in_s=retry)
+        return Decision(
+            ArchiveAction.SKIPPED, "pending", found, error=ctx.capture_block, retry_in_s=retry
+        )
     ticket = ctx.limiter.acquire_capture(ctx.stop)
     if ticket is None:
         raise Stopped
@@ -187,9 +214,15 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
         else:  # the archive may have started the job: its slot stays taken until
             ctx.limiter.hold_lost()  # /save/status/user says what is free
             ctx.on_session_limit()
-        return Decision(ArchiveAction.QUEUED, "pending", found, error=str(exc),
-                        add_attempt=True, retry_in_s=ctx.retry_in(item.attempts + 1),
-                        unavailable=True)
+        return Decision(
+            ArchiveAction.QUEUED,
+            "pending",
+            found,
+            error=str(exc),
+            add_attempt=True,
+            retry_in_s=ctx.retry_in(item.attempts + 1),
+            unavailable=True,
+        )
     except BaseException:
         ctx.limiter.release_slot()
         raise
@@ -229,8 +262,12 @@ def _by_retry_class(
     pending = ArchiveAction.QUEUED
     if retry is Retry.AUTH:
         ctx.capture_block = "archive.org refused the keys (HTTP 401); check the archive keys"
-        return Decision(ArchiveAction.SKIPPED, "pending", error=ctx.capture_block,
-                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+        return Decision(
+            ArchiveAction.SKIPPED,
+            "pending",
+            error=ctx.capture_block,
+            retry_in_s=ctx.settings.archive.retry_backoff_s,
+        )
     if retry is Retry.SESSIONS:
         ctx.on_session_limit()
         return Decision(pending, None, error=error, requeue=True)
@@ -241,10 +278,16 @@ def _by_retry_class(
     if retry is Retry.TOMORROW:
         return _recent_or_retry(item, ctx, error, retry_in=ctx.until_tomorrow())
     if retry is Retry.NEVER:
-        return Decision(ArchiveAction.FAILED, "failed", error=f"permanent: {error}",
-                        add_attempt=submitted)
-    return Decision(pending, "pending", error=error, add_attempt=submitted,
-                    retry_in_s=ctx.retry_in(item.attempts + 1))
+        return Decision(
+            ArchiveAction.FAILED, "failed", error=f"permanent: {error}", add_attempt=submitted
+        )
+    return Decision(
+        pending,
+        "pending",
+        error=error,
+        add_attempt=submitted,
+        retry_in_s=ctx.retry_in(item.attempts + 1),
+    )
 
 
 def _recent_or_retry(
@@ -254,8 +297,12 @@ def _recent_or_retry(
     caps = ctx.lookup.captures(item.url, from_ts=wayback_timestamp(since), limit=-1, only_2xx=True)
     if caps:
         return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", _found(caps, "cdx", 1))
-    return Decision(ArchiveAction.QUEUED, "pending", error=error,
-                    retry_in_s=retry_in or ctx.retry_in(item.attempts + 1))
+    return Decision(
+        ArchiveAction.QUEUED,
+        "pending",
+        error=error,
+        retry_in_s=retry_in or ctx.retry_in(item.attempts + 1),
+    )
 
 
 def _resume(item: ArchiveItem, ctx: Context) -> Decision:
@@ -267,18 +314,29 @@ def _resume(item: ArchiveItem, ctx: Context) -> Decision:
         if good is not None:
             return Decision(ArchiveAction.CAPTURED, "done", _found([good], "spn2", 1))
         if age > VERIFY_GIVE_UP_S:
-            return Decision(ArchiveAction.QUEUED, "pending", retry_in_s=0.0,
-                            error=f"job {item.job_id} expired without a capture in CDX")
-        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
-                        error=f"job {item.job_id}: capture not listed by CDX yet",
-                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+            return Decision(
+                ArchiveAction.QUEUED,
+                "pending",
+                retry_in_s=0.0,
+                error=f"job {item.job_id} expired without a capture in CDX",
+            )
+        return Decision(
+            ArchiveAction.QUEUED,
+            "submitted",
+            keep_job=True,
+            error=f"job {item.job_id}: capture not listed by CDX yet",
+            retry_in_s=ctx.settings.archive.retry_backoff_s,
+        )
     if not ctx.limiter.acquire_slot(ctx.stop):
         raise Stopped
     return _poll_and_verify(item, ctx, item.job_id, submitted_at, None)
 
 
 def _poll_and_verify(
-    item: ArchiveItem, ctx: Context, job_id: str, submitted_at: datetime,
+    item: ArchiveItem,
+    ctx: Context,
+    job_id: str,
+    submitted_at: datetime,
     reply: SubmitReply | None,
 ) -> Decision:
     """Holds a concurrency slot on entry; releases it once the job is final or given up."""
@@ -286,9 +344,13 @@ def _poll_and_verify(
     delay = reply.delay_s if reply is not None else None
     try:
         if delay is not None and delay > a.poll_timeout_s:
-            return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
-                            error=f"job {job_id}: the archive starts it in {delay:.0f} s",
-                            retry_in_s=delay + a.poll_interval_s)
+            return Decision(
+                ArchiveAction.QUEUED,
+                "submitted",
+                keep_job=True,
+                error=f"job {job_id}: the archive starts it in {delay:.0f} s",
+                retry_in_s=delay + a.poll_interval_s,
+            )
         status = _poll(job_id, ctx, time.monotonic() + a.poll_timeout_s)
     finally:
         ctx.limiter.release_slot()
@@ -299,9 +361,13 @@ def _poll_and_verify(
     if good is not None:  # reported failure (or never answered) although it archived
         return Decision(ArchiveAction.CAPTURED, "done", _found([good], "spn2", 1))
     if status is None:
-        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
-                        error=f"job {job_id} still pending after {a.poll_timeout_s:g} s",
-                        retry_in_s=ctx.retry_in(item.attempts + 1))
+        return Decision(
+            ArchiveAction.QUEUED,
+            "submitted",
+            keep_job=True,
+            error=f"job {job_id} still pending after {a.poll_timeout_s:g} s",
+            retry_in_s=ctx.retry_in(item.attempts + 1),
+        )
     retry = classify_status_ext(status.status_ext or "")
     return _by_retry_class(item, ctx, retry, status.error, submitted=False)
 
@@ -339,21 +405,33 @@ def _verify(item: ArchiveItem, ctx: Context, status: JobStatus, same: bool) -> D
     action = ArchiveAction.ALREADY_ARCHIVED if same else ArchiveAction.CAPTURED
     if not rows:
         unverified = Capture(ts, status.http_status, original) if ts else None
-        return Decision(ArchiveAction.QUEUED, "submitted", keep_job=True,
-                        found=_found([unverified], "spn2") if unverified else (),
-                        error="capture not listed by CDX yet; verifying later",
-                        retry_in_s=ctx.settings.archive.retry_backoff_s)
+        return Decision(
+            ArchiveAction.QUEUED,
+            "submitted",
+            keep_job=True,
+            found=_found([unverified], "spn2") if unverified else (),
+            error="capture not listed by CDX yet; verifying later",
+            retry_in_s=ctx.settings.archive.retry_backoff_s,
+        )
     row = next((r for r in rows if r.is_2xx), rows[0])
     outcome = ctx.journal.last_outcome(item.link_id)
     if is_good_capture(row.status, outcome):
         return Decision(action, "done", _found([row], "spn2", 1))
     if row.is_2xx:
-        return Decision(ArchiveAction.FAILED, "pending", _found([row], "spn2", REJECTED),
-                        error=f"captured while our last check saw {outcome}: not a good snapshot",
-                        retry_in_s=ctx.retry_in(item.attempts + 1))
-    return Decision(ArchiveAction.FAILED, "pending", _found([row], "spn2"),
-                    error=f"the archive captured HTTP {row.status}: not a good snapshot",
-                    retry_in_s=ctx.retry_in(item.attempts + 1))
+        return Decision(
+            ArchiveAction.FAILED,
+            "pending",
+            _found([row], "spn2", REJECTED),
+            error=f"captured while our last check saw {outcome}: not a good snapshot",
+            retry_in_s=ctx.retry_in(item.attempts + 1),
+        )
+    return Decision(
+        ArchiveAction.FAILED,
+        "pending",
+        _found([row], "spn2"),
+        error=f"the archive captured HTTP {row.status}: not a good snapshot",
+        retry_in_s=ctx.retry_in(item.attempts + 1),
+    )
 
 
 def _captured_since(item: ArchiveItem, ctx: Context, since: datetime) -> Capture | None:

@@ -69,9 +69,14 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         a = settings.archive
-        return cls(max(1, a.captures_per_minute), max(1, a.concurrent_captures),
-                   max(1, a.cdx_per_minute), max(0.001, a.rate_window_s),
-                   cls._patience(settings), max(1.0, a.poll_timeout_s))
+        return cls(
+            max(1, a.captures_per_minute),
+            max(1, a.concurrent_captures),
+            max(1, a.cdx_per_minute),
+            max(0.001, a.rate_window_s),
+            cls._patience(settings),
+            max(1.0, a.poll_timeout_s),
+        )
 
     patience_s: float = 300.0  # a longer wait ends the run; the queue resumes later
     lost_for_s: float = 300.0  # a lost submission's slot is free again after a job's life
@@ -114,10 +119,13 @@ class ArchiveLimiter:
             return None
         while True:
             with self._lock:
-                wait = max(self._global_wait(), self._capture_pause(),
-                           self._window_wait(self._captures, self.limits.captures_per_minute),
-                           self._spread_wait(self._last_capture, self.limits.captures_per_minute),
-                           self._unanswered_wait(self._captures))
+                wait = max(
+                    self._global_wait(),
+                    self._capture_pause(),
+                    self._window_wait(self._captures, self.limits.captures_per_minute),
+                    self._spread_wait(self._last_capture, self.limits.captures_per_minute),
+                    self._unanswered_wait(self._captures),
+                )
                 if wait <= 0:
                     ticket = Ticket(self)
                     self._captures.append(ticket)
@@ -158,9 +166,11 @@ class ArchiveLimiter:
     def acquire_lookup(self, stop: threading.Event) -> Ticket | None:
         while True:
             with self._lock:
-                wait = max(self._global_wait(),
-                           self._window_wait(self._lookups, self.limits.lookups_per_minute),
-                           self._spread_wait(self._last_lookup, self.limits.lookups_per_minute))
+                wait = max(
+                    self._global_wait(),
+                    self._window_wait(self._lookups, self.limits.lookups_per_minute),
+                    self._spread_wait(self._last_lookup, self.limits.lookups_per_minute),
+                )
                 if wait <= 0:
                     ticket = Ticket(self)
                     self._lookups.append(ticket)
@@ -228,8 +238,11 @@ class ArchiveLimiter:
 
     def figures(self) -> dict[str, float | int]:
         with self._lock:
-            return {"in_flight": self._in_flight, "slots": self._slots(),
-                    "backoff_remaining_s": round(max(0.0, self._not_before - self._now()), 3)}
+            return {
+                "in_flight": self._in_flight,
+                "slots": self._slots(),
+                "backoff_remaining_s": round(max(0.0, self._not_before - self._now()), 3),
+            }
 
     # -- internals ----------------------------------------------------------------------
     def _slots(self) -> int:

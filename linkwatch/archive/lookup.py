@@ -85,14 +85,19 @@ def archive_client(settings: Settings) -> httpx.Client:
     deadline per request, the archive's own redirects followed."""
     a = settings.archive
     return httpx.Client(
-        trust_env=False, proxy=a.proxy or None, timeout=httpx.Timeout(a.request_timeout_s),
-        follow_redirects=True, headers={"User-Agent": user_agent(settings)})
+        trust_env=False,
+        proxy=a.proxy or None,
+        timeout=httpx.Timeout(a.request_timeout_s),
+        follow_redirects=True,
+        headers={"User-Agent": user_agent(settings)},
+    )
 
 
 def _blocked(res: httpx.Response) -> bool:
     head = res.text[:500].lower() if res.status_code in (403, 200) else ""
     return "org.archive.util.io.runtimeioexception" in head or (
-        res.status_code == 403 and any(word in head for word in _BLOCKED))
+        res.status_code == 403 and any(word in head for word in _BLOCKED)
+    )
 
 
 def retry_after_or_unknown(seconds: float | None) -> float:
@@ -102,8 +107,10 @@ def retry_after_or_unknown(seconds: float | None) -> float:
 
 def _raise_for_status(res: httpx.Response, what: str) -> None:
     if res.status_code == 429:
-        raise ArchiveRateLimited(f"{what} answered 429 Too Many Requests",
-                                 retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
+        raise ArchiveRateLimited(
+            f"{what} answered 429 Too Many Requests",
+            retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))),
+        )
     if res.status_code >= 400:
         raise ArchiveUnavailable(f"{what} answered HTTP {res.status_code}")
 
@@ -137,8 +144,9 @@ class Lookup:
 
         def call() -> Any:
             endpoint = self.settings.archive.availability_url.rstrip("/") + "/wayback/available"
-            res = self._get(endpoint, {"url": url, "timestamp": at.strftime("%Y%m%d%H%M%S")},
-                            "availability API")
+            res = self._get(
+                endpoint, {"url": url, "timestamp": at.strftime("%Y%m%d%H%M%S")}, "availability API"
+            )
             try:
                 return res.json()
             except ValueError:
@@ -167,8 +175,12 @@ class Lookup:
         """CDX rows for ``url`` (exact match) in ``[from_ts, to_ts]``; ``limit < 0`` = last N."""
 
         def call() -> list[Capture]:
-            params: dict[str, Any] = {"url": url, "output": "json", "fl": CDX_FIELDS,
-                                      "limit": str(limit)}
+            params: dict[str, Any] = {
+                "url": url,
+                "output": "json",
+                "fl": CDX_FIELDS,
+                "limit": str(limit),
+            }
             if from_ts:
                 params["from"] = from_ts
             if to_ts:
@@ -189,8 +201,9 @@ class Lookup:
         try:
             return call_with_deadline(call, self.settings.archive.request_timeout_s, what)
         except ArchiveRateLimited as exc:
-            seconds = exc.retry_after_s if exc.retry_after_s >= 0 \
-                else self.settings.archive.backoff_429_s
+            seconds = (
+                exc.retry_after_s if exc.retry_after_s >= 0 else self.settings.archive.backoff_429_s
+            )
             self.limiter.back_off(seconds)
             raise ArchiveRateLimited(str(exc), seconds) from None
         except httpx.HTTPError as exc:
@@ -219,6 +232,5 @@ def _cdx_rows(res: httpx.Response) -> list[Capture]:
         record = dict(zip(header, (str(v) for v in row), strict=True))
         ts = record.get("timestamp", "")
         if len(ts) == 14 and ts.isdigit():
-            found.append(Capture(ts, _status(record.get("statuscode")),
-                                 record.get("original", "")))
+            found.append(Capture(ts, _status(record.get("statuscode")), record.get("original", "")))
     return found

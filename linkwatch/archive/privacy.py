@@ -21,7 +21,9 @@ HELD_BACK = "not sent to the archive"
 
 
 def submit_refusal(
-    last_outcome: str | None, last_status: int | None, addresses: Sequence[str],
+    last_outcome: str | None,
+    last_status: int | None,
+    addresses: Sequence[str],
     submit_networks: Sequence[str] = (),
 ) -> str | None:
     """Why the URL must not be submitted for capture, or None when it may."""
@@ -34,6 +36,8 @@ def submit_refusal(
     policy = AddressPolicy(allow=parse_networks(submit_networks, "archive.submit_networks"))
     for address in addresses:
         if policy.refusal(address.split("%", 1)[0]) is not None:
-            return (f"private address {address}: {HELD_BACK} "
-                    "(archive.submit_networks opens a range for a private archive)")
+            return (
+                f"private address {address}: {HELD_BACK} "
+                "(archive.submit_networks opens a range for a private archive)"
+            )
     return None

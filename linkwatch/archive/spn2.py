@@ -42,26 +42,58 @@ class Retry(StrEnum):
 
 
 # wayback-api.md §1.5: IA's own bot where it decides, else third-party clients.
-RETRY_SOON = frozenset({
-    "error:bad-gateway", "error:bandwidth-limit-exceeded", "error:browsing-timeout",
-    "error:capture-location-error", "error:cannot-fetch", "error:celery",
-    "error:gateway-timeout", "error:internal-server-error", "error:invalid-server-response",
-    "error:job-failed", "error:no-browsers-available", "error:proxy-error",
-    "error:protocol-error", "error:read-timeout", "error:soft-time-limit-exceeded",
-    "error:service-unavailable", "error:too-many-requests", "error:redis-error",
-    "error:recursion-error", "error:invalid-host-resolution", "error:no-captures",
-})
-RETRY_TOMORROW = frozenset({
-    "error:too-many-daily-captures", "error:max-daily-bandwidth",
-    "error:max-daily-bandwidth-from-ip", "error:max-daily-bandwidth-host",
-})
-PERMANENT = frozenset({
-    "error:bad-request", "error:blocked", "error:blocked-client-ip", "error:blocked-url",
-    "error:filesize-limit", "error:ftp-access-denied", "error:http-version-not-supported",
-    "error:invalid-url-syntax", "error:method-not-allowed", "error:not-implemented",
-    "error:network-authentication-required", "error:no-access", "error:not-found",
-    "error:too-many-redirects", "error:unauthorized",
-})
+RETRY_SOON = frozenset(
+    {
+        "error:bad-gateway",
+        "error:bandwidth-limit-exceeded",
+        "error:browsing-timeout",
+        "error:capture-location-error",
+        "error:cannot-fetch",
+        "error:celery",
+        "error:gateway-timeout",
+        "error:internal-server-error",
+        "error:invalid-server-response",
+        "error:job-failed",
+        "error:no-browsers-available",
+        "error:proxy-error",
+        "error:protocol-error",
+        "error:read-timeout",
+        "error:soft-time-limit-exceeded",
+        "error:service-unavailable",
+        "error:too-many-requests",
+        "error:redis-error",
+        "error:recursion-error",
+        "error:invalid-host-resolution",
+        "error:no-captures",
+    }
+)
+RETRY_TOMORROW = frozenset(
+    {
+        "error:too-many-daily-captures",
+        "error:max-daily-bandwidth",
+        "error:max-daily-bandwidth-from-ip",
+        "error:max-daily-bandwidth-host",
+    }
+)
+PERMANENT = frozenset(
+    {
+        "error:bad-request",
+        "error:blocked",
+        "error:blocked-client-ip",
+        "error:blocked-url",
+        "error:filesize-limit",
+        "error:ftp-access-denied",
+        "error:http-version-not-supported",
+        "error:invalid-url-syntax",
+        "error:method-not-allowed",
+        "error:not-implemented",
+        "error:network-authentication-required",
+        "error:no-access",
+        "error:not-found",
+        "error:too-many-redirects",
+        "error:unauthorized",
+    }
+)
 
 _DAILY_TEXT = re.compile(
     r"cannot make more than [1-9][0-9,]* captures per day|daily .*captures limit", re.I
@@ -157,9 +189,12 @@ class UserStatus:
     daily_captures_limit: int | None
 
     def to_dict(self) -> dict[str, int | None]:
-        return {"available": self.available, "processing": self.processing,
-                "daily_captures": self.daily_captures,
-                "daily_captures_limit": self.daily_captures_limit}
+        return {
+            "available": self.available,
+            "processing": self.processing,
+            "daily_captures": self.daily_captures,
+            "daily_captures_limit": self.daily_captures_limit,
+        }
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -188,10 +223,13 @@ class SPN2Client:
             c = settings.credentials
             headers["Authorization"] = f"LOW {c.access_key.reveal()}:{c.secret_key.reveal()}"
         self._client = httpx.Client(
-            base_url=a.wayback_url.rstrip("/"), headers=headers, trust_env=False,
+            base_url=a.wayback_url.rstrip("/"),
+            headers=headers,
+            trust_env=False,
             proxy=(a.proxy or None) if transport is None else None,
             timeout=httpx.Timeout(a.request_timeout_s, connect=min(10.0, a.request_timeout_s)),
-            follow_redirects=False, transport=transport,
+            follow_redirects=False,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -210,8 +248,7 @@ class SPN2Client:
             form["if_not_archived_within"] = self.if_not_archived_within
         res = self._request("POST", "/save", "capture request", data=form)
         if res.status_code == 401:
-            return SubmitReply(message="HTTP 401: archive.org refused the keys",
-                               retry=Retry.AUTH)
+            return SubmitReply(message="HTTP 401: archive.org refused the keys", retry=Retry.AUTH)
         if res.status_code == 400:  # spn.sh gives up on such a URL too
             return SubmitReply(message="HTTP 400 Bad Request", retry=Retry.NEVER)
         body = self._json(res, "capture request")
@@ -259,9 +296,12 @@ class SPN2Client:
         body = self._json(res, "user status request")
         if not isinstance(body, dict):
             raise ArchiveUnavailable("user status request: reply is not a JSON object")
-        return UserStatus(_int(body.get("available")), _int(body.get("processing")),
-                          _int(body.get("daily_captures")),
-                          _int(body.get("daily_captures_limit")))
+        return UserStatus(
+            _int(body.get("available")),
+            _int(body.get("processing")),
+            _int(body.get("daily_captures")),
+            _int(body.get("daily_captures_limit")),
+        )
 
     # -- plumbing ----------------------------------------------------------------------
     def _request(self, method: str, path: str, what: str, **kw: Any) -> httpx.Response:
@@ -276,8 +316,10 @@ class SPN2Client:
         except ArchiveUnavailable as exc:  # the deadline: no answer in time
             raise ArchiveUnavailable(str(exc), replied=False) from None
         if res.status_code == 429:
-            raise ArchiveRateLimited(f"{what}: HTTP 429 Too Many Requests",
-                                     retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))))
+            raise ArchiveRateLimited(
+                f"{what}: HTTP 429 Too Many Requests",
+                retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))),
+            )
         if res.status_code >= 500 or res.status_code in (403, 404, 509):
             raise ArchiveUnavailable(f"{what}: HTTP {res.status_code}")
         return res

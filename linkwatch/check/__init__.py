@@ -89,10 +89,13 @@ class CheckContext:
         """The request headers for ``host``, built once per host."""
         found = self._headers.get(host)
         if found is None:
-            found = CIMultiDict({
-                "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                "Accept-Encoding": ACCEPT_ENCODING,
-                "User-Agent": user_agent(self.settings, host)})
+            found = CIMultiDict(
+                {
+                    "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                    "User-Agent": user_agent(self.settings, host),
+                }
+            )
             if len(self._headers) < CACHE_MAX:
                 self._headers[host] = found
         return found
@@ -141,8 +144,12 @@ class _Recording:
 
 @asynccontextmanager
 async def open_context(
-    settings: Settings, clock: Clock, *, extra_allow: tuple[str, ...] = (),
-    resolver: Resolver = system_resolver, rng: random.Random | None = None,
+    settings: Settings,
+    clock: Clock,
+    *,
+    extra_allow: tuple[str, ...] = (),
+    resolver: Resolver = system_resolver,
+    rng: random.Random | None = None,
 ) -> AsyncIterator[CheckContext]:
     """One shared session (no env proxies, no shared cookies) whose connections pass the
     address policy."""
@@ -151,13 +158,23 @@ async def open_context(
     addresses: dict[str, tuple[str, ...]] = {}
     pool = HostPool(cs.concurrency, cs.host_interval_s)
     session = open_session(
-        policy, _Recording(resolver, addresses), concurrency=cs.concurrency,
+        policy,
+        _Recording(resolver, addresses),
+        concurrency=cs.concurrency,
         connect_timeout_s=cs.connect_timeout_s,
-        ca_bundle=str(settings.resolve(cs.ca_bundle)) if cs.ca_bundle else "", proxy=cs.proxy,
-        on_sent=(lambda host, at: pool.get(host).sent(at)) if cs.host_interval_s > 0 else None)
-    ctx = CheckContext(session, cs, policy, pool,
-                       clock, rng=rng or random.Random(),  # noqa: S311 - probe names only
-                       addresses=addresses)
+        ca_bundle=str(settings.resolve(cs.ca_bundle)) if cs.ca_bundle else "",
+        proxy=cs.proxy,
+        on_sent=(lambda host, at: pool.get(host).sent(at)) if cs.host_interval_s > 0 else None,
+    )
+    ctx = CheckContext(
+        session,
+        cs,
+        policy,
+        pool,
+        clock,
+        rng=rng or random.Random(),  # noqa: S311 - probe names only
+        addresses=addresses,
+    )
     if cs.honor_robots:
         ctx.robots = RobotsCache(lambda url: _fetch_robots(ctx, url))
     try:
@@ -223,8 +240,13 @@ def _precheck(url: str) -> tuple[Outcome, str] | None:
 
 
 async def check_url(
-    url: str, ctx: CheckContext, *, fetch_body: bool = True, canonical: bool = False,
-    etag: str | None = None, last_modified: str | None = None,
+    url: str,
+    ctx: CheckContext,
+    *,
+    fetch_body: bool = True,
+    canonical: bool = False,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> CheckResult:
     """Check ``url`` once. Link faults come back as the result's outcome, never raised.
 
@@ -254,13 +276,21 @@ async def check_url(
     page = trace.page
     addresses = tuple(dict.fromkeys(a for h in trace.hosts for a in _addresses_of(ctx, h)))
     return CheckResult(
-        url=trace.url, outcome=outcome, checked_at=checked_at, status=trace.status,
-        final_url=trace.final_url, redirects=tuple(trace.chain),
+        url=trace.url,
+        outcome=outcome,
+        checked_at=checked_at,
+        status=trace.status,
+        final_url=trace.final_url,
+        redirects=tuple(trace.chain),
         permanent_redirect=trace.permanent,
         elapsed_ms=int((time.monotonic() - started - trace.waited_s) * 1000),
-        error=error, retry_after_s=trace.retry_after_s,
-        title=page.title if page else None, content_hash=page.content_hash if page else None,
-        addresses=addresses, etag=trace.etag, last_modified=trace.last_modified,
+        error=error,
+        retry_after_s=trace.retry_after_s,
+        title=page.title if page else None,
+        content_hash=page.content_hash if page else None,
+        addresses=addresses,
+        etag=trace.etag,
+        last_modified=trace.last_modified,
     )
 
 
@@ -302,8 +332,12 @@ def _location(response: aiohttp.ClientResponse) -> str | None:
 
 
 async def _send(
-    ctx: CheckContext, trace: _Trace, method: str, url: str,
-    jar: dict[str, aiohttp.CookieJar], validators: tuple[str | None, str | None] = (None, None),
+    ctx: CheckContext,
+    trace: _Trace,
+    method: str,
+    url: str,
+    jar: dict[str, aiohttp.CookieJar],
+    validators: tuple[str | None, str | None] = (None, None),
 ) -> aiohttp.ClientResponse:
     host = host_of(url)
     if not ctx.settings.proxy:
@@ -325,8 +359,9 @@ async def _send(
         if method == "GET" and modified:
             headers["If-Modified-Since"] = modified
     trace.hosts.append(host)
-    response = await ctx.session.request(method, URL(url, encoded=True), headers=headers,
-                                         allow_redirects=False)
+    response = await ctx.session.request(
+        method, URL(url, encoded=True), headers=headers, allow_redirects=False
+    )
     if "set-cookie" in response.headers:
         if cookies is None:
             cookies = jar["jar"] = aiohttp.CookieJar(unsafe=True, quote_cookie=False)
@@ -335,7 +370,11 @@ async def _send(
 
 
 async def _ask(
-    ctx: CheckContext, trace: _Trace, method: str, url: str, jar: dict[str, aiohttp.CookieJar],
+    ctx: CheckContext,
+    trace: _Trace,
+    method: str,
+    url: str,
+    jar: dict[str, aiohttp.CookieJar],
     validators: tuple[str | None, str | None],
 ) -> tuple[str, aiohttp.ClientResponse]:
     """HEAD, falling back to GET unless HEAD gave a clear 2xx/3xx or asked us to wait
@@ -343,20 +382,26 @@ async def _ask(
     if method == "HEAD":
         try:
             response = await _send(ctx, trace, "HEAD", url, jar)
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                aiohttp.ClientOSError):
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError):
             pass  # some servers drop HEAD
         else:
             status = response.status
-            if is_clear_success(status) or outcome_for_status(
-                    status, response.headers) is Outcome.RATE_LIMITED:
+            if (
+                is_clear_success(status)
+                or outcome_for_status(status, response.headers) is Outcome.RATE_LIMITED
+            ):
                 return "HEAD", response
             await _release(response)
     return "GET", await _send(ctx, trace, "GET", url, jar, validators)
 
 
 async def _follow(
-    ctx: CheckContext, trace: _Trace, method: str, *, max_hops: int, robots: bool = False,
+    ctx: CheckContext,
+    trace: _Trace,
+    method: str,
+    *,
+    max_hops: int,
+    robots: bool = False,
     validators: tuple[str | None, str | None] = (None, None),
 ) -> tuple[str, aiohttp.ClientResponse]:
     """Request ``trace.url`` and follow its redirects; the final answer, still open (the
@@ -369,8 +414,11 @@ async def _follow(
         visits[current] += 1
         if visits[current] >= MAX_VISITS:
             raise _Ended(Outcome.TOO_MANY_REDIRECTS, f"redirect loop through {current[:300]}")
-        if robots and ctx.robots is not None and not (
-                await ctx.robots.for_url(current)).allows(current, ROBOTS_AGENT):
+        if (
+            robots
+            and ctx.robots is not None
+            and not (await ctx.robots.for_url(current)).allows(current, ROBOTS_AGENT)
+        ):
             raise _Ended(Outcome.SKIPPED_ROBOTS, f"robots.txt of {host_of(current)} disallows it")
         method, response = await _ask(ctx, trace, method, current, jar, validators)
         trace.status = response.status
@@ -391,12 +439,19 @@ async def _follow(
 
 
 async def _check(
-    trace: _Trace, ctx: CheckContext, fetch_body: bool,
+    trace: _Trace,
+    ctx: CheckContext,
+    fetch_body: bool,
     validators: tuple[str | None, str | None],
 ) -> tuple[Outcome, str | None]:
-    method, response = await _follow(ctx, trace, "GET" if fetch_body else "HEAD",
-                                     max_hops=ctx.settings.max_redirects, robots=True,
-                                     validators=validators)
+    method, response = await _follow(
+        ctx,
+        trace,
+        "GET" if fetch_body else "HEAD",
+        max_hops=ctx.settings.max_redirects,
+        robots=True,
+        validators=validators,
+    )
     try:
         return await _final(trace, ctx, response, method, fetch_body)
     finally:
@@ -404,7 +459,10 @@ async def _check(
 
 
 async def _final(
-    trace: _Trace, ctx: CheckContext, response: aiohttp.ClientResponse, method: str,
+    trace: _Trace,
+    ctx: CheckContext,
+    response: aiohttp.ClientResponse,
+    method: str,
     fetch_body: bool,
 ) -> tuple[Outcome, str | None]:
     status = response.status
@@ -424,8 +482,12 @@ async def _final(
     if not (fetch_body and method == "GET" and status == 200 and is_html(headers)):
         return alive, None
     cap = ctx.settings.max_body_bytes
-    data = await read_body(response.content.iter_any(), headers.get("content-encoding", ""),
-                           cap, cap * MAX_DECODED_FACTOR)
+    data = await read_body(
+        response.content.iter_any(),
+        headers.get("content-encoding", ""),
+        cap,
+        cap * MAX_DECODED_FACTOR,
+    )
     if data is None:
         return alive, None
     trace.page = page = page_of(headers, data, drop=(last_segment(trace.final_url),))
@@ -453,9 +515,15 @@ async def _fetch_robots(ctx: CheckContext, url: str) -> tuple[int, bytes]:
             return 500, b""
         body = b""
         if response.status == 200:
-            body = await read_body(response.content.iter_any(),
-                                   response.headers.get("content-encoding", ""),
-                                   ROBOTS_MAX_BYTES, ROBOTS_MAX_BYTES) or b""
+            body = (
+                await read_body(
+                    response.content.iter_any(),
+                    response.headers.get("content-encoding", ""),
+                    ROBOTS_MAX_BYTES,
+                    ROBOTS_MAX_BYTES,
+                )
+                or b""
+            )
         return response.status, body
     finally:
         await _release(response)
@@ -468,22 +536,29 @@ async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
     try:
         async with asyncio.timeout(min(PROBE_TIMEOUT_S, ctx.settings.timeout_s)) as budget:
             trace.budget = budget
-            _method, response = await _follow(ctx, trace, "GET",
-                                              max_hops=ctx.settings.max_redirects)
+            _method, response = await _follow(
+                ctx, trace, "GET", max_hops=ctx.settings.max_redirects
+            )
             try:
                 if response.status == 200 and is_html(response.headers):
                     cap = ctx.settings.max_body_bytes
-                    data = await read_body(response.content.iter_any(),
-                                           response.headers.get("content-encoding", ""),
-                                           cap, cap * MAX_DECODED_FACTOR)
+                    data = await read_body(
+                        response.content.iter_any(),
+                        response.headers.get("content-encoding", ""),
+                        cap,
+                        cap * MAX_DECODED_FACTOR,
+                    )
                     if data is not None:
                         trace.page = page_of(response.headers, data, drop=(token,))
             finally:
                 await _release(response)
     except Exception:  # noqa: BLE001 - a failed probe only means "no evidence"
         return None
-    return ProbeResult(trace.status, trace.final_url if trace.chain else None,
-                       trace.page.content_hash if trace.page else None)
+    return ProbeResult(
+        trace.status,
+        trace.final_url if trace.chain else None,
+        trace.page.content_hash if trace.page else None,
+    )
 
 
 __all__ = ["CheckContext", "check_url", "open_context", "user_agent"]

@@ -23,8 +23,18 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from selectolax.lexbor import LexborNode
 
 ACCEPT_ENCODING = "gzip, deflate, identity"
-_NOISE = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-          "svg"]
+_NOISE = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "svg",
+]
 _CONTENT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 NOT_FOUND = re.compile(

@@ -38,7 +38,8 @@ from linkwatch.model import CheckResult, Outcome
 #: set by a lane to the host whose turn it has just claimed: the check's first request to
 #: that host uses the claimed turn instead of claiming another
 CLAIMED: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "linkwatch_claimed_turn", default=None)
+    "linkwatch_claimed_turn", default=None
+)
 STOP_POLL_S = 0.25  # how often a lane waiting out a window looks at ``stop``
 
 
@@ -129,19 +130,45 @@ RetryWait = Callable[[CheckResult], float | None]
 
 
 async def run_hosts(
-    pool: HostPool, hosts: list[Host], *, per_host: int, check: Check, report: Report,
-    defer: Defer, retry_wait: RetryWait, stop: threading.Event, run_deadline: float,
+    pool: HostPool,
+    hosts: list[Host],
+    *,
+    per_host: int,
+    check: Check,
+    report: Report,
+    defer: Defer,
+    retry_wait: RetryWait,
+    stop: threading.Event,
+    run_deadline: float,
 ) -> None:
     """Check every queued URL of ``hosts`` (until ``stop``), ``report`` each result."""
-    lanes = [_lane(pool, host, check=check, report=report, defer=defer, retry_wait=retry_wait,
-                   stop=stop, run_deadline=run_deadline)
-             for host in hosts for _ in range(min(max(1, per_host), len(host.queue)))]
+    lanes = [
+        _lane(
+            pool,
+            host,
+            check=check,
+            report=report,
+            defer=defer,
+            retry_wait=retry_wait,
+            stop=stop,
+            run_deadline=run_deadline,
+        )
+        for host in hosts
+        for _ in range(min(max(1, per_host), len(host.queue)))
+    ]
     await asyncio.gather(*lanes)
 
 
 async def _lane(
-    pool: HostPool, host: Host, *, check: Check, report: Report, defer: Defer,
-    retry_wait: RetryWait, stop: threading.Event, run_deadline: float,
+    pool: HostPool,
+    host: Host,
+    *,
+    check: Check,
+    report: Report,
+    defer: Defer,
+    retry_wait: RetryWait,
+    stop: threading.Event,
+    run_deadline: float,
 ) -> None:
     while host.queue and not stop.is_set():
         if host.window_s > 0:
@@ -170,18 +197,27 @@ async def _lane(
             finally:
                 CLAIMED.set(None)
                 host.in_flight -= 1
-        _answered(host, job, result, report=report, retry_wait=retry_wait,
-                  run_deadline=run_deadline)
+        _answered(
+            host, job, result, report=report, retry_wait=retry_wait, run_deadline=run_deadline
+        )
 
 
 def _answered(
-    host: Host, job: Job, result: CheckResult, *, report: Report, retry_wait: RetryWait,
+    host: Host,
+    job: Job,
+    result: CheckResult,
+    *,
+    report: Report,
+    retry_wait: RetryWait,
     run_deadline: float,
 ) -> None:
     if result.outcome is Outcome.RATE_LIMITED:
         host.hold(retry_wait(result) or 0.0)
-        if (result.status == 503 and job.key not in host.rechecked
-                and host.not_before <= run_deadline):
+        if (
+            result.status == 503
+            and job.key not in host.rechecked
+            and host.not_before <= run_deadline
+        ):
             host.rechecked.add(job.key)
             host.held[job.key] = result
             host.queue.append(job)  # once more after the window, after the others

@@ -94,8 +94,10 @@ class AddressPolicy:
 
     @classmethod
     def from_cidrs(cls, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> AddressPolicy:
-        return cls(parse_networks(allow, "check.allow_networks"),
-                   parse_networks(deny, "check.deny_networks"))
+        return cls(
+            parse_networks(allow, "check.allow_networks"),
+            parse_networks(deny, "check.deny_networks"),
+        )
 
     def refusal(self, ip: IPAddress | str) -> str | None:
         """``None`` when ``ip`` may be contacted, else the reason it may not."""
@@ -104,8 +106,7 @@ class AddressPolicy:
         for form in forms:
             if any(form.version == net.version and form in net for net in self.deny):
                 return f"address {addr} is in a denied network"
-        if any(form.version == net.version and form in net
-               for form in forms for net in self.allow):
+        if any(form.version == net.version and form in net for form in forms for net in self.allow):
             return None
         for form in forms:
             if not _is_public(form):

@@ -55,8 +55,9 @@ async def system_resolver(host: str, port: int) -> list[str]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise NameNotResolved(host, exc.strerror or str(exc),
-                              permanent=exc.errno in _PERMANENT_DNS) from None
+        raise NameNotResolved(
+            host, exc.strerror or str(exc), permanent=exc.errno in _PERMANENT_DNS
+        ) from None
     except UnicodeError as exc:
         raise NameNotResolved(host, str(exc), permanent=True) from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -75,9 +76,14 @@ class VettingResolver(AbstractResolver):
         addresses = await self._resolve(host.rstrip("."), port)
         self.policy.vet(host, addresses)
         return [
-            ResolveResult(hostname=host, host=address, port=port,
-                          family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                          proto=0, flags=socket.AI_NUMERICHOST)
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
             for address in addresses
         ]
 
@@ -105,8 +111,9 @@ def _on_sent(hook: SentHook) -> aiohttp.TraceConfig:
     from there."""
     trace = aiohttp.TraceConfig()
 
-    async def sent(session: aiohttp.ClientSession, ctx: object,
-                   params: aiohttp.TraceRequestHeadersSentParams) -> None:
+    async def sent(
+        session: aiohttp.ClientSession, ctx: object, params: aiohttp.TraceRequestHeadersSentParams
+    ) -> None:
         hook(params.url.raw_host or "", time.monotonic())
 
     trace.on_request_headers_sent.append(sent)
@@ -114,8 +121,14 @@ def _on_sent(hook: SentHook) -> aiohttp.TraceConfig:
 
 
 def open_session(
-    policy: AddressPolicy, resolve: Resolver, *, concurrency: int, connect_timeout_s: float,
-    ca_bundle: str = "", proxy: str = "", on_sent: SentHook | None = None,
+    policy: AddressPolicy,
+    resolve: Resolver,
+    *,
+    concurrency: int,
+    connect_timeout_s: float,
+    ca_bundle: str = "",
+    proxy: str = "",
+    on_sent: SentHook | None = None,
 ) -> aiohttp.ClientSession:
     """The one session a check run shares (to be used inside a running event loop).
 
@@ -125,13 +138,21 @@ def open_session(
     """
     connector = aiohttp.TCPConnector(
         resolver=None if proxy else VettingResolver(policy, resolve),
-        use_dns_cache=False, ssl=tls_context(ca_bundle), limit=max(16, concurrency * 2),
-        limit_per_host=0, keepalive_timeout=KEEPALIVE_S,
+        use_dns_cache=False,
+        ssl=tls_context(ca_bundle),
+        limit=max(16, concurrency * 2),
+        limit_per_host=0,
+        keepalive_timeout=KEEPALIVE_S,
     )
     return aiohttp.ClientSession(
-        connector=connector, trust_env=False, auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=("User-Agent",),
+        connector=connector,
+        trust_env=False,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent",),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s),
-        max_line_size=MAX_LINE_BYTES, max_field_size=MAX_FIELD_BYTES, proxy=proxy or None,
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_FIELD_BYTES,
+        proxy=proxy or None,
         trace_configs=[_on_sent(on_sent)] if on_sent is not None else None,
     )

@@ -19,9 +19,7 @@ from linkwatch.clock import fixed_clock, parse_instant
 from linkwatch.errors import LinkwatchError
 
 
-def _parse_now(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> datetime | None:
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:

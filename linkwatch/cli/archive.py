@@ -40,15 +40,28 @@ def _text_line(r: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--url", "urls", multiple=True, metavar="URL",
-              help="Archive this URL now (repeatable); only these are worked.")
-@click.option("--max", "max_items", type=click.IntRange(min=1), metavar="N",
-              help="Work at most N due queue items.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+    "--url",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="Archive this URL now (repeatable); only these are worked.",
+)
+@click.option(
+    "--max",
+    "max_items",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Work at most N due queue items.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
     show_default=True,
     help="text: a line per link and a summary; json: the summary and results; "
-         "jsonl: one object per link handled.",
+    "jsonl: one object per link handled.",
 )
 @click.pass_obj
 def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) -> None:
@@ -82,8 +95,13 @@ def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) ->
 
     with stage_progress(app.interactive and fmt == "text", "archive") as progress:
         summary = work_archive_queue(
-            settings, store, clock=app.clock, progress=progress, on_result=on_result,
-            max_items=max_items, urls=list(urls) or None,
+            settings,
+            store,
+            clock=app.clock,
+            progress=progress,
+            on_result=on_result,
+            max_items=max_items,
+            urls=list(urls) or None,
         )
     if fmt == "json":
         click.echo(json.dumps({"summary": summary.to_dict(), "results": results}, indent=2))

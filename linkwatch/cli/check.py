@@ -32,8 +32,11 @@ def _read_urls(path: str) -> list[str]:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read --urls {path}: {exc}") from None
-    return [line.strip() for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 @contextmanager
@@ -81,8 +84,9 @@ def summary_text(s: CheckSummary) -> str:
     if d["deferred"]:
         parts.append(f"{d['deferred']} deferred to a later run (host asked us to wait)")
     if d["not_checked"]:
-        parts.append(f"{d['not_checked']} NOT CHECKED (see their lines; exit code "
-                     f"{NOT_CHECKED_EXIT})")
+        parts.append(
+            f"{d['not_checked']} NOT CHECKED (see their lines; exit code {NOT_CHECKED_EXIT})"
+        )
     lines = ["; ".join(parts)]
     if d["by_outcome"]:
         lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in d["by_outcome"].items()))
@@ -91,9 +95,11 @@ def summary_text(s: CheckSummary) -> str:
     if d["newly_dead"] or d["recovered"]:
         lines.append(f"newly dead {d['newly_dead']}, recovered {d['recovered']}")
     if d["network_down"]:
-        lines.append("the network looks down (nearly every host failed to resolve or connect): "
-                     "nothing in this run was counted against the links; they are checked "
-                     "again in about an hour")
+        lines.append(
+            "the network looks down (nearly every host failed to resolve or connect): "
+            "nothing in this run was counted against the links; they are checked "
+            "again in about an hour"
+        )
     if d["stopped"]:
         lines.append("stopped early; the rest stays due")
     return "\n".join(lines)
@@ -110,8 +116,7 @@ class _Lines:
 
     def add(self, line: str) -> None:
         self._lines.append(line)
-        if len(self._lines) >= self._every or (
-                time.monotonic() - self._since >= LINES_INTERVAL_S):
+        if len(self._lines) >= self._every or (time.monotonic() - self._since >= LINES_INTERVAL_S):
             self.flush()
 
     def flush(self) -> None:
@@ -143,19 +148,45 @@ def _store_for(app: App, adhoc: bool) -> Store | None:
 @click.argument("urls", nargs=-1, metavar="[URL...]")
 @click.option("--all", "check_all", is_flag=True, help="Check every link now, due or not.")
 @click.option("--doc", metavar="PATH", help="Only the links one document cites.")
-@click.option("--urls", "urls_file", metavar="FILE",
-              help="Check the URLs in FILE (one a line; '-' reads stdin).")
+@click.option(
+    "--urls",
+    "urls_file",
+    metavar="FILE",
+    help="Check the URLs in FILE (one a line; '-' reads stdin).",
+)
 @click.option("--limit", type=int, metavar="N", help="Check at most N links.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
-              show_default=True, help="Readable lines, one JSON document, or a JSON object a URL.")
-@click.option("--allow-network", "allow", multiple=True, metavar="CIDR",
-              help="Also contact this address range (repeatable), e.g. an intranet.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON),
-              help="Exit 1 when a link is dead / broken (incl. soft 404) / not alive.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="Readable lines, one JSON document, or a JSON object a URL.",
+)
+@click.option(
+    "--allow-network",
+    "allow",
+    multiple=True,
+    metavar="CIDR",
+    help="Also contact this address range (repeatable), e.g. an intranet.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    help="Exit 1 when a link is dead / broken (incl. soft 404) / not alive.",
+)
 @click.pass_obj
-def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
-          urls_file: str | None, limit: int | None, fmt: str, allow: tuple[str, ...],
-          fail_on: str | None) -> None:
+def check(
+    app: App,
+    urls: tuple[str, ...],
+    check_all: bool,
+    doc: str | None,
+    urls_file: str | None,
+    limit: int | None,
+    fmt: str,
+    allow: tuple[str, ...],
+    fail_on: str | None,
+) -> None:
     """Check links politely and record the results.
 
     Without arguments: the links that are due. A link is declared dead only after
@@ -189,9 +220,16 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
     with _stop_on_signal() as stop, stage_progress(app.interactive, "check") as progress:
         try:
             summary = check_links(
-                settings, store, clock=app.clock, select="all" if check_all else "due",
-                doc=doc, urls=given if adhoc else None, stop=stop, progress=progress,
-                on_result=on_result, limit=limit,
+                settings,
+                store,
+                clock=app.clock,
+                select="all" if check_all else "due",
+                doc=doc,
+                urls=given if adhoc else None,
+                stop=stop,
+                progress=progress,
+                on_result=on_result,
+                limit=limit,
             )
         finally:
             lines.flush()
@@ -208,4 +246,3 @@ def check(app: App, urls: tuple[str, ...], check_all: bool, doc: str | None,
 
 
 COMMANDS: list[click.Command] = [check]
-

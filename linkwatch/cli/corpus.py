@@ -45,8 +45,10 @@ def _with_extras(extraction: Extraction) -> Iterator[tuple[Citation, dict[str, s
         if c.url not in extras:
             key, reason = extraction.keys.get(c.url, (None, None))
             archived = archived_original(c.url) if key else None
-            extras[c.url] = {"invalid": reason} if reason else (
-                {"archived_original": archived[0]} if archived else {}
+            extras[c.url] = (
+                {"invalid": reason}
+                if reason
+                else ({"archived_original": archived[0]} if archived else {})
             )
         yield c, extras[c.url]
 
@@ -55,14 +57,19 @@ def citation_dicts(extraction: Extraction) -> Iterator[dict[str, Any]]:
     """The ``extract`` output records of one document."""
     for c, extra in _with_extras(extraction):
         yield {
-            "url": c.url, "document": c.document, "line": c.line, "column": c.column,
-            "text": c.text, "source": c.source, "raw": c.raw, **extra,
+            "url": c.url,
+            "document": c.document,
+            "line": c.line,
+            "column": c.column,
+            "text": c.text,
+            "source": c.source,
+            "raw": c.raw,
+            **extra,
         }
 
 
 _JSON_LINE = (
-    '{"url": %s, "document": %s, "line": %d, "column": %d, "text": %s, "source": %s, '
-    '"raw": %s%s}\n'
+    '{"url": %s, "document": %s, "line": %d, "column": %d, "text": %s, "source": %s, "raw": %s%s}\n'
 )
 
 
@@ -71,8 +78,15 @@ def _json_lines(extraction: Extraction) -> str:
     (four times faster than a JSON encoder on a dict; strings still go through its escaper)."""
     q = encode_basestring
     return "".join(
-        _JSON_LINE % (
-            q(c.url), q(c.document), c.line, c.column, q(c.text), q(c.source), q(c.raw),
+        _JSON_LINE
+        % (
+            q(c.url),
+            q(c.document),
+            c.line,
+            c.column,
+            q(c.text),
+            q(c.source),
+            q(c.raw),
             "".join(f", {q(k)}: {q(v)}" for k, v in extra.items()),
         )
         for c, extra in _with_extras(extraction)
@@ -100,11 +114,17 @@ def _text_line(r: dict[str, Any]) -> str:
 
 @click.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
-    show_default=True, help="Output: readable lines, one JSON list, or one JSON object a line.",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="Output: readable lines, one JSON list, or one JSON object a line.",
 )
 @click.option(
-    "--jobs", type=click.IntRange(min=1), metavar="N",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
     help="Worker processes for large inputs (corpus.jobs; default 1).",
 )
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
@@ -153,11 +173,17 @@ def _summary_text(s: ScanSummary) -> str:
 
 @click.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-    show_default=True, help="Summary as readable text or one JSON object.",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary as readable text or one JSON object.",
 )
 @click.option(
-    "--jobs", type=click.IntRange(min=1), metavar="N",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
     help="Worker processes for extraction (corpus.jobs; default 1).",
 )
 @click.pass_obj

@@ -11,16 +11,32 @@ FAIL_ON = ("dead", "failing")
 
 
 @click.command()
-@click.option("-o", "--out", "out_dir", metavar="DIR",
-              help="Write the report here (report.dir, default reports/).")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    metavar="DIR",
+    help="Write the report here (report.dir, default reports/).",
+)
 @click.option("--title", metavar="TEXT", help="Page title (report.title).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Summary format.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), multiple=True,
-              help="Exit 1 if any cited link is in this state (repeatable; for CI).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Summary format.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    multiple=True,
+    help="Exit 1 if any cited link is in this state (repeatable; for CI).",
+)
 @click.pass_obj
-def report(app: App, out_dir: str | None, title: str | None, fmt: str,
-           fail_on: tuple[str, ...]) -> None:
+def report(
+    app: App, out_dir: str | None, title: str | None, fmt: str, fail_on: tuple[str, ...]
+) -> None:
     """Write the link-health report: index.html, report.json and per-document pages.
 
     Reads the state database only (no network). Files are replaced atomically, so a web

@@ -58,8 +58,10 @@ def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
         for job, summary in summaries.items():
             click.echo(f"{job:8} {_one_line(summary)}")
             if summary.get("network_down"):
-                click.echo("         ! the network looks down: nothing in this run was counted"
-                           " against the links")
+                click.echo(
+                    "         ! the network looks down: nothing in this run was counted"
+                    " against the links"
+                )
             errors = summary.get("errors") or []
             for error in errors[:3]:
                 click.echo(f"         ! {error}")

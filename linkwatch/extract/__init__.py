@@ -151,7 +151,8 @@ def _expand(full: Path) -> Iterator[Path]:
     wild = full.parts[len(fixed_parts) :]
     depth = None if "**" in wild else len(wild) - 1
     found = [
-        path for path in walk_files(fixed, depth=depth)
+        path
+        for path in walk_files(fixed, depth=depth)
         if _matches(wild, path.relative_to(fixed).parts)
     ]
     yield from sorted(found, key=str)
@@ -189,6 +190,10 @@ def walk_files(root: Path, *, depth: int | None = None) -> Iterator[Path]:
 
 
 __all__ = [
-    "EXTRACTOR_VERSION", "Extraction", "extract_document", "iter_corpus_files",
-    "read_capped", "walk_files",
+    "EXTRACTOR_VERSION",
+    "Extraction",
+    "extract_document",
+    "iter_corpus_files",
+    "read_capped",
+    "walk_files",
 ]

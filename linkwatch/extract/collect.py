@@ -57,9 +57,7 @@ class LineIndex:
 class Collector:
     """Accumulates citations and warnings for one document."""
 
-    def __init__(
-        self, document: str, text: str, *, max_links: int, max_url_length: int
-    ) -> None:
+    def __init__(self, document: str, text: str, *, max_links: int, max_url_length: int) -> None:
         self.document = document
         self.text = text
         self.base: str | None = None
@@ -103,8 +101,14 @@ class Collector:
         return url if url is not None and _SCHEME.match(url) else None
 
     def add(
-        self, raw: str, offset: int, source: str, text: str = "", *,
-        url: str | None = None, line: int | None = None,
+        self,
+        raw: str,
+        offset: int,
+        source: str,
+        text: str = "",
+        *,
+        url: str | None = None,
+        line: int | None = None,
     ) -> int:
         """Record a citation of ``raw`` (as written; ``url`` if it decodes differently).
 

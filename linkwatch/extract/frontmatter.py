@@ -31,8 +31,15 @@ MAX_DEPTH = 64  # levels of nesting walked (a deeper walk would exhaust the stac
 MAX_YAML_NESTING = 1000  # deeper YAML is not parsed: libyaml overflows the C stack at ~20,000
 SELF_URL_KEYS = ("url", "link", "permalink", "canonical_url", "canonical", "canonicalURL")
 DATE_KEYS = (
-    "accessed", "access_date", "accessdate", "date", "published", "date_published",
-    "datePublished", "pubDate", "created",
+    "accessed",
+    "access_date",
+    "accessdate",
+    "date",
+    "published",
+    "date_published",
+    "datePublished",
+    "pubDate",
+    "created",
 )
 
 _OPEN = re.compile(r"---[ \t]*\r?\n")
@@ -75,7 +82,11 @@ def _iso_date(value: Any) -> str | None:
 
 
 def _walk(
-    value: Any, path: str, out: list[tuple[str, str]], seen: set[int], budget: list[int],
+    value: Any,
+    path: str,
+    out: list[tuple[str, str]],
+    seen: set[int],
+    budget: list[int],
     depth: int = 0,
 ) -> None:
     budget[0] -= 1
@@ -154,13 +165,18 @@ def _parse(c: Collector, yaml_text: str) -> Any:
         c.warn(f"front matter larger than {MAX_FRONT_MATTER_CHARS} characters; not read", line=1)
         return _UNREADABLE
     if nesting_bound(yaml_text) > MAX_YAML_NESTING:  # libyaml recurses: it would crash
-        c.warn(f"front matter may nest deeper than {MAX_YAML_NESTING} levels; read as body text",
-               line=1)
+        c.warn(
+            f"front matter may nest deeper than {MAX_YAML_NESTING} levels; read as body text",
+            line=1,
+        )
         return _UNREADABLE
     try:
         if "*" in yaml_text and (size := expanded_size(yaml_text)) > MAX_EXPANDED:
-            c.warn(f"front matter refused: its YAML aliases expand to about {size:,} values "
-                   f"(an alias bomb; at most {MAX_EXPANDED:,}); read as body text", line=1)
+            c.warn(
+                f"front matter refused: its YAML aliases expand to about {size:,} values "
+                f"(an alias bomb; at most {MAX_EXPANDED:,}); read as body text",
+                line=1,
+            )
             return _UNREADABLE
         return yaml.load(yaml_text, Loader=SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
@@ -194,8 +210,7 @@ def read_front_matter(c: Collector) -> FrontMatter:
     if cut:
         c.warn(f"front matter has more than {MAX_NODES} values; the rest were ignored", line=1)
     if deep:
-        c.warn(f"front matter nested deeper than {MAX_DEPTH} levels; the rest were ignored",
-               line=1)
+        c.warn(f"front matter nested deeper than {MAX_DEPTH} levels; the rest were ignored", line=1)
     _cite_fields(c, fields, start, end)
     fm.self_url = next(
         (

@@ -36,9 +36,25 @@ _RAW_TEXT = frozenset(
 _URL_ATTRS = frozenset({"href", "src", "srcset", "cite", "poster", "data", "xlink:href"})
 # <link rel=...> values that load a resource rather than cite something
 _RESOURCE_RELS = frozenset(
-    {"stylesheet", "icon", "shortcut", "preconnect", "dns-prefetch", "preload", "prefetch",
-     "modulepreload", "manifest", "apple-touch-icon", "apple-touch-icon-precomposed",
-     "mask-icon", "pingback", "edituri", "wlwmanifest", "search", "prerender"}
+    {
+        "stylesheet",
+        "icon",
+        "shortcut",
+        "preconnect",
+        "dns-prefetch",
+        "preload",
+        "prefetch",
+        "modulepreload",
+        "manifest",
+        "apple-touch-icon",
+        "apple-touch-icon-precomposed",
+        "mask-icon",
+        "pingback",
+        "edituri",
+        "wlwmanifest",
+        "search",
+        "prerender",
+    }
 )
 _BASE_OR_LINK = re.compile(r"<(base|link)\s", re.IGNORECASE)
 _CLOSERS: dict[str, re.Pattern[str]] = {}

@@ -19,9 +19,24 @@ _MARKDOWN_LINE = re.compile(r"\n(?:#|> |```|~~~|[-*+] )")
 MARKDOWN_DESPITE_HTML = 3  # Markdown constructs that make a tag-rich text Markdown
 
 _BINARY_MAGIC = (
-    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"\x7fELF", b"BZh",
-    b"\xfd7zXZ", b"7z\xbc\xaf", b"RIFF", b"OggS", b"ID3", b"\x00\x00\x01\x00", b"wOF",
-    b"\xca\xfe\xba\xbe", b"MZ", b"SQLite format 3", b"\xd0\xcf\x11\xe0",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"\x7fELF",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"7z\xbc\xaf",
+    b"RIFF",
+    b"OggS",
+    b"ID3",
+    b"\x00\x00\x01\x00",
+    b"wOF",
+    b"\xca\xfe\xba\xbe",
+    b"MZ",
+    b"SQLite format 3",
+    b"\xd0\xcf\x11\xe0",
 )
 _CONTROL_TABLE = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)

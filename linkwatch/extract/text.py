@@ -42,6 +42,8 @@ def url_starts(text: str, start: int, end: int) -> list[int]:
             pos = find(needle, pos + 4, end)
     out.sort()
     return out
+
+
 _CANDIDATE = re.compile(
     rf"(?<![\w@.+/-])(?:https?://[^{_STOP}/?#][^{_STOP}]*|www\.[^{_STOP}.][^{_STOP}]*)",
     re.IGNORECASE,
@@ -87,8 +89,14 @@ def _valid(url: str) -> bool:
 
 
 def find_urls(
-    c: Collector, start: int, end: int, *, source: str = "text", entities: bool = False,
-    skip: Spans | None = None, starts: list[int] | None = None,
+    c: Collector,
+    start: int,
+    end: int,
+    *,
+    source: str = "text",
+    entities: bool = False,
+    skip: Spans | None = None,
+    starts: list[int] | None = None,
 ) -> None:
     """Record every bare URL in ``c.text[start:end]`` (outside the ``skip`` spans)."""
     text = c.text

@@ -135,8 +135,14 @@ def _canonical(url: str) -> str:
 
 
 class _Runner:
-    def __init__(self, settings: Settings, store: Store, clock: Clock, stop: threading.Event,
-                 summary: ArchiveSummary) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        stop: threading.Event,
+        summary: ArchiveSummary,
+    ) -> None:
         self.settings, self.store, self.clock = settings, store, clock
         self.caller_stop = stop  # the caller's (the daemon's signal handler sets it)
         self.stop = threading.Event()  # ours: also set when the run ends on an error
@@ -154,9 +160,16 @@ class _Runner:
         self._restore_backoff()
         spn2 = SPN2Client(self.settings)
         lookup = Lookup(self.settings, self.limiter, self.stop)
-        ctx = Context(self.settings, lookup, spn2, self.limiter,
-                      _Journal(self.store, self.clock, self.lock), self.clock, self.stop,
-                      capture_block=self.summary.captures_note)
+        ctx = Context(
+            self.settings,
+            lookup,
+            spn2,
+            self.limiter,
+            _Journal(self.store, self.clock, self.lock),
+            self.clock,
+            self.stop,
+            capture_block=self.summary.captures_note,
+        )
         ctx.on_session_limit = lambda: self._consult_user_status(ctx)
         try:
             if ctx.capture_block is None:
@@ -248,9 +261,16 @@ class _Runner:
             self.summary.errors.append(f"{item.url}: {error}")
         if self.on_result is not None:
             with self.lock:
-                self.on_result({"url": item.url, "action": action.value,
-                                "snapshot_url": row[0], "snapshot_timestamp": row[1],
-                                "error": error, "reason": item.reason})
+                self.on_result(
+                    {
+                        "url": item.url,
+                        "action": action.value,
+                        "snapshot_url": row[0],
+                        "snapshot_timestamp": row[1],
+                        "error": error,
+                        "reason": item.reason,
+                    }
+                )
         return None
 
     def _write(self, item: ArchiveItem, d: Decision) -> tuple[ArchiveAction, str | None]:
@@ -265,8 +285,11 @@ class _Runner:
         error = d.error
         consumed = d.add_attempt or current.attempts > item.attempts
         attempts = current.attempts + int(d.add_attempt)
-        if status in ("pending", "submitted") and consumed and \
-                attempts >= self.settings.archive.max_attempts:
+        if (
+            status in ("pending", "submitted")
+            and consumed
+            and attempts >= self.settings.archive.max_attempts
+        ):
             status, error = "failed", f"gave up after {attempts} attempts: {error}"
         next_at = current.next_attempt_at
         if d.status is not None or d.retry_in_s is not None:
@@ -274,8 +297,12 @@ class _Runner:
         if status in ("done", "failed"):
             next_at = None
         store.finish_archive_item(
-            item.link_id, status=status, now=now, error=error if status != "done" else None,
-            next_attempt_at=next_at, add_attempt=d.add_attempt,
+            item.link_id,
+            status=status,
+            now=now,
+            error=error if status != "done" else None,
+            next_attempt_at=next_at,
+            add_attempt=d.add_attempt,
             keep_job=status == "submitted" or d.keep_job,
         )
         self._choose(item)
@@ -283,8 +310,10 @@ class _Runner:
 
     def _choose(self, item: ArchiveItem) -> None:
         rows = self.store.link_snapshots(item.link_id)
-        candidates = [Candidate(r["timestamp"], r["url"], r["status"], r["source"], r["verified"])
-                      for r in rows]
+        candidates = [
+            Candidate(r["timestamp"], r["url"], r["status"], r["source"], r["verified"])
+            for r in rows
+        ]
         access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
         chosen = choose_snapshot(candidates, state=item.state, access=access)
         if chosen is not None:
@@ -299,15 +328,19 @@ class _Runner:
             user = ctx.spn2.user_status()
         except (ArchiveUnavailable, ArchiveRateLimited) as exc:
             if isinstance(exc, ArchiveRateLimited):
-                self.limiter.back_off(exc.retry_after_s if exc.retry_after_s >= 0
-                                      else self.settings.archive.backoff_429_s)
+                self.limiter.back_off(
+                    exc.retry_after_s
+                    if exc.retry_after_s >= 0
+                    else self.settings.archive.backoff_429_s
+                )
             log.info("archive user status unavailable: %s", scrub(str(exc), self.secrets))
             return
         if user is None:
             return
         with self.lock:
-            self.store.set_meta(META_USER_STATUS,
-                                json.dumps(user.to_dict() | {"at": iso(self.clock())}))
+            self.store.set_meta(
+                META_USER_STATUS, json.dumps(user.to_dict() | {"at": iso(self.clock())})
+            )
         self.limiter.settle_lost(user.available)
         self.limiter.cap_slots(user.available)
         if user.available is not None and user.available <= 0:
@@ -331,8 +364,9 @@ class _Runner:
 
     def _persist_backoff(self) -> None:
         remaining = self.limiter.backoff_remaining()
-        value = iso(self.clock() + timedelta(seconds=math.ceil(remaining))) if remaining > 0 \
-            else None
+        value = (
+            iso(self.clock() + timedelta(seconds=math.ceil(remaining))) if remaining > 0 else None
+        )
         self.summary.backoff_until = value
         with self.lock:
             self.store.set_meta(META_BACKOFF, value)

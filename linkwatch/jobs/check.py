@@ -92,31 +92,51 @@ class CheckSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "total": self.total, "checked": self.checked, "deferred": self.deferred,
+            "total": self.total,
+            "checked": self.checked,
+            "deferred": self.deferred,
             "not_checked": self.not_checked,
             "by_outcome": dict(sorted(self.by_outcome.items())),
             "by_state": dict(sorted(self.by_state.items())),
-            "newly_dead": len(self.newly_dead), "recovered": len(self.recovered),
+            "newly_dead": len(self.newly_dead),
+            "recovered": len(self.recovered),
             "newly_dead_urls": self.newly_dead[:MAX_LISTED],
             "recovered_urls": self.recovered[:MAX_LISTED],
-            "network_down": self.network_down, "stopped": self.stopped,
+            "network_down": self.network_down,
+            "stopped": self.stopped,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
 
 def check_links(
-    settings: Settings, store: Store | None, *, clock: Clock, select: str = "due",
-    doc: str | None = None, urls: Sequence[str] | None = None,
-    stop: threading.Event | None = None, progress: Callable[[int, int], None] | None = None,
-    on_result: Callable[[dict[str, Any]], None] | None = None, limit: int | None = None,
-    resolver: Resolver = system_resolver, rng: random.Random | None = None,
+    settings: Settings,
+    store: Store | None,
+    *,
+    clock: Clock,
+    select: str = "due",
+    doc: str | None = None,
+    urls: Sequence[str] | None = None,
+    stop: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    limit: int | None = None,
+    resolver: Resolver = system_resolver,
+    rng: random.Random | None = None,
 ) -> CheckSummary:
     """Check due/all/one document's links, or ad-hoc ``urls``; record what the store knows."""
     if select not in ("due", "all"):
         raise ValueError(f"select must be 'due' or 'all', not {select!r}")
     started = time.monotonic()
-    run = _Run(settings, store, clock, stop or threading.Event(), progress, on_result,
-               resolver, rng or random.Random())  # noqa: S311 - jitter, not secrets
+    run = _Run(
+        settings,
+        store,
+        clock,
+        stop or threading.Event(),
+        progress,
+        on_result,
+        resolver,
+        rng or random.Random(),  # noqa: S311 - jitter, not secrets
+    )
     try:
         if urls is not None or store is None:
             targets = _adhoc_targets(store, urls or (), limit)
@@ -136,29 +156,31 @@ def _check_stored(
 ) -> None:
     """The store's links in chunks of ``CHUNK`` (bounded memory for large corpora)."""
     if doc is not None and not store.document_known(doc):
-        raise CorpusError(f"document {doc!r} is not in the database; run 'linkwatch scan' "
-                          "first and give the path as the scan recorded it")
+        raise CorpusError(
+            f"document {doc!r} is not in the database; run 'linkwatch scan' "
+            "first and give the path as the scan recorded it"
+        )
     ids = store.due_link_ids(now, select=select, doc=doc, limit=limit)
     run.summary.total = len(ids)
     for start in range(0, len(ids), CHUNK):
         if run.stop.is_set():
             break
         rows = store.links_by_ids(ids[start : start + CHUNK])
-        run.execute([Target(row["url"], row["host"] or host_of(row["url"]), row)
-                     for row in rows])
+        run.execute([Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows])
 
 
-def _adhoc_targets(
-    store: Store | None, urls: Sequence[str], limit: int | None
-) -> list[Target]:
+def _adhoc_targets(store: Store | None, urls: Sequence[str], limit: int | None) -> list[Target]:
     """Ad-hoc URLs, deduplicated by canonical key; known links carry their row."""
     keyed: dict[str, bool] = {}  # canonical key (or the URL itself) -> is a canonical key
     for url in urls:
         key, _ = try_canonicalize(url.strip())
         keyed.setdefault(key or url.strip(), key is not None)
     known = store.links_by_url(keyed) if store is not None else {}
-    found = [Target(key, host_of(key), known.get(key), canonical)
-             for key, canonical in keyed.items() if key]
+    found = [
+        Target(key, host_of(key), known.get(key), canonical)
+        for key, canonical in keyed.items()
+        if key
+    ]
     return found[:limit] if limit is not None else found
 
 
@@ -174,9 +196,14 @@ def retry_wait(settings: CheckSettings, result: CheckResult) -> float | None:
 
 class _Run:
     def __init__(
-        self, settings: Settings, store: Store | None, clock: Clock, stop: threading.Event,
+        self,
+        settings: Settings,
+        store: Store | None,
+        clock: Clock,
+        stop: threading.Event,
         progress: Callable[[int, int], None] | None,
-        on_result: Callable[[dict[str, Any]], None] | None, resolver: Resolver,
+        on_result: Callable[[dict[str, Any]], None] | None,
+        resolver: Resolver,
         rng: random.Random,
     ) -> None:
         self.settings, self.store, self.clock, self.stop = settings, store, clock, stop
@@ -212,8 +239,9 @@ class _Run:
         """Nothing outlives a run (kept for the callers' ``finally``)."""
 
     async def _execute(self, queues: dict[str, list[Job]]) -> None:
-        async with open_context(self.settings, self.clock, resolver=self.resolver,
-                                rng=self.rng) as ctx:
+        async with open_context(
+            self.settings, self.clock, resolver=self.resolver, rng=self.rng
+        ) as ctx:
             hosts = self._hosts(ctx, queues)
             cs = self.settings.check
 
@@ -221,14 +249,25 @@ class _Run:
                 # validators only for a liveness check: a wanted body must not be a 304
                 link = None if job.fetch_body else self.targets[job.key].link
                 return await check_url(
-                    job.url, ctx, fetch_body=job.fetch_body, canonical=job.canonical,
+                    job.url,
+                    ctx,
+                    fetch_body=job.fetch_body,
+                    canonical=job.canonical,
                     etag=link.get("etag") if link else None,
-                    last_modified=link.get("last_modified") if link else None)
+                    last_modified=link.get("last_modified") if link else None,
+                )
 
-            await run_hosts(ctx.hosts, hosts, per_host=cs.per_host, check=check,
-                            report=self._report, defer=self._defer_host,
-                            retry_wait=self._retry_wait, stop=self.stop,
-                            run_deadline=self.deadline)
+            await run_hosts(
+                ctx.hosts,
+                hosts,
+                per_host=cs.per_host,
+                check=check,
+                report=self._report,
+                defer=self._defer_host,
+                retry_wait=self._retry_wait,
+                stop=self.stop,
+                run_deadline=self.deadline,
+            )
             for host in hosts:  # stopped: what is left was not requested
                 if host.queue:
                     rest = list(host.queue)
@@ -255,11 +294,17 @@ class _Run:
     def _defer_host(self, host: Host, jobs: list[Job]) -> None:
         """``host`` asked us to wait beyond this run's deadline."""
         until = self.clock() + timedelta(seconds=math.ceil(host.window_s))
-        self._left(host, jobs, f"the host asked us to wait until {iso(until)} (Retry-After), "
-                               "after the end of this run", until)
+        self._left(
+            host,
+            jobs,
+            f"the host asked us to wait until {iso(until)} (Retry-After), "
+            "after the end of this run",
+            until,
+        )
 
-    def _left(self, host: Host, jobs: list[Job], reason: str,
-              until: datetime | None = None) -> None:
+    def _left(
+        self, host: Host, jobs: list[Job], reason: str, until: datetime | None = None
+    ) -> None:
         """Jobs this run did not check: a first answer held for a recheck counts; known
         links are deferred in the store; ad-hoc URLs are reported as not checked."""
         rest: list[Target] = []
@@ -276,7 +321,8 @@ class _Run:
         queues: dict[str, list[Job]] = {}
         for key, target in enumerate(targets):
             queues.setdefault(target.host, []).append(
-                Job(key, target.url, target.host, self._wants_body(target), target.canonical))
+                Job(key, target.url, target.host, self._wants_body(target), target.canonical)
+            )
         return queues
 
     def _wants_body(self, target: Target) -> bool:
@@ -294,8 +340,12 @@ class _Run:
         if result.status is not None and target.host not in self.answered:
             self.answered.add(target.host)
             self.answered_unsaved.add(target.host)
-        if result.outcome not in (Outcome.SKIPPED_POLICY, Outcome.SKIPPED_SCHEME,
-                                  Outcome.INVALID_URL, Outcome.SKIPPED_ROBOTS):
+        if result.outcome not in (
+            Outcome.SKIPPED_POLICY,
+            Outcome.SKIPPED_SCHEME,
+            Outcome.INVALID_URL,
+            Outcome.SKIPPED_ROBOTS,
+        ):
             self.window[target.host] = is_unreachable(result.outcome, result.error, result.status)
             self.window.move_to_end(target.host)
             while len(self.window) > WINDOW:
@@ -323,7 +373,8 @@ class _Run:
             return False
         unreachable = [h for h, down in self.window.items() if down]
         if len(unreachable) == seen or (
-                seen >= ALL_DOWN_MIN and len(unreachable) >= ALL_DOWN_SHARE * seen):
+            seen >= ALL_DOWN_MIN and len(unreachable) >= ALL_DOWN_SHARE * seen
+        ):
             return True  # nearly every host at once: the network, not link rot
         if len(unreachable) < DOWN_SHARE * seen:
             return False
@@ -344,19 +395,28 @@ class _Run:
         link = target.link
         if link is not None and self.store is not None:
             prev = link_status(link)
-            verdict = judge(prev, result.outcome, result.checked_at, self.rules,
-                            network_down=network_down, retry_after_s=self._retry_wait(result),
-                            rng=self.rng)
+            verdict = judge(
+                prev,
+                result.outcome,
+                result.checked_at,
+                self.rules,
+                network_down=network_down,
+                retry_after_s=self._retry_wait(result),
+                rng=self.rng,
+            )
             state = verdict.status.state.value
             self.summary.by_state[state] += 1
             if verdict.status.state is not prev.state:
                 if verdict.status.state is LinkState.DEAD:
                     self.summary.newly_dead.append(target.url)
-                elif prev.state in (LinkState.DEAD, LinkState.FAILING,
-                                    LinkState.UNVERIFIABLE) and result.outcome.is_alive:
+                elif (
+                    prev.state in (LinkState.DEAD, LinkState.FAILING, LinkState.UNVERIFIABLE)
+                    and result.outcome.is_alive
+                ):
                     self.summary.recovered.append(target.url)
-            self.records.append(CheckRecord(int(link["id"]), result, verdict, prev.state,
-                                            network_down))
+            self.records.append(
+                CheckRecord(int(link["id"]), result, verdict, prev.state, network_down)
+            )
         if self.on_result is not None:
             self.on_result(result_record(result, state, network_down))
 
@@ -371,14 +431,20 @@ class _Run:
             else:
                 self.summary.not_checked += 1
             if self.on_result is not None:
-                self.on_result({
-                    "url": target.url, "outcome": NOT_CHECKED, "status": None,
-                    "final_url": None, "redirects": [], "elapsed_ms": 0,
-                    "error": f"not requested: {reason}",
-                    "retry_at": iso(until) if until is not None else None,
-                    "state": target.link["state"] if target.link is not None else None,
-                    "deferred": known,
-                })
+                self.on_result(
+                    {
+                        "url": target.url,
+                        "outcome": NOT_CHECKED,
+                        "status": None,
+                        "final_url": None,
+                        "redirects": [],
+                        "elapsed_ms": 0,
+                        "error": f"not requested: {reason}",
+                        "retry_at": iso(until) if until is not None else None,
+                        "state": target.link["state"] if target.link is not None else None,
+                        "deferred": known,
+                    }
+                )
             self._count_progress()
 
     def _count_progress(self) -> None:
@@ -391,7 +457,8 @@ class _Run:
             self.records.clear()
             return
         due = len(self.records) >= FLUSH_EVERY or (
-            time.monotonic() - self.last_flush >= FLUSH_INTERVAL_S)
+            time.monotonic() - self.last_flush >= FLUSH_INTERVAL_S
+        )
         if not (force or due) or not (self.records or self.answered_unsaved):
             return
         self.store.record_checks(self.records, self.answered_unsaved)
@@ -405,9 +472,14 @@ def result_record(
 ) -> dict[str, Any]:
     """The JSON line for one checked URL."""
     record: dict[str, Any] = {
-        "url": result.url, "outcome": result.outcome.value, "status": result.status,
-        "final_url": result.final_url, "redirects": list(result.redirects),
-        "elapsed_ms": result.elapsed_ms, "error": result.error, "state": state,
+        "url": result.url,
+        "outcome": result.outcome.value,
+        "status": result.status,
+        "final_url": result.final_url,
+        "redirects": list(result.redirects),
+        "elapsed_ms": result.elapsed_ms,
+        "error": result.error,
+        "state": state,
     }
     if result.permanent_redirect is not None:
         record["permanent"] = result.permanent_redirect

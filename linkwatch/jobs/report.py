@@ -70,10 +70,17 @@ def load_model(settings: Settings, store: Store, *, clock: Clock) -> ReportModel
     days = max(settings.report.trend_days, 1)
     trend_since = (now - timedelta(days=days - 1)).date().isoformat()
     previous = store.last_report_at()
-    rows = store.report_rows(since=previous, trend_since=trend_since,
-                             timeline=settings.report.timeline)
-    return build_model(rows, title=settings.report.title, generated_at=now, previous_at=previous,
-                       trend_days=days, has_credentials=settings.credentials is not None)
+    rows = store.report_rows(
+        since=previous, trend_since=trend_since, timeline=settings.report.timeline
+    )
+    return build_model(
+        rows,
+        title=settings.report.title,
+        generated_at=now,
+        previous_at=previous,
+        trend_days=days,
+        has_credentials=settings.credentials is not None,
+    )
 
 
 @contextmanager
@@ -102,12 +109,19 @@ def generate_report(settings: Settings, store: Store, *, clock: Clock) -> Report
     s = model.summary
     store.record_report(s.generated_at)
     return ReportSummary(
-        index=directory / "index.html", json=directory / "report.json", files=len(files),
+        index=directory / "index.html",
+        json=directory / "report.json",
+        files=len(files),
         pages=sum(name.endswith(".html") for name in files),
-        links=s.links, documents=s.documents, states=dict(s.states),
-        newly_dead=len(s.newly_dead), newly_recovered=len(s.newly_recovered), bytes=total,
-        index_bytes=len(files["index.html"].encode("utf-8")), read_s=read_done - started,
-        render_s=render_done - read_done, write_s=time.perf_counter() - render_done,
+        links=s.links,
+        documents=s.documents,
+        states=dict(s.states),
+        newly_dead=len(s.newly_dead),
+        newly_recovered=len(s.newly_recovered),
+        bytes=total,
+        index_bytes=len(files["index.html"].encode("utf-8")),
+        read_s=read_done - started,
+        render_s=render_done - read_done,
+        write_s=time.perf_counter() - render_done,
         generated_at=s.generated_at,
     )
-

@@ -136,15 +136,34 @@ def citation_records(extraction: Extraction, max_url_length: int) -> list[Citati
             links[c.url] = _link_of(c.url, extraction, max_url_length)
         key, reason, copy = links[c.url]
         if key is None:
-            out.append(CitationRecord(
-                _invalid_key(c.raw or c.url), "", c.line, c.column, c.text, c.source, c.raw,
-                fragment_of(c.url), reason or "invalid URL",
-            ))
+            out.append(
+                CitationRecord(
+                    _invalid_key(c.raw or c.url),
+                    "",
+                    c.line,
+                    c.column,
+                    c.text,
+                    c.source,
+                    c.raw,
+                    fragment_of(c.url),
+                    reason or "invalid URL",
+                )
+            )
         else:
-            out.append(CitationRecord(
-                key, host_of(key), c.line, c.column, c.text, c.source, c.raw, fragment_of(c.url),
-                None, copy,
-            ))
+            out.append(
+                CitationRecord(
+                    key,
+                    host_of(key),
+                    c.line,
+                    c.column,
+                    c.text,
+                    c.source,
+                    c.raw,
+                    fragment_of(c.url),
+                    None,
+                    copy,
+                )
+            )
     return out
 
 
@@ -164,9 +183,13 @@ def _link_of(
 
 def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> DocumentRecord:
     return DocumentRecord(
-        path=scanned.label, size=scanned.size, mtime=scanned.mtime,
-        content_hash=scanned.content_hash, format=str(extraction.format),
-        self_url=extraction.self_url, access_date=extraction.access_date,
+        path=scanned.label,
+        size=scanned.size,
+        mtime=scanned.mtime,
+        content_hash=scanned.content_hash,
+        format=str(extraction.format),
+        self_url=extraction.self_url,
+        access_date=extraction.access_date,
         warnings=[{"message": w.message, "line": w.line} for w in extraction.warnings],
         citations=citation_records(extraction, max_url_length),
     )
@@ -220,7 +243,10 @@ def extract_paths(
 
 
 def _plan(
-    settings: Settings, files: Iterable[Path], known: dict[str, DocumentState], force: bool,
+    settings: Settings,
+    files: Iterable[Path],
+    known: dict[str, DocumentState],
+    force: bool,
     summary: ScanSummary,
 ) -> tuple[list[_Task], set[str]]:
     tasks: list[_Task] = []
@@ -241,9 +267,17 @@ def _plan(
                 summary.documents_unchanged += 1
                 continue
         previous_hash = None if prev is None or prev.removed or force else prev.content_hash
-        tasks.append(_Task(str(path), label, previous_hash, c.max_file_bytes,
-                           c.max_links_per_doc, c.max_url_length,
-                           prev is not None and not prev.removed))
+        tasks.append(
+            _Task(
+                str(path),
+                label,
+                previous_hash,
+                c.max_file_bytes,
+                c.max_links_per_doc,
+                c.max_url_length,
+                prev is not None and not prev.removed,
+            )
+        )
     return tasks, labels
 
 
@@ -291,8 +325,13 @@ def scan_corpus(
 
 
 def _consume(
-    settings: Settings, store: Store, results: Iterator[_Scanned], summary: ScanSummary,
-    done: int, total: int, progress: Callable[[int, int], None] | None,
+    settings: Settings,
+    store: Store,
+    results: Iterator[_Scanned],
+    summary: ScanSummary,
+    done: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
     stop: threading.Event | None,
 ) -> None:
     batch: list[DocumentRecord] = []

@@ -22,11 +22,12 @@ __all__ = ["build_report", "write_report"]
 def build_report(model: ReportModel, settings: Settings) -> dict[str, str]:
     """Every file of the report, rendered in memory: ``{relative path: text}``."""
     try:
-        files = render_pages(model, index_rows=max(settings.report.index_rows, 1),
-                             page_rows=max(settings.report.page_rows, 1))
+        files = render_pages(
+            model,
+            index_rows=max(settings.report.index_rows, 1),
+            page_rows=max(settings.report.page_rows, 1),
+        )
         files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False)
     except Exception as exc:  # a template or data bug: keep the previous report, say why
         raise ReportError(f"cannot render the report: {type(exc).__name__}: {exc}") from exc
     return files
-
-

@@ -54,8 +54,10 @@ def url(value: object, limit: int = 100) -> Markup:
         h, shown = e(href), filters.truncate(href, limit)
         title = f' title="{h}"' if len(shown) < len(href) else ""
         return _html(f'<a class="url" href="{h}" rel="{REL}"{title}>{e(shown)}</a>')
-    return _html(f'<span class="url nolink" title="not a web link: {e(filters.clean_text(value))}">'
-                 f"{e(filters.truncate(value, limit))}</span>")
+    return _html(
+        f'<span class="url nolink" title="not a web link: {e(filters.clean_text(value))}">'
+        f"{e(filters.truncate(value, limit))}</span>"
+    )
 
 
 def wayback_date(timestamp: object) -> str:
@@ -71,8 +73,10 @@ def snapshot(snap: dict[str, str] | None) -> Markup:
     if href is None or snap is None:
         return _NO_SNAPSHOT
     h = e(href)
-    return _html(f'<a class="snap" href="{h}" rel="{REL}" title="{h}">'
-                 f'{e(wayback_date(snap.get("timestamp")))}</a>')
+    return _html(
+        f'<a class="snap" href="{h}" rel="{REL}" title="{h}">'
+        f"{e(wayback_date(snap.get('timestamp')))}</a>"
+    )
 
 
 def state(value: object) -> Markup:
@@ -83,7 +87,7 @@ def state(value: object) -> Markup:
 def timeline(checks: Sequence[CheckView]) -> Markup:
     ticks = "".join(
         f'<span class="tick {e(c.kind)}" title="{e(filters.clean_text(c.label))}">'
-        f'{e(KIND_SYMBOLS.get(c.kind, "·"))}</span>'
+        f"{e(KIND_SYMBOLS.get(c.kind, '·'))}</span>"
         for c in checks
     )
     return _html(f'<span class="tl">{ticks}</span>')
@@ -92,8 +96,9 @@ def timeline(checks: Sequence[CheckView]) -> Markup:
 def link_cell(link: LinkView) -> Markup:
     """The URL as a link, then its host (punycode) and page title."""
     title = f" · {short(link.title, 80)}" if link.title else ""
-    return _html(f'{url(link.url)}\n<div class="host">{e(filters.display_host(link.host))}'
-                 f"{title}</div>")
+    return _html(
+        f'{url(link.url)}\n<div class="host">{e(filters.display_host(link.host))}{title}</div>'
+    )
 
 
 def cites(link: LinkView, limit: int, root: str, doc_href: Callable[..., str]) -> Markup:
@@ -127,26 +132,34 @@ class Row(NamedTuple):
 
 
 def _problem_row(link: LinkView, c: Row) -> str:
-    return (f"<tr><td>{c.link}</td>\n<td data-sort=\"{link.state_rank}\">{c.state}</td>"
-            f"<td>{e(filters.when(link.since))}</td><td>{c.reason}</td><td>{c.timeline}</td>"
-            f'<td>{c.snapshot}</td><td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+    return (
+        f'<tr><td>{c.link}</td>\n<td data-sort="{link.state_rank}">{c.state}</td>'
+        f"<td>{e(filters.when(link.since))}</td><td>{c.reason}</td><td>{c.timeline}</td>"
+        f'<td>{c.snapshot}</td><td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n'
+    )
 
 
 def _redirected_row(link: LinkView, c: Row) -> str:
     kind = {True: "permanent", False: "temporary", None: "unknown"}[link.permanent_redirect]
-    return (f"<tr><td>{c.link}</td>\n<td>{c.moved_to}</td><td>{kind}</td>"
-            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+    return (
+        f"<tr><td>{c.link}</td>\n<td>{c.moved_to}</td><td>{kind}</td>"
+        f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n'
+    )
 
 
 def _unverifiable_row(link: LinkView, c: Row) -> str:
-    return (f"<tr><td>{c.link}</td>\n<td>{c.state}</td><td>{c.reason}</td><td>{c.snapshot}</td>"
-            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+    return (
+        f"<tr><td>{c.link}</td>\n<td>{c.state}</td><td>{c.reason}</td><td>{c.snapshot}</td>"
+        f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n'
+    )
 
 
 def _no_snapshot_row(link: LinkView, c: Row) -> str:
-    return (f"<tr><td>{c.link}</td>\n<td data-sort=\"{link.state_rank}\">{c.state}</td>"
-            f"<td>{e(filters.when(link.last_checked))}</td>"
-            f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n')
+    return (
+        f'<tr><td>{c.link}</td>\n<td data-sort="{link.state_rank}">{c.state}</td>'
+        f"<td>{e(filters.when(link.last_checked))}</td>"
+        f'<td data-sort="{len(link.citations)}">{c.cites}</td></tr>\n'
+    )
 
 
 ROWS: dict[str, Callable[[LinkView, Row], str]] = {
@@ -163,10 +176,12 @@ def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str
     moved = f'<div class="muted">now at {c.moved_to}</div>' if link.is_redirected else ""
     reason = c.reason if link.state != LinkState.ALIVE else ""
     line = filters.as_int(cite.line)
-    return (f'<tr{row_id}><td class="num">{line}</td>\n<td>{c.link}{moved}</td>'
-            f'<td><bdi class="anchor">{short(cite.text, 100)}</bdi></td>'
-            f'<td data-sort="{link.state_rank}">{c.state}</td><td>{reason}</td>'
-            f"<td>{c.timeline}</td><td>{c.snapshot}</td></tr>\n")
+    return (
+        f'<tr{row_id}><td class="num">{line}</td>\n<td>{c.link}{moved}</td>'
+        f'<td><bdi class="anchor">{short(cite.text, 100)}</bdi></td>'
+        f'<td data-sort="{link.state_rank}">{c.state}</td><td>{reason}</td>'
+        f"<td>{c.timeline}</td><td>{c.snapshot}</td></tr>\n"
+    )
 
 
 class LinkCells:
@@ -204,8 +219,9 @@ class LinkCells:
         render = ROWS[kind]
         return _html("".join(render(link, self.row(link, cite_limit)) for link in links))
 
-    def document_rows(self, document_id: int,
-                      citations: Sequence[tuple[CitationView, LinkView]]) -> Markup:
+    def document_rows(
+        self, document_id: int, citations: Sequence[tuple[CitationView, LinkView]]
+    ) -> Markup:
         """A document's citation rows; the first row of each line is its anchor."""
         out, previous = [], None
         for cite, link in citations:
@@ -223,6 +239,7 @@ class LinkCells:
         if found is None:
             cell, reason, ticks, snap, moved = self._cells(link)
             citing = cites(link, cite_limit, "", self._doc_href) if cite_limit else Markup()
-            found = self._rows[key] = Row(cell, self._state(link.shown_state), reason, ticks, snap,
-                                          moved, citing)
+            found = self._rows[key] = Row(
+                cell, self._state(link.shown_state), reason, ticks, snap, moved, citing
+            )
         return found

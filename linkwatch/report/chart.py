@@ -71,13 +71,25 @@ def trend_chart(days: list[TrendDay]) -> Chart:
                 continue
             h = plot_h * count / top
             y -= h
-            bars.append(Bar(round(PAD_LEFT + i * slot + slot * 0.1, 2), round(y, 2),
-                            round(max(slot * 0.8, 1.0), 2), round(h, 2), kind,
-                            f"{day.day}: {count} {name}"))
+            bars.append(
+                Bar(
+                    round(PAD_LEFT + i * slot + slot * 0.1, 2),
+                    round(y, 2),
+                    round(max(slot * 0.8, 1.0), 2),
+                    round(h, 2),
+                    kind,
+                    f"{day.day}: {count} {name}",
+                )
+            )
     every = max(len(days) // 6, 1)
-    x_ticks = [Tick(round(PAD_LEFT + i * slot + slot / 2, 2), HEIGHT - 6, d.day[5:])
-               for i, d in enumerate(days) if i % every == 0]
-    y_ticks = [Tick(PAD_LEFT - 6, round(baseline - plot_h * f, 2), str(int(top * f)))
-               for f in (0, 0.5, 1)]
-    return Chart(WIDTH, HEIGHT, bars, x_ticks, y_ticks, baseline,
-                 empty=not any(d.total for d in days))
+    x_ticks = [
+        Tick(round(PAD_LEFT + i * slot + slot / 2, 2), HEIGHT - 6, d.day[5:])
+        for i, d in enumerate(days)
+        if i % every == 0
+    ]
+    y_ticks = [
+        Tick(PAD_LEFT - 6, round(baseline - plot_h * f, 2), str(int(top * f))) for f in (0, 0.5, 1)
+    ]
+    return Chart(
+        WIDTH, HEIGHT, bars, x_ticks, y_ticks, baseline, empty=not any(d.total for d in days)
+    )

@@ -30,18 +30,23 @@ from linkwatch.urls import archived_original
 WAYBACK_PREFIX = "https://web.archive.org/web/"  # cheap pre-check before the full parse
 
 
-def best_snapshot(snapshot_url: str | None, timestamp: str | None,
-                  archived_copy: str | None) -> dict[str, str] | None:
+def best_snapshot(
+    snapshot_url: str | None, timestamp: str | None, archived_copy: str | None
+) -> dict[str, str] | None:
     """The archived copy to use instead: the chosen snapshot, else one a citation used.
 
     Only real Wayback replay URLs count (``safe_snapshot_href``).
     """
-    if snapshot_url and snapshot_url.startswith(WAYBACK_PREFIX) and safe_snapshot_href(
+    if (
         snapshot_url
+        and snapshot_url.startswith(WAYBACK_PREFIX)
+        and safe_snapshot_href(snapshot_url)
     ):
         return {"url": snapshot_url, "timestamp": timestamp or ""}
-    if archived_copy and archived_copy.startswith(WAYBACK_PREFIX) and safe_snapshot_href(
+    if (
         archived_copy
+        and archived_copy.startswith(WAYBACK_PREFIX)
+        and safe_snapshot_href(archived_copy)
     ):
         found = archived_original(archived_copy)
         return {"url": archived_copy, "timestamp": (found and found[1]) or ""}
@@ -54,20 +59,30 @@ _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 def _link(row: Any) -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
-    snapshot = best_snapshot(row["snapshot_url"], row["snapshot_timestamp"],
-                             row["archived_copy"])
+    snapshot = best_snapshot(row["snapshot_url"], row["snapshot_timestamp"], row["archived_copy"])
     redirected = row["last_outcome"] == Outcome.REDIRECTED and bool(row["last_final_url"])
     return LinkView(
-        id=row["id"], url=row["url"], host=row["host"] or "", state=state,
-        state_since=row["state_since"], failing_since=row["failing_since"],
-        strikes=row["strikes"] or 0, last_ok_at=row["last_ok_at"],
-        last_checked=row["last_checked_at"], last_outcome=row["last_outcome"],
-        last_status=row["last_status"], final_url=row["last_final_url"],
+        id=row["id"],
+        url=row["url"],
+        host=row["host"] or "",
+        state=state,
+        state_since=row["state_since"],
+        failing_since=row["failing_since"],
+        strikes=row["strikes"] or 0,
+        last_ok_at=row["last_ok_at"],
+        last_checked=row["last_checked_at"],
+        last_outcome=row["last_outcome"],
+        last_status=row["last_status"],
+        final_url=row["last_final_url"],
         error=row["last_error"],
         permanent_redirect=None if permanent is None else bool(permanent),
-        invalid_reason=row["invalid_reason"], archived_copy=row["archived_copy"],
-        snapshot_url=row["snapshot_url"], snapshot_timestamp=row["snapshot_timestamp"],
-        title=row["title"], snapshot=snapshot, is_redirected=redirected,
+        invalid_reason=row["invalid_reason"],
+        archived_copy=row["archived_copy"],
+        snapshot_url=row["snapshot_url"],
+        snapshot_timestamp=row["snapshot_timestamp"],
+        title=row["title"],
+        snapshot=snapshot,
+        is_redirected=redirected,
         needs_attention=redirected or state in ATTENTION_STATES,
         needs_snapshot=snapshot is None and state != LinkState.INVALID,
         state_rank=_RANK.get(state, len(STATE_ORDER)),
@@ -87,25 +102,38 @@ def _warnings(raw: str | None) -> list[str]:
 def _attach(rows: dict[str, Any]) -> tuple[dict[int, LinkView], list[DocumentView]]:
     links = {row["id"]: _link(row) for row in rows["links"]}
     docs = {
-        row["id"]: DocumentView(row["id"], row["path"], row["format"],
-                                _warnings(row["warnings"]))
+        row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
         for row in rows["documents"]
     }
     for row in rows["citations"]:
         link, doc = links.get(row["link_id"]), docs.get(row["document_id"])
         if link is None or doc is None:
             continue
-        cite = CitationView(doc.id, doc.path, row["line"], row["col"] or 0,
-                            row["text"] or "", row["source"] or "",
-                            row["raw_url"] or "", row["fragment"] or "")
+        cite = CitationView(
+            doc.id,
+            doc.path,
+            row["line"],
+            row["col"] or 0,
+            row["text"] or "",
+            row["source"] or "",
+            row["raw_url"] or "",
+            row["fragment"] or "",
+        )
         link.citations.append(cite)
         doc.citations.append((cite, link))
     for row in rows["timeline"]:
         link = links.get(row["link_id"])
         if link is not None:
-            link.timeline.append(CheckView(row["checked_at"], row["outcome"], row["status"],
-                                           row["error"], bool(row["strike"]),
-                                           bool(row["network_down"])))
+            link.timeline.append(
+                CheckView(
+                    row["checked_at"],
+                    row["outcome"],
+                    row["status"],
+                    row["error"],
+                    bool(row["strike"]),
+                    bool(row["network_down"]),
+                )
+            )
     for doc in docs.values():
         unique = {link.id: link for _cite, link in doc.citations}.values()
         doc.states.update(link.state for link in unique)
@@ -125,11 +153,13 @@ def _domains(links: list[LinkView]) -> list[DomainView]:
         view.links += 1
         view.dead += link.state == LinkState.DEAD
         view.failing += link.state == LinkState.FAILING
-        view.blocked += (link.last_outcome in BLOCKING_OUTCOMES
-                         or link.state == LinkState.UNVERIFIABLE)
+        view.blocked += (
+            link.last_outcome in BLOCKING_OUTCOMES or link.state == LinkState.UNVERIFIABLE
+        )
         view.redirected += link.is_redirected
-    return sorted(hosts.values(), key=lambda d: (-(d.dead + d.failing), -d.blocked,
-                                                  -d.links, d.host))
+    return sorted(
+        hosts.values(), key=lambda d: (-(d.dead + d.failing), -d.blocked, -d.links, d.host)
+    )
 
 
 MIN_TREND_DAYS = 14
@@ -150,12 +180,12 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
             setattr(entry, kind, getattr(entry, kind) + row["n"])
     series = list(days.values())
     first = next((i for i, d in enumerate(series) if d.total), len(series))
-    return series[min(first, max(len(series) - MIN_TREND_DAYS, 0)):]
+    return series[min(first, max(len(series) - MIN_TREND_DAYS, 0)) :]
 
 
-def _changes(rows: list[dict[str, Any]], links: dict[int, LinkView]) -> tuple[
-    list[LinkView], list[LinkView]
-]:
+def _changes(
+    rows: list[dict[str, Any]], links: dict[int, LinkView]
+) -> tuple[list[LinkView], list[LinkView]]:
     """Links dead now that were not at the previous report, and links alive now that were
     in trouble then (a link's state then is where its first change since began)."""
     before: dict[int, str | None] = {}
@@ -194,10 +224,15 @@ def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
             parsed = json.loads(value) if isinstance(value, str) else value
         except ValueError:
             parsed = value
-        items = ({f"{key}.{k}": v for k, v in parsed.items()} if isinstance(parsed, dict)
-                 else {key: value})
-        used, limit = (items.pop(f"{key}.daily_captures", None),
-                       items.pop(f"{key}.daily_captures_limit", None))
+        items = (
+            {f"{key}.{k}": v for k, v in parsed.items()}
+            if isinstance(parsed, dict)
+            else {key: value}
+        )
+        used, limit = (
+            items.pop(f"{key}.daily_captures", None),
+            items.pop(f"{key}.daily_captures_limit", None),
+        )
         if used is not None:
             items[f"{key}.daily_captures"] = f"{used} of {limit}" if limit is not None else used
         for name, item in items.items():
@@ -207,8 +242,13 @@ def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def build_model(
-    rows: dict[str, Any], *, title: str, generated_at: datetime, previous_at: str | None,
-    trend_days: int, has_credentials: bool,
+    rows: dict[str, Any],
+    *,
+    title: str,
+    generated_at: datetime,
+    previous_at: str | None,
+    trend_days: int,
+    has_credentials: bool,
 ) -> ReportModel:
     """The report's view model from ``ReportStore.report_rows()``."""
     by_id, documents = _attach(rows)
@@ -218,26 +258,42 @@ def build_model(
     archivable = [lk for lk in links if lk.state != LinkState.INVALID]
     end = generated_at.date()
     summary = Summary(
-        generated_at=iso(generated_at), previous_at=previous_at,
-        links=len(links), documents=len(documents), citations=len(rows["citations"]),
+        generated_at=iso(generated_at),
+        previous_at=previous_at,
+        links=len(links),
+        documents=len(documents),
+        citations=len(rows["citations"]),
         states={s: n for s, n in Counter(lk.state for lk in links).most_common()},
         with_snapshot=sum(lk.snapshot is not None for lk in archivable),
-        archivable=len(archivable), newly_dead=newly_dead, newly_recovered=recovered,
-        checks_since=int(rows["checks_since"] or 0), checks_total=int(rows["checks_total"] or 0),
-        queue={r["status"]: r["n"] for r in rows["queue"]}, queue_errors=rows["queue_errors"],
-        archive_meta=_meta(rows["archive_meta"]), captures_need_keys=not has_credentials,
+        archivable=len(archivable),
+        newly_dead=newly_dead,
+        newly_recovered=recovered,
+        checks_since=int(rows["checks_since"] or 0),
+        checks_total=int(rows["checks_total"] or 0),
+        queue={r["status"]: r["n"] for r in rows["queue"]},
+        queue_errors=rows["queue_errors"],
+        archive_meta=_meta(rows["archive_meta"]),
+        captures_need_keys=not has_credentials,
         runs=rows["runs"],
     )
     documents.sort(key=lambda d: (-d.problems, d.health, d.path))
     return ReportModel(
-        title=title, summary=summary,
+        title=title,
+        summary=summary,
         trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
         links=ordered,
         problems=[lk for lk in ordered if lk.state in PROBLEM_STATES],
-        unverifiable=[lk for lk in ordered if lk.state in ("unverifiable", "invalid")
-                      or (lk.state == "new" and lk.last_outcome is not None)],
-        redirected=sorted((lk for lk in links if lk.is_redirected),
-                          key=lambda lk: (not lk.permanent_redirect, lk.url)),
+        unverifiable=[
+            lk
+            for lk in ordered
+            if lk.state in ("unverifiable", "invalid")
+            or (lk.state == "new" and lk.last_outcome is not None)
+        ],
+        redirected=sorted(
+            (lk for lk in links if lk.is_redirected),
+            key=lambda lk: (not lk.permanent_redirect, lk.url),
+        ),
         no_snapshot=[lk for lk in ordered if lk.needs_snapshot],
-        documents=documents, domains=_domains(links),
+        documents=documents,
+        domains=_domains(links),
     )

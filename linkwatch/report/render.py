@@ -26,12 +26,9 @@ from linkwatch.report import cells, filters
 from linkwatch.report.chart import trend_chart
 from linkwatch.report.views import DocumentView, ReportModel
 
-SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable",
-                   "no-snapshot")
+SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable", "no-snapshot")
 # the pages a report writes (and may remove when a newer report no longer has them)
-PAGE_PATTERN = re.compile(
-    rf"^(?:(?:{'|'.join(SECTION_ANCHORS)})(?:-\d+)?\.html|docs/\d+\.html)$"
-)
+PAGE_PATTERN = re.compile(rf"^(?:(?:{'|'.join(SECTION_ANCHORS)})(?:-\d+)?\.html|docs/\d+\.html)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,25 +128,51 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
         return Section(kind, anchor, heading, blurb, items, page_rows, index_rows)
 
     return [
-        section("problems", "problems", "Dead and failing links",
-                "Dead: repeated conclusive failures days apart. Failing: at least one. "
-                "Use the snapshot instead of a dead link.", model.problems),
-        section("redirected", "redirected", "Redirected links",
-                "The page moved: update the citation to its new address.", model.redirected),
-        section("documents", "documents", "Documents",
-                "Citation health per document; open one for every citation, line by line.",
-                model.documents),
-        section("domains", "domains", "Sites",
-                "Which sites rot most, and which block or rate-limit our checks.",
-                model.domains),
-        section("unverifiable", "unverifiable", "Unverifiable, invalid and not checked links",
-                "Links we cannot judge (the site blocks checks for weeks, or has given only "
-                "inconclusive answers so far), that are not valid web addresses, or that "
-                "were not checked (a private address, a scheme we do not check).",
-                model.unverifiable),
-        section("no_snapshot", "no-snapshot", "Links without any snapshot",
-                "No archived copy is known yet: these are lost if the page goes away.",
-                model.no_snapshot),
+        section(
+            "problems",
+            "problems",
+            "Dead and failing links",
+            "Dead: repeated conclusive failures days apart. Failing: at least one. "
+            "Use the snapshot instead of a dead link.",
+            model.problems,
+        ),
+        section(
+            "redirected",
+            "redirected",
+            "Redirected links",
+            "The page moved: update the citation to its new address.",
+            model.redirected,
+        ),
+        section(
+            "documents",
+            "documents",
+            "Documents",
+            "Citation health per document; open one for every citation, line by line.",
+            model.documents,
+        ),
+        section(
+            "domains",
+            "domains",
+            "Sites",
+            "Which sites rot most, and which block or rate-limit our checks.",
+            model.domains,
+        ),
+        section(
+            "unverifiable",
+            "unverifiable",
+            "Unverifiable, invalid and not checked links",
+            "Links we cannot judge (the site blocks checks for weeks, or has given only "
+            "inconclusive answers so far), that are not valid web addresses, or that "
+            "were not checked (a private address, a scheme we do not check).",
+            model.unverifiable,
+        ),
+        section(
+            "no_snapshot",
+            "no-snapshot",
+            "Links without any snapshot",
+            "No archived copy is known yet: these are lost if the page goes away.",
+            model.no_snapshot,
+        ),
     ]
 
 
@@ -178,12 +201,14 @@ class DocumentPages:
     def href(self, document_id: int, line: int | None = None) -> str:
         """The page and anchor of a document (and line), relative to the report root."""
         anchor = f"d{filters.as_int(document_id)}" + (
-            f"-L{filters.as_int(line)}" if line is not None else "")
+            f"-L{filters.as_int(line)}" if line is not None else ""
+        )
         return f"docs/{self.page_of.get(document_id, 1)}.html#{anchor}"
 
 
-def _common(model: ReportModel, root: str, link_cells: cells.LinkCells,
-            docs: DocumentPages) -> dict[str, Any]:
+def _common(
+    model: ReportModel, root: str, link_cells: cells.LinkCells, docs: DocumentPages
+) -> dict[str, Any]:
     return {
         "title": model.title,
         "generated_at": model.summary.generated_at,
@@ -207,7 +232,10 @@ def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict
     top = _common(model, "", link_cells, docs)
     pages = {
         "index.html": env.get_template("index.html").render(
-            **top, summary=model.summary, trend=model.trend, chart=trend_chart(model.trend),
+            **top,
+            summary=model.summary,
+            trend=model.trend,
+            chart=trend_chart(model.trend),
             sections=secs,
         )
     }

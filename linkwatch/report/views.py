@@ -139,8 +139,9 @@ class LinkView:
         if self.last_outcome is None:
             return "not checked yet"
         if self.last_outcome in SKIPPED_OUTCOMES:
-            return "not checked: " + (self.error or OUTCOME_LABELS.get(
-                self.last_outcome, self.last_outcome))
+            return "not checked: " + (
+                self.error or OUTCOME_LABELS.get(self.last_outcome, self.last_outcome)
+            )
         text = OUTCOME_LABELS.get(self.last_outcome, self.last_outcome)
         error = self.error or ""
         if self.last_status:

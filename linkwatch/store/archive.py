@@ -68,20 +68,23 @@ class ArchiveStore(StoreCore):
         """A link whose capture ended ``failed`` (the page was down when we tried) and
         that has checked alive since is queued for capture again (``recovered``); a
         permanent refusal (``error:blocked-url`` and the like) stays failed."""
-        return int(self.conn.execute(
-            "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "
-            "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
-            "last_error = NULL, updated_at = ? WHERE status = 'failed' "
-            "AND coalesce(last_error, '') NOT LIKE 'permanent:%' AND link_id IN "
-            "(SELECT l.id FROM links l WHERE l.state = 'alive' AND l.invalid_reason IS NULL "
-            "AND l.archived_copy IS NULL AND l.last_ok_at > archive_queue.updated_at)",
-            [PRIORITY["recovered"], at, at],
-        ).rowcount)
+        return int(
+            self.conn.execute(
+                "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "
+                "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
+                "last_error = NULL, updated_at = ? WHERE status = 'failed' "
+                "AND coalesce(last_error, '') NOT LIKE 'permanent:%' AND link_id IN "
+                "(SELECT l.id FROM links l WHERE l.state = 'alive' AND l.invalid_reason IS NULL "
+                "AND l.archived_copy IS NULL AND l.last_ok_at > archive_queue.updated_at)",
+                [PRIORITY["recovered"], at, at],
+            ).rowcount
+        )
 
     def _insert_new(self, at: str, reason: str, states: str, *, needs_citation: bool) -> int:
         cited = (
             "AND EXISTS (SELECT 1 FROM citations c WHERE c.link_id = l.id AND c.ended_at IS NULL)"
-            if needs_citation else ""
+            if needs_citation
+            else ""
         )
         snapshot = "AND l.snapshot_url IS NULL" if reason == "new" else ""
         # only fixed fragments are formatted in; every value is a parameter
@@ -125,7 +128,8 @@ class ArchiveStore(StoreCore):
             for url in urls:
                 db.execute(
                     "INSERT INTO links (url, host, first_seen_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(url) DO NOTHING", [url, host_of(url), at],
+                    "ON CONFLICT(url) DO NOTHING",
+                    [url, host_of(url), at],
                 )
                 link_id = int(self.scalar("SELECT id FROM links WHERE url = ?", [url]))
                 db.execute(
@@ -142,7 +146,10 @@ class ArchiveStore(StoreCore):
 
     # -- working -----------------------------------------------------------------------
     def due_archive_items(
-        self, now: datetime | str, *, limit: int | None = None,
+        self,
+        now: datetime | str,
+        *,
+        limit: int | None = None,
         link_ids: Iterable[int] | None = None,
     ) -> list[ArchiveItem]:
         """Due queue rows: submitted jobs first (resume), then by priority and age."""
@@ -167,20 +174,29 @@ class ArchiveStore(StoreCore):
         rows = self.query(
             "SELECT q.*, l.url, l.state, l.last_outcome, l.last_status, l.last_addresses, "
             "l.first_seen_at FROM archive_queue q "
-            "JOIN links l ON l.id = q.link_id WHERE q.link_id = ?", [link_id],
+            "JOIN links l ON l.id = q.link_id WHERE q.link_id = ?",
+            [link_id],
         )
         return self._item(rows[0]) if rows else None
 
     def _item(self, row: dict[str, Any]) -> ArchiveItem:
         dates = self.query(
             "SELECT COALESCE(d.access_date, c.first_seen_at) AS at FROM citations c "
-            "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ?", [row["link_id"]],
+            "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ?",
+            [row["link_id"]],
         )
         return ArchiveItem(
-            link_id=row["link_id"], url=row["url"], reason=row["reason"], status=row["status"],
-            attempts=row["attempts"], job_id=row["job_id"], submitted_at=row["submitted_at"],
-            last_error=row["last_error"], next_attempt_at=row["next_attempt_at"],
-            state=row["state"], last_outcome=row["last_outcome"],
+            link_id=row["link_id"],
+            url=row["url"],
+            reason=row["reason"],
+            status=row["status"],
+            attempts=row["attempts"],
+            job_id=row["job_id"],
+            submitted_at=row["submitted_at"],
+            last_error=row["last_error"],
+            next_attempt_at=row["next_attempt_at"],
+            state=row["state"],
+            last_outcome=row["last_outcome"],
             first_seen_at=row["first_seen_at"],
             access_dates=tuple(str(d["at"]) for d in dates if d["at"]),
             last_status=row["last_status"],
@@ -202,8 +218,15 @@ class ArchiveStore(StoreCore):
             )
 
     def finish_archive_item(
-        self, link_id: int, *, status: str, now: datetime | str, error: str | None = None,
-        next_attempt_at: str | None = None, add_attempt: bool = False, keep_job: bool = False,
+        self,
+        link_id: int,
+        *,
+        status: str,
+        now: datetime | str,
+        error: str | None = None,
+        next_attempt_at: str | None = None,
+        add_attempt: bool = False,
+        keep_job: bool = False,
     ) -> None:
         at = _at(now)
         job = "" if keep_job else ", job_id = NULL, submitted_at = NULL"
@@ -227,14 +250,22 @@ class ArchiveStore(StoreCore):
                     "UPDATE SET status = COALESCE(excluded.status, snapshots.status), "
                     "verified = CASE WHEN snapshots.verified = -1 OR excluded.verified = -1 "
                     "THEN -1 ELSE MAX(snapshots.verified, excluded.verified) END",
-                    [link_id, s["timestamp"], s["url"], s.get("status"), s["source"],
-                     int(s.get("verified", 0)), at],
+                    [
+                        link_id,
+                        s["timestamp"],
+                        s["url"],
+                        s.get("status"),
+                        s["source"],
+                        int(s.get("verified", 0)),
+                        at,
+                    ],
                 )
 
     def link_snapshots(self, link_id: int) -> list[dict[str, Any]]:
         return self.query(
             "SELECT timestamp, url, status, source, verified FROM snapshots WHERE link_id = ? "
-            "ORDER BY timestamp", [link_id],
+            "ORDER BY timestamp",
+            [link_id],
         )
 
     def chosen_snapshot(self, link_id: int) -> tuple[str | None, str | None]:
@@ -254,8 +285,9 @@ class ArchiveStore(StoreCore):
     def held_back_reasons(self, marker: str) -> dict[str, int]:
         """Queue items held back from capture, by the reason's first words (before ':')."""
         rows = self.query(
-            "SELECT last_error FROM archive_queue WHERE status = 'pending' "
-            "AND last_error LIKE ?", [f"%{marker}%"])
+            "SELECT last_error FROM archive_queue WHERE status = 'pending' AND last_error LIKE ?",
+            [f"%{marker}%"],
+        )
         counts: dict[str, int] = {}
         for row in rows:
             head = str(row["last_error"]).split(":", 1)[0]
@@ -264,18 +296,28 @@ class ArchiveStore(StoreCore):
         return counts
 
     def archive_queue_figures(self) -> dict[str, Any]:
-        by_status = {r["status"]: r["n"] for r in self.query(
-            "SELECT status, COUNT(*) AS n FROM archive_queue GROUP BY status ORDER BY status")}
-        by_reason = {r["reason"]: r["n"] for r in self.query(
-            "SELECT reason, COUNT(*) AS n FROM archive_queue WHERE status IN "
-            "('pending', 'submitted') GROUP BY reason ORDER BY reason")}
+        by_status = {
+            r["status"]: r["n"]
+            for r in self.query(
+                "SELECT status, COUNT(*) AS n FROM archive_queue GROUP BY status ORDER BY status"
+            )
+        }
+        by_reason = {
+            r["reason"]: r["n"]
+            for r in self.query(
+                "SELECT reason, COUNT(*) AS n FROM archive_queue WHERE status IN "
+                "('pending', 'submitted') GROUP BY reason ORDER BY reason"
+            )
+        }
         return {
             "by_status": by_status,
             "by_reason": by_reason,
             "next_attempt_at": self.scalar(
                 "SELECT MIN(next_attempt_at) FROM archive_queue WHERE status IN "
-                "('pending', 'submitted')"),
+                "('pending', 'submitted')"
+            ),
             "links_with_snapshot": self.scalar(
-                "SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL"),
+                "SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL"
+            ),
             "snapshots_known": self.scalar("SELECT COUNT(*) FROM snapshots"),
         }

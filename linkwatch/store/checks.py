@@ -47,10 +47,14 @@ def _iso(at: datetime | None) -> str | None:
 def link_status(row: dict[str, Any]) -> LinkStatus:
     """The verdict-relevant fields of a ``links`` row."""
     return LinkStatus(
-        state=LinkState(row["state"]), state_since=_when(row["state_since"]),
-        strikes=int(row["strikes"] or 0), first_strike_at=_when(row["first_strike_at"]),
-        last_strike_at=_when(row["last_strike_at"]), failing_since=_when(row["failing_since"]),
-        last_ok_at=_when(row["last_ok_at"]), check_interval_s=row["check_interval_s"],
+        state=LinkState(row["state"]),
+        state_since=_when(row["state_since"]),
+        strikes=int(row["strikes"] or 0),
+        first_strike_at=_when(row["first_strike_at"]),
+        last_strike_at=_when(row["last_strike_at"]),
+        failing_since=_when(row["failing_since"]),
+        last_ok_at=_when(row["last_ok_at"]),
+        check_interval_s=row["check_interval_s"],
     )
 
 
@@ -71,7 +75,11 @@ def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[A
 
 class CheckStore(StoreCore):
     def due_link_ids(
-        self, now: datetime, *, select: str = "due", doc: str | None = None,
+        self,
+        now: datetime,
+        *,
+        select: str = "due",
+        doc: str | None = None,
         limit: int | None = None,
     ) -> list[int]:
         """The ids of the links to check: due ones (``next_check_at`` passed or NULL) or
@@ -84,9 +92,11 @@ class CheckStore(StoreCore):
         """
         where, params = _selection(now, select, doc)
         # only constant fragments and "?" placeholders are formatted into the SQL
-        sql = (f"SELECT id FROM links WHERE {where} "  # noqa: S608
-               "ORDER BY CASE WHEN last_outcome = 'rate_limited' THEN 1 ELSE 0 END, "
-               "coalesce(last_checked_at, ''), id")
+        sql = (
+            f"SELECT id FROM links WHERE {where} "  # noqa: S608
+            "ORDER BY CASE WHEN last_outcome = 'rate_limited' THEN 1 ELSE 0 END, "
+            "coalesce(last_checked_at, ''), id"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
@@ -99,13 +109,13 @@ class CheckStore(StoreCore):
             part = list(ids[i : i + _CHUNK])
             marks = ",".join("?" * len(part))
             for row in self.query(
-                f"SELECT {_LINK_COLUMNS} FROM links WHERE id IN ({marks})", part  # noqa: S608
+                f"SELECT {_LINK_COLUMNS} FROM links WHERE id IN ({marks})",  # noqa: S608
+                part,
             ):
                 found[int(row["id"])] = row
         return [found[i] for i in ids if i in found]
 
-    def count_due_links(self, now: datetime, *, select: str = "due",
-                        doc: str | None = None) -> int:
+    def count_due_links(self, now: datetime, *, select: str = "due", doc: str | None = None) -> int:
         where, params = _selection(now, select, doc)
         return int(self.scalar(f"SELECT count(*) FROM links WHERE {where}", params))  # noqa: S608
 
@@ -121,7 +131,8 @@ class CheckStore(StoreCore):
             marks = ",".join("?" * len(part))
             for row in self.query(
                 f"SELECT {_LINK_COLUMNS}, invalid_reason FROM links "  # noqa: S608 - "?" only
-                f"WHERE url IN ({marks})", part
+                f"WHERE url IN ({marks})",
+                part,
             ):
                 found[row["url"]] = row
         return found
@@ -137,10 +148,14 @@ class CheckStore(StoreCore):
         for i in range(0, len(keys), _CHUNK):
             part = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(part))
-            answered.update(r["host"] for r in self.query(
-                "SELECT host FROM hosts WHERE last_answer_at IS NOT NULL "  # noqa: S608 - "?" only
-                f"AND host IN ({marks})",
-                part))
+            answered.update(
+                r["host"]
+                for r in self.query(
+                    "SELECT host FROM hosts WHERE last_answer_at IS NOT NULL "  # noqa: S608 - "?" only
+                    f"AND host IN ({marks})",
+                    part,
+                )
+            )
         return answered
 
     def hold_host(self, host: str, until: datetime, link_ids: Sequence[int] = ()) -> None:
@@ -166,7 +181,9 @@ class CheckStore(StoreCore):
         )
 
     def record_checks(
-        self, records: Sequence[CheckRecord], answered_hosts: Iterable[str] = (),
+        self,
+        records: Sequence[CheckRecord],
+        answered_hosts: Iterable[str] = (),
         run_id: int | None = None,
     ) -> None:
         """One short transaction: history rows, link rows, state changes, hosts seen."""
@@ -178,9 +195,17 @@ class CheckStore(StoreCore):
             self.conn.executemany(
                 "INSERT INTO state_changes (link_id, at, from_state, to_state, reason) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(r.link_id, iso(r.result.checked_at), r.previous.value,
-                  r.verdict.status.state.value, r.verdict.reason)
-                 for r in records if r.verdict.status.state is not r.previous],
+                [
+                    (
+                        r.link_id,
+                        iso(r.result.checked_at),
+                        r.previous.value,
+                        r.verdict.status.state.value,
+                        r.verdict.reason,
+                    )
+                    for r in records
+                    if r.verdict.status.state is not r.previous
+                ],
             )
             at = iso(records[0].result.checked_at) if records else self.now()
             self.conn.executemany(
@@ -198,7 +223,9 @@ class CheckStore(StoreCore):
     def state_history(self, link_id: int) -> list[dict[str, Any]]:
         return self.query(
             "SELECT at, from_state, to_state, reason FROM state_changes WHERE link_id = ? "
-            "ORDER BY at, id", [link_id])
+            "ORDER BY at, id",
+            [link_id],
+        )
 
 
 _INSERT_CHECK = (
@@ -224,18 +251,49 @@ _UPDATE_LINK = (
 
 def _check_row(r: CheckRecord, run_id: int | None) -> tuple[Any, ...]:
     res = r.result
-    return (r.link_id, run_id, iso(res.checked_at), res.outcome.value, res.status,
-            res.final_url, json.dumps(list(res.redirects)), res.elapsed_ms, res.error,
-            int(r.verdict.strike), int(r.network_down))
+    return (
+        r.link_id,
+        run_id,
+        iso(res.checked_at),
+        res.outcome.value,
+        res.status,
+        res.final_url,
+        json.dumps(list(res.redirects)),
+        res.elapsed_ms,
+        res.error,
+        int(r.verdict.strike),
+        int(r.network_down),
+    )
 
 
 def _link_row(r: CheckRecord) -> tuple[Any, ...]:
     res, s = r.result, r.verdict.status
     permanent = None if res.permanent_redirect is None else int(res.permanent_redirect)
     alive = int(res.outcome.is_alive)  # validators change only with a page's answer
-    return (iso(res.checked_at), res.outcome.value, res.status, res.final_url, res.error,
-            permanent, s.state.value, _iso(s.state_since), s.strikes, _iso(s.first_strike_at),
-            _iso(s.last_strike_at), _iso(s.failing_since), _iso(s.last_ok_at),
-            s.check_interval_s, iso(r.verdict.next_check_at), res.title, res.content_hash,
-            res.content_hash, iso(res.checked_at), json.dumps(list(res.addresses)),
-            alive, res.etag, alive, res.last_modified, r.link_id)
+    return (
+        iso(res.checked_at),
+        res.outcome.value,
+        res.status,
+        res.final_url,
+        res.error,
+        permanent,
+        s.state.value,
+        _iso(s.state_since),
+        s.strikes,
+        _iso(s.first_strike_at),
+        _iso(s.last_strike_at),
+        _iso(s.failing_since),
+        _iso(s.last_ok_at),
+        s.check_interval_s,
+        iso(r.verdict.next_check_at),
+        res.title,
+        res.content_hash,
+        res.content_hash,
+        iso(res.checked_at),
+        json.dumps(list(res.addresses)),
+        alive,
+        res.etag,
+        alive,
+        res.last_modified,
+        r.link_id,
+    )

@@ -117,15 +117,20 @@ class StoreCore:
         the transaction was rolled back, so nothing half-written is left."""
         text = str(exc)
         if "locked" in text or "busy" in text:
-            return StoreBusyError(f"database {self.path} stayed locked by another writer; "
-                                  "try again")
+            return StoreBusyError(
+                f"database {self.path} stayed locked by another writer; try again"
+            )
         if "full" in text:
-            return StoreError(f"the disk holding {self.path} is full ({text}): the change was "
-                              "rolled back and nothing is lost; free some space and it is "
-                              "retried")
+            return StoreError(
+                f"the disk holding {self.path} is full ({text}): the change was "
+                "rolled back and nothing is lost; free some space and it is "
+                "retried"
+            )
         if "readonly" in text or "read-only" in text:
-            return StoreError(f"{self.path} is read-only ({text}): the change was rolled back; "
-                              "make the state directory writable for linkwatch")
+            return StoreError(
+                f"{self.path} is read-only ({text}): the change was rolled back; "
+                "make the state directory writable for linkwatch"
+            )
         return StoreError(f"cannot write to {self.path}: {text}")
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:

@@ -107,9 +107,7 @@ class CorpusStore(StoreCore):
                 )
                 if doc_id is None:
                     continue
-                self.conn.execute(
-                    "UPDATE documents SET removed_at = ? WHERE id = ?", [now, doc_id]
-                )
+                self.conn.execute("UPDATE documents SET removed_at = ? WHERE id = ?", [now, doc_id])
                 ended += self.conn.execute(
                     "UPDATE citations SET ended_at = ? WHERE document_id = ? AND ended_at IS NULL",
                     [now, doc_id],
@@ -130,8 +128,18 @@ class CorpusStore(StoreCore):
                 warnings = excluded.warnings, removed_at = NULL
             RETURNING id
             """,
-            [doc.path, doc.content_hash, doc.size, doc.mtime, doc.format, doc.self_url,
-             doc.access_date, now, now, warnings],
+            [
+                doc.path,
+                doc.content_hash,
+                doc.size,
+                doc.mtime,
+                doc.format,
+                doc.self_url,
+                doc.access_date,
+                now,
+                now,
+                warnings,
+            ],
         ).fetchone()
         return int(row[0])
 
@@ -159,7 +167,8 @@ class CorpusStore(StoreCore):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for id_, url in self.conn.execute(
-                f"SELECT id, url FROM links WHERE url IN ({marks})", chunk  # noqa: S608
+                f"SELECT id, url FROM links WHERE url IN ({marks})",  # noqa: S608
+                chunk,
             ):
                 ids[url] = id_
         copies = {(c.archived_copy, ids[c.link]) for c in doc.citations if c.archived_copy}

@@ -61,9 +61,7 @@ WHERE s.at > ? ORDER BY s.at
 
 
 class ReportStore(StoreCore):
-    def report_rows(
-        self, *, since: str | None, trend_since: str, timeline: int
-    ) -> dict[str, Any]:
+    def report_rows(self, *, since: str | None, trend_since: str, timeline: int) -> dict[str, Any]:
         """Everything the report shows, read in one transaction (links, citations, documents
         and timeline as ``sqlite3.Row``, the rest as dicts).
 

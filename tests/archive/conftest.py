@@ -20,18 +20,26 @@ SECRET = "s3cr3t-do-not-leak-9f2c"  # noqa: S105 - a test key for the fake
 @pytest.fixture
 def wayback(clock: Any) -> Iterator[FakeWayback]:
     """The fake archive, sharing the test's clock; fast polling (no Retry-After: 6)."""
-    with FakeWayback(clock=clock, keys=(ACCESS, SECRET), minute_s=1.0,
-                     captures_per_minute=50, cdx_per_minute=200) as wb:
+    with FakeWayback(
+        clock=clock, keys=(ACCESS, SECRET), minute_s=1.0, captures_per_minute=50, cdx_per_minute=200
+    ) as wb:
         wb.faults.status_retry_after = None
         yield wb
 
 
 def fast_settings(wb: FakeWayback, *, keys: bool = True, **archive: Any) -> Settings:
     values: dict[str, Any] = {
-        "wayback_url": wb.base_url, "availability_url": wb.base_url,
-        "captures_per_minute": 40, "concurrent_captures": 3, "cdx_per_minute": 150,
-        "rate_window_s": 1.0, "poll_interval_s": 0.02, "poll_timeout_s": 2.0,
-        "request_timeout_s": 2.0, "backoff_429_s": 0.3, "retry_backoff_s": 600.0,
+        "wayback_url": wb.base_url,
+        "availability_url": wb.base_url,
+        "captures_per_minute": 40,
+        "concurrent_captures": 3,
+        "cdx_per_minute": 150,
+        "rate_window_s": 1.0,
+        "poll_interval_s": 0.02,
+        "poll_timeout_s": 2.0,
+        "request_timeout_s": 2.0,
+        "backoff_429_s": 0.3,
+        "retry_backoff_s": 600.0,
     }
     values.update(archive)
     creds = Credentials(Secret(ACCESS), Secret(SECRET)) if keys else None
@@ -65,19 +73,39 @@ def add_link(
         if docs:
             doc_id = docs[0]["id"]
         else:
-            doc_id = db["documents"].insert(
-                {"path": doc, "access_date": access_date, "first_scanned_at": first_seen_at}
-            ).last_pk
-        link_id = db["links"].insert({
-            "url": url, "host": url.split("/")[2], "first_seen_at": first_seen_at,
-            "state": state, "last_outcome": last_outcome, "archived_copy": archived_copy,
-            "last_status": last_status if last_outcome else None,
-            "last_addresses": json.dumps(list(addresses)) if last_outcome else None,
-            "invalid_reason": invalid_reason,
-        }).last_pk
-        db["citations"].insert({
-            "document_id": doc_id, "link_id": link_id, "line": 1, "source": "a@href",
-            "raw_url": archived_copy or url, "first_seen_at": first_seen_at,
-            "last_seen_at": first_seen_at,
-        })
+            doc_id = (
+                db["documents"]
+                .insert(
+                    {"path": doc, "access_date": access_date, "first_scanned_at": first_seen_at}
+                )
+                .last_pk
+            )
+        link_id = (
+            db["links"]
+            .insert(
+                {
+                    "url": url,
+                    "host": url.split("/")[2],
+                    "first_seen_at": first_seen_at,
+                    "state": state,
+                    "last_outcome": last_outcome,
+                    "archived_copy": archived_copy,
+                    "last_status": last_status if last_outcome else None,
+                    "last_addresses": json.dumps(list(addresses)) if last_outcome else None,
+                    "invalid_reason": invalid_reason,
+                }
+            )
+            .last_pk
+        )
+        db["citations"].insert(
+            {
+                "document_id": doc_id,
+                "link_id": link_id,
+                "line": 1,
+                "source": "a@href",
+                "raw_url": archived_copy or url,
+                "first_seen_at": first_seen_at,
+                "last_seen_at": first_seen_at,
+            }
+        )
     return int(link_id)

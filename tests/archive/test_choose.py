@@ -17,12 +17,18 @@ from linkwatch.archive.choose import (
 
 
 def snap(ts: str, status: int | None = 200, source: str = "cdx", verified: int = 1) -> Candidate:
-    return Candidate(ts, f"https://web.archive.org/web/{ts}/http://x.test/", status, source,
-                     verified)
+    return Candidate(
+        ts, f"https://web.archive.org/web/{ts}/http://x.test/", status, source, verified
+    )
 
 
-SNAPS = [snap("20190101000000"), snap("20200301000000"), snap("20200601000000", 404),
-         snap("20200701000000", verified=REJECTED), snap("20210101000000")]
+SNAPS = [
+    snap("20190101000000"),
+    snap("20200301000000"),
+    snap("20200601000000", 404),
+    snap("20200701000000", verified=REJECTED),
+    snap("20210101000000"),
+]
 AT = datetime(2020, 8, 1, tzinfo=UTC)
 
 
@@ -71,10 +77,26 @@ def test_the_earliest_access_date_counts_and_garbage_is_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("status", "outcome", "good"),
-    [(200, "ok", True), (200, None, True), (200, "soft404", False), (200, "blocked", True),
-     (403, "blocked", False), (404, "ok", False), (None, "ok", False), (302, "ok", False)],
-    ids=["ok", "never-checked", "soft404", "blocked-for-us-2xx-for-the-archive",
-         "block-page", "error-page", "unknown", "redirect"],
+    [
+        (200, "ok", True),
+        (200, None, True),
+        (200, "soft404", False),
+        (200, "blocked", True),
+        (403, "blocked", False),
+        (404, "ok", False),
+        (None, "ok", False),
+        (302, "ok", False),
+    ],
+    ids=[
+        "ok",
+        "never-checked",
+        "soft404",
+        "blocked-for-us-2xx-for-the-archive",
+        "block-page",
+        "error-page",
+        "unknown",
+        "redirect",
+    ],
 )
 def test_a_fresh_capture_is_good_only_for_a_real_page(status, outcome, good) -> None:
     assert is_good_capture(status, outcome) is good

@@ -27,16 +27,21 @@ def test_cdx_plain_text_has_the_exact_layout(wayback, http) -> None:
     text = http.get("/cdx/search/cdx", params={"url": "http://www.example.test/a?b=1"}).text
     assert re.fullmatch(
         r"test,example\)/a\?b=1 20200102030405 http://www\.Example\.test/a\?b=1 text/html 200 "
-        r"[A-Z2-7]{32} \d+\n", text)
+        r"[A-Z2-7]{32} \d+\n",
+        text,
+    )
 
 
 def test_cdx_json_has_the_reference_writers_layout(wayback, http) -> None:
     wayback.add_capture("http://j.test/", "20200101000000")
     wayback.add_capture("http://j.test/", "20210101000000", 404)
-    body = http.get("/cdx/search/cdx", params={"url": "http://j.test/", "output": "json",
-                                               "fl": "timestamp,statuscode"}).text
-    assert body == ('[["timestamp","statuscode"],\n["20200101000000", "200"],\n'
-                    '["20210101000000", "404"]]\n')
+    body = http.get(
+        "/cdx/search/cdx",
+        params={"url": "http://j.test/", "output": "json", "fl": "timestamp,statuscode"},
+    ).text
+    assert body == (
+        '[["timestamp","statuscode"],\n["20200101000000", "200"],\n["20210101000000", "404"]]\n'
+    )
     empty = http.get("/cdx/search/cdx", params={"url": "http://none.test/", "output": "json"})
     assert empty.text == "[]"
 
@@ -44,8 +49,10 @@ def test_cdx_json_has_the_reference_writers_layout(wayback, http) -> None:
 def test_cdx_sort_closest_and_missing_url(wayback, http) -> None:
     for ts in ("20100101000000", "20150101000000", "20200101000000"):
         wayback.add_capture("http://s.test/", ts)
-    closest = http.get("/cdx/search/cdx", params={"url": "http://s.test/", "sort": "closest",
-                                                  "closest": "20160101", "limit": "1"})
+    closest = http.get(
+        "/cdx/search/cdx",
+        params={"url": "http://s.test/", "sort": "closest", "closest": "20160101", "limit": "1"},
+    )
     assert closest.text.split()[1] == "20150101000000"
     assert http.get("/cdx/search/cdx").status_code == 400
 
@@ -53,14 +60,24 @@ def test_cdx_sort_closest_and_missing_url(wayback, http) -> None:
 def test_availability_echoes_the_request_and_reports_status(wayback, http) -> None:
     wayback.add_capture("http://v.test/", "20200101000000", 404)
     body = http.get("/wayback/available", params={"url": "v.test", "timestamp": "2021"}).json()
-    assert body == {"url": "v.test", "timestamp": "2021", "archived_snapshots": {"closest": {
-        "status": "404", "available": True, "timestamp": "20200101000000",
-        "url": "http://web.archive.org/web/20200101000000/http://v.test/"}}}
+    assert body == {
+        "url": "v.test",
+        "timestamp": "2021",
+        "archived_snapshots": {
+            "closest": {
+                "status": "404",
+                "available": True,
+                "timestamp": "20200101000000",
+                "url": "http://web.archive.org/web/20200101000000/http://v.test/",
+            }
+        },
+    }
 
 
 def test_save_accepts_multipart_bodies(wayback, http) -> None:
-    reply = http.post("/save/", headers=AUTH, files={"url": (None, "http://m.test/"),
-                                                     "capture_all": (None, "on")})
+    reply = http.post(
+        "/save/", headers=AUTH, files={"url": (None, "http://m.test/"), "capture_all": (None, "on")}
+    )
     assert re.fullmatch(r"spn2-[0-9a-f]{40}", reply.json()["job_id"])
     assert wayback.requests_of("save")[0]["options"] == {"capture_all": "on"}
 
@@ -81,8 +98,10 @@ def test_batch_status_returns_a_list_with_retry_after(wayback, http) -> None:
 
 def test_requests_beyond_the_per_minute_limit_are_refused_and_recorded(wayback, http) -> None:
     wayback.state.captures_per_minute = 2
-    codes = [http.post("/save", headers=AUTH, data={"url": f"http://l{i}.test/"}).status_code
-             for i in range(3)]
+    codes = [
+        http.post("/save", headers=AUTH, data={"url": f"http://l{i}.test/"}).status_code
+        for i in range(3)
+    ]
     assert codes == [200, 200, 429]
     assert [v["kind"] for v in wayback.violations] == ["save"]
 
@@ -94,7 +113,8 @@ def test_system_status(http) -> None:
 def test_it_runs_standalone(tmp_path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.kit.fakewayback", "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -117,6 +137,9 @@ def test_a_fake_on_its_own_port_stops_cleanly() -> None:
 
 
 def test_a_browser_accept_header_gets_the_html_form_reply(http) -> None:
-    reply = http.post("/save", data={"url": "http://h.test/"},
-                      headers={**AUTH, "Accept": "text/html,application/xhtml+xml"})
+    reply = http.post(
+        "/save",
+        data={"url": "http://h.test/"},
+        headers={**AUTH, "Accept": "text/html,application/xhtml+xml"},
+    )
     assert re.search(r'spn\.watchJob\("spn2-[0-9a-f]{40}", "/_static/",6000\)', reply.text)

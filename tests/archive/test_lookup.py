@@ -47,8 +47,7 @@ def test_availability_without_a_capture_is_none(wayback, lookup, fault) -> None:
 
 
 def test_cdx_rows_are_parsed_and_filtered_to_2xx(wayback, lookup) -> None:
-    for ts, status in [("20190101000000", 200), ("20200101000000", 404),
-                       ("20210101000000", 200)]:
+    for ts, status in [("20190101000000", 200), ("20200101000000", 404), ("20210101000000", 200)]:
         wayback.add_capture("http://c.test/page", ts, status)
     rows = lookup.captures("http://c.test/page", to_ts="20201231", limit=-1, only_2xx=True)
     assert [(r.timestamp, r.status) for r in rows] == [("20190101000000", 200)]
@@ -125,16 +124,21 @@ def test_one_cdx_lookup_is_one_request_even_over_https(hang_up_server, limiter) 
     """One look-up is one request, also over https after a dropped connection (waybackpy
     retried up to five times on its own: requests the limiter never saw)."""
     port, accepted = hang_up_server
-    settings = replace(Settings(), archive=replace(
-        ArchiveSettings(), wayback_url=f"https://127.0.0.1:{port}", request_timeout_s=3.0))
+    settings = replace(
+        Settings(),
+        archive=replace(
+            ArchiveSettings(), wayback_url=f"https://127.0.0.1:{port}", request_timeout_s=3.0
+        ),
+    )
     with pytest.raises(ArchiveUnavailable):
         Lookup(settings, limiter, threading.Event()).captures("http://c.test/")
     time.sleep(0.3)
     assert accepted[0] == 1
 
 
-def test_proxies_in_the_environment_are_never_used(wayback, hang_up_server, limiter,
-                                                     monkeypatch) -> None:
+def test_proxies_in_the_environment_are_never_used(
+    wayback, hang_up_server, limiter, monkeypatch
+) -> None:
     """HTTP_PROXY / HTTPS_PROXY / ALL_PROXY point at a server that counts connections: the
     archive look-ups go to the archive itself, never through it."""
     port, accepted = hang_up_server
@@ -142,9 +146,15 @@ def test_proxies_in_the_environment_are_never_used(wayback, hang_up_server, limi
         monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    settings = replace(Settings(), archive=replace(
-        ArchiveSettings(), wayback_url=wayback.base_url, availability_url=wayback.base_url,
-        request_timeout_s=3.0))
+    settings = replace(
+        Settings(),
+        archive=replace(
+            ArchiveSettings(),
+            wayback_url=wayback.base_url,
+            availability_url=wayback.base_url,
+            request_timeout_s=3.0,
+        ),
+    )
     wayback.add_capture("http://p.test/", "20240101000000")
     lookup = Lookup(settings, limiter, threading.Event())
     try:

@@ -40,8 +40,9 @@ def test_each_new_live_link_is_captured_exactly_once(wayback, store, clock) -> N
     assert {r["action"] for r in results} == {"captured"}
     assert all(wayback.state.new_captures[u] == 1 for u in urls)
     assert again.due == 0 and len(wayback.requests_of("save")) == 6
-    row = store.query("SELECT snapshot_url, snapshot_timestamp FROM links WHERE url = ?",
-                      [urls[0]])[0]
+    row = store.query(
+        "SELECT snapshot_url, snapshot_timestamp FROM links WHERE url = ?", [urls[0]]
+    )[0]
     assert row["snapshot_url"] == f"https://web.archive.org/web/20260101000000/{urls[0]}"
     assert row["snapshot_timestamp"] == "20260101000000"
 
@@ -92,8 +93,9 @@ def test_a_restart_mid_queue_resumes_without_loss_or_duplicates(wayback, tmp_pat
     wayback.faults.pending_polls = 10_000  # jobs stay pending until the "restart"
     settings = fast_settings(wayback, poll_timeout_s=30.0, concurrent_captures=4)
     stop = threading.Event()
-    worker = threading.Thread(target=work_archive_queue, args=(settings, first),
-                              kwargs={"clock": clock, "stop": stop})
+    worker = threading.Thread(
+        target=work_archive_queue, args=(settings, first), kwargs={"clock": clock, "stop": stop}
+    )
     worker.start()
     deadline = time.monotonic() + 10
     while len(wayback.requests_of("save")) < 4 and time.monotonic() < deadline:
@@ -142,8 +144,9 @@ def test_429_slows_the_whole_archiver_without_losing_work(wayback, store, clock,
     assert all(wayback.state.new_captures[u] == 1 for u in urls)
 
 
-def test_a_long_retry_after_ends_the_run_and_the_queue_keeps_the_work(wayback, store,
-                                                                      clock) -> None:
+def test_a_long_retry_after_ends_the_run_and_the_queue_keeps_the_work(
+    wayback, store, clock
+) -> None:
     url = "http://later.test/"
     add_link(store, url, state="alive", last_outcome="ok")
     wayback.faults.save_replies = ["429:3600"]
@@ -260,8 +263,9 @@ def test_a_capture_of_a_soft_404_is_rejected(wayback, store, clock) -> None:
     assert snap["verified"] == -1
 
 
-def test_no_capture_is_spent_on_a_link_whose_last_check_saw_a_soft_404(wayback, store,
-                                                                       clock) -> None:
+def test_no_capture_is_spent_on_a_link_whose_last_check_saw_a_soft_404(
+    wayback, store, clock
+) -> None:
     add_link(store, "http://soft.test/x", state="alive", last_outcome="soft404")
 
     _, results = run(fast_settings(wayback), store, clock)
@@ -270,8 +274,9 @@ def test_no_capture_is_spent_on_a_link_whose_last_check_saw_a_soft_404(wayback, 
     assert wayback.requests_of("save") == []
 
 
-def test_a_site_that_blocks_linkwatch_is_still_captured_by_the_archive(wayback, store,
-                                                                       clock) -> None:
+def test_a_site_that_blocks_linkwatch_is_still_captured_by_the_archive(
+    wayback, store, clock
+) -> None:
     url = "http://cloudflared.test/story"
     add_link(store, url, state="new", last_outcome="blocked")
 
@@ -282,8 +287,9 @@ def test_a_site_that_blocks_linkwatch_is_still_captured_by_the_archive(wayback, 
     assert wayback.state.new_captures[url] == 1
 
 
-def test_a_capture_not_yet_in_cdx_is_verified_later_without_a_new_capture(wayback, store,
-                                                                         clock) -> None:
+def test_a_capture_not_yet_in_cdx_is_verified_later_without_a_new_capture(
+    wayback, store, clock
+) -> None:
     url = "http://lagging.test/"
     add_link(store, url, state="alive", last_outcome="ok")
     wayback.faults.job_outcomes[url] = "lag"
@@ -320,8 +326,12 @@ def test_a_job_pending_forever_is_given_up_and_decided_by_cdx(wayback, store, cl
 
 
 # -- failing and dead links -----------------------------------------------------------------
-CAPTURES = [("20190101000000", 200), ("20200301000000", 200), ("20200601000000", 404),
-            ("20210101000000", 200)]
+CAPTURES = [
+    ("20190101000000", 200),
+    ("20200301000000", 200),
+    ("20200601000000", 404),
+    ("20210101000000", 200),
+]
 
 
 @pytest.mark.parametrize(
@@ -334,13 +344,20 @@ CAPTURES = [("20190101000000", 200), ("20200301000000", 200), ("20200601000000",
     ],
     ids=["last-before", "at-the-date", "first-after", "first-seen"],
 )
-def test_dead_link_gets_the_snapshot_the_rule_chooses(wayback, store, clock, access_date,
-                                                      expected) -> None:
+def test_dead_link_gets_the_snapshot_the_rule_chooses(
+    wayback, store, clock, access_date, expected
+) -> None:
     url = "http://rotted.test/article"
     for ts, status in CAPTURES:
         wayback.add_capture(url, ts, status)
-    add_link(store, url, state="dead", last_outcome="broken", access_date=access_date,
-             first_seen_at="2020-05-01T00:00:00+00:00")
+    add_link(
+        store,
+        url,
+        state="dead",
+        last_outcome="broken",
+        access_date=access_date,
+        first_seen_at="2020-05-01T00:00:00+00:00",
+    )
 
     _, results = run(fast_settings(wayback), store, clock)
 
@@ -349,8 +366,9 @@ def test_dead_link_gets_the_snapshot_the_rule_chooses(wayback, store, clock, acc
     assert wayback.requests_of("save") == []
 
 
-def test_a_dead_link_without_any_capture_fails_without_a_capture_attempt(wayback, store,
-                                                                        clock) -> None:
+def test_a_dead_link_without_any_capture_fails_without_a_capture_attempt(
+    wayback, store, clock
+) -> None:
     add_link(store, "http://never.test/", state="dead", last_outcome="broken")
 
     _, results = run(fast_settings(wayback), store, clock)
@@ -447,8 +465,7 @@ def test_no_request_goes_beyond_the_archive_limits(wayback, store, clock) -> Non
     wayback.state.minute_s = 0.5
     for i in range(10):
         add_link(store, f"http://many{i}.test/", state="alive", last_outcome="ok")
-    settings = fast_settings(wayback, captures_per_minute=4, cdx_per_minute=8,
-                             rate_window_s=0.5)
+    settings = fast_settings(wayback, captures_per_minute=4, cdx_per_minute=8, rate_window_s=0.5)
 
     summary, _ = run(settings, store, clock)
 
@@ -458,14 +475,14 @@ def test_no_request_goes_beyond_the_archive_limits(wayback, store, clock) -> Non
     assert saves[-1] - saves[0] >= 1.0  # 10 captures at 4 per 0.5 s need > 2 windows
 
 
-def test_max_items_bounds_the_run_and_progress_reports_each_item(wayback, store,
-                                                                 clock) -> None:
+def test_max_items_bounds_the_run_and_progress_reports_each_item(wayback, store, clock) -> None:
     for i in range(4):
         add_link(store, f"http://p{i}.test/", state="alive", last_outcome="ok")
     seen: list[tuple[int, int]] = []
 
-    summary, _ = run(fast_settings(wayback), store, clock, max_items=2,
-                     progress=lambda d, t: seen.append((d, t)))
+    summary, _ = run(
+        fast_settings(wayback), store, clock, max_items=2, progress=lambda d, t: seen.append((d, t))
+    )
 
     assert summary.handled == 2
     assert seen == [(1, 2), (2, 2)]
@@ -494,11 +511,14 @@ def test_a_used_up_daily_budget_pauses_captures_but_not_lookups(wayback, store, 
     assert archive_status(settings, store)["budget"]["user_status"]["daily_captures"] == 30000
 
 
-@pytest.mark.parametrize(("delay", "action", "status"),
-                         [(1, "captured", "done"), (3600, "queued", "submitted")],
-                         ids=["short-delay", "hours-away"])
-def test_a_delayed_capture_is_polled_or_resumed_later(wayback, store, clock, delay, action,
-                                                      status) -> None:
+@pytest.mark.parametrize(
+    ("delay", "action", "status"),
+    [(1, "captured", "done"), (3600, "queued", "submitted")],
+    ids=["short-delay", "hours-away"],
+)
+def test_a_delayed_capture_is_polled_or_resumed_later(
+    wayback, store, clock, delay, action, status
+) -> None:
     url = "http://delayed.test/"
     add_link(store, url, state="alive", last_outcome="ok")
     wayback.faults.save_replies = [f"delayed:{delay}"]
@@ -511,14 +531,14 @@ def test_a_delayed_capture_is_polled_or_resumed_later(wayback, store, clock, del
 
 
 @pytest.mark.parametrize("reply", ["502", "503", "drop"])
-def test_every_failed_submission_counts_until_max_attempts(wayback, store, clock,
-                                                           reply: str) -> None:
+def test_every_failed_submission_counts_until_max_attempts(
+    wayback, store, clock, reply: str
+) -> None:
     """A capture answered with a 5xx (or no answer at all) is an attempt: the back-off
     doubles and archive.max_attempts ends it (it used to be resubmitted forever)."""
     add_link(store, "http://fivexx.test/", state="alive", last_outcome="ok")
     wayback.faults.url_save_replies["http://fivexx.test/"] = [reply] * 10
-    settings = fast_settings(wayback, max_attempts=3, retry_backoff_s=60.0,
-                             request_timeout_s=0.5)
+    settings = fast_settings(wayback, max_attempts=3, retry_backoff_s=60.0, request_timeout_s=0.5)
     waits = []
     for _ in range(3):
         run(settings, store, clock)
@@ -532,8 +552,7 @@ def test_every_failed_submission_counts_until_max_attempts(wayback, store, clock
     assert len(wayback.requests_of("save")) == 3
 
 
-def test_a_link_that_comes_back_after_a_failed_capture_is_captured(wayback, store,
-                                                                     clock) -> None:
+def test_a_link_that_comes_back_after_a_failed_capture_is_captured(wayback, store, clock) -> None:
     """The page was down when we tried (the capture failed for good); it checks alive
     again later: it is queued as 'recovered' and captured."""
     link = add_link(store, "http://back.test/", state="alive", last_outcome="ok")

@@ -24,8 +24,13 @@ def test_a_run_full_of_faults_breaks_no_limit_and_captures_each_url_once(
     wayback.faults.pending_polls = 2
     for url in URLS:
         add_link(store, url, state="alive", last_outcome="ok")
-    settings = fast_settings(wayback, concurrent_captures=2, captures_per_minute=12,
-                             poll_interval_s=0.05, retry_backoff_s=60.0)
+    settings = fast_settings(
+        wayback,
+        concurrent_captures=2,
+        captures_per_minute=12,
+        poll_interval_s=0.05,
+        retry_backoff_s=60.0,
+    )
     results: list[dict[str, Any]] = []
     for _ in range(3):  # the retryable error and the lost reply come back on later runs
         work_archive_queue(settings, store, clock=clock, on_result=results.append)

@@ -35,8 +35,10 @@ def assert_clean(text: str) -> None:
 def test_keys_leak_nowhere_across_every_kind_of_reply(wayback, store, clock, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     faults = {
-        "http://a.test/": "error:blocked-url", "http://b.test/": "error:job-failed",
-        "http://c.test/": "success-404", "http://d.test/": "fail-but-exists",
+        "http://a.test/": "error:blocked-url",
+        "http://b.test/": "error:job-failed",
+        "http://c.test/": "success-404",
+        "http://d.test/": "fail-but-exists",
         "http://e.test/": "success",
     }
     for url, outcome in faults.items():
@@ -95,18 +97,25 @@ def test_an_error_page_that_echoes_the_keys_is_scrubbed_everywhere(
     add_link(store, "http://echo.test/", state="alive", last_outcome="ok")
     wayback.faults.save_replies = [word]
     results: list[dict[str, Any]] = []
-    summary = work_archive_queue(fast_settings(wayback), store, clock=clock,
-                                 on_result=results.append)
+    summary = work_archive_queue(
+        fast_settings(wayback), store, clock=clock, on_result=results.append
+    )
     assert results and results[0]["error"] and "***" in results[0]["error"]
     assert "You sent" in results[0]["error"]  # the rest of the message is kept
     out = tmp_path / "reports"
     settings = replace(fast_settings(wayback), report=ReportSettings(dir=str(out)))
     generate_report(settings, store, clock=clock)
-    written = "\n".join(p.read_text(encoding="utf-8", errors="replace")
-                        for p in out.rglob("*") if p.is_file())
+    written = "\n".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*") if p.is_file()
+    )
     assert "You sent" in written  # the report shows the (scrubbed) archive error
-    texts = [json.dumps(results), json.dumps(summary.to_dict()), caplog.text,
-             every_row(str(store.path)), written]
+    texts = [
+        json.dumps(results),
+        json.dumps(summary.to_dict()),
+        caplog.text,
+        every_row(str(store.path)),
+        written,
+    ]
     for text in texts:
         for secret in SECRETS:
             assert secret.lower() not in text.lower()

@@ -19,10 +19,16 @@ from tests.archive.conftest import fast_settings
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("error:user-session-limit", Retry.SESSIONS), ("error:celery", Retry.SOON),
-     ("error:soft-time-limit-exceeded", Retry.SOON), ("error:not-found", Retry.NEVER),
-     ("error:blocked-url", Retry.NEVER), ("error:too-many-daily-captures", Retry.TOMORROW),
-     ("error:max-daily-bandwidth", Retry.TOMORROW), ("error:brand-new-code", Retry.SOON)],
+    [
+        ("error:user-session-limit", Retry.SESSIONS),
+        ("error:celery", Retry.SOON),
+        ("error:soft-time-limit-exceeded", Retry.SOON),
+        ("error:not-found", Retry.NEVER),
+        ("error:blocked-url", Retry.NEVER),
+        ("error:too-many-daily-captures", Retry.TOMORROW),
+        ("error:max-daily-bandwidth", Retry.TOMORROW),
+        ("error:brand-new-code", Retry.SOON),
+    ],
     ids=lambda v: str(v),
 )
 def test_status_ext_codes_are_split_into_retry_classes(code, expected) -> None:
@@ -31,13 +37,19 @@ def test_status_ext_codes_are_split_into_retry_classes(code, expected) -> None:
 
 @pytest.mark.parametrize(
     ("message", "expected"),
-    [("You have already reached the limit of active Save Page Now sessions. Please wait.",
-      Retry.SESSIONS),
-     ("You cannot make more than 100,000 captures per day", Retry.ACCOUNT_DAILY),
-     ("You have reached your daily not-logged-in captures limit of (200,) webpages",
-      Retry.ACCOUNT_DAILY),
-     ("You need to be logged in to use Save Page Now.", Retry.AUTH),
-     ("Cannot start capture", Retry.SOON)],
+    [
+        (
+            "You have already reached the limit of active Save Page Now sessions. Please wait.",
+            Retry.SESSIONS,
+        ),
+        ("You cannot make more than 100,000 captures per day", Retry.ACCOUNT_DAILY),
+        (
+            "You have reached your daily not-logged-in captures limit of (200,) webpages",
+            Retry.ACCOUNT_DAILY,
+        ),
+        ("You need to be logged in to use Save Page Now.", Retry.AUTH),
+        ("Cannot start capture", Retry.SOON),
+    ],
     ids=["sessions", "daily", "daily-anonymous", "login", "other"],
 )
 def test_message_only_replies_are_classified(message, expected) -> None:
@@ -46,9 +58,12 @@ def test_message_only_replies_are_classified(message, expected) -> None:
 
 @pytest.mark.parametrize(
     ("message", "seconds"),
-    [("Your capture will begin in 30s.", 30.0),
-     ("The capture will start in 1 hours, 2 minutes, 3 seconds", 3723.0),
-     ("The capture will start in 5 minutes", 300.0), ("nothing here", None)],
+    [
+        ("Your capture will begin in 30s.", 30.0),
+        ("The capture will start in 1 hours, 2 minutes, 3 seconds", 3723.0),
+        ("The capture will start in 5 minutes", 300.0),
+        ("nothing here", None),
+    ],
 )
 def test_start_delay_is_read_from_the_message(message, seconds) -> None:
     assert start_delay_s(message) == seconds
@@ -87,8 +102,11 @@ def test_401_and_400_are_refusals_not_exceptions(wayback, client, reply, retry) 
     assert client.submit("http://x.test/").retry is retry
 
 
-@pytest.mark.parametrize(("reply", "after"), [("429", -1.0), ("429:7", 7.0)],
-                         ids=["without-retry-after", "with-retry-after"])
+@pytest.mark.parametrize(
+    ("reply", "after"),
+    [("429", -1.0), ("429:7", 7.0)],
+    ids=["without-retry-after", "with-retry-after"],
+)
 def test_429_raises_rate_limited(wayback, client, reply, after) -> None:
     wayback.faults.save_replies = [reply]
     with pytest.raises(ArchiveRateLimited) as info:
@@ -133,8 +151,12 @@ def test_status_replies_carry_retry_after(wayback, client) -> None:
 def test_user_status_reports_slots_and_the_daily_budget(client) -> None:
     user = client.user_status()
     assert user is not None
-    assert user.to_dict() == {"available": 8, "processing": 0, "daily_captures": 0,
-                              "daily_captures_limit": 30000}
+    assert user.to_dict() == {
+        "available": 8,
+        "processing": 0,
+        "daily_captures": 0,
+        "daily_captures_limit": 30000,
+    }
 
 
 def test_without_keys_there_is_no_user_status_and_no_authorization(wayback) -> None:

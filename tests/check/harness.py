@@ -18,14 +18,22 @@ LOOPBACK = ("127.0.0.0/8",)
 
 
 def make_settings(**check: Any) -> Settings:
-    base: dict[str, Any] = {"allow_networks": LOOPBACK, "host_interval_s": 0.0,
-                            "timeout_s": 3.0, "connect_timeout_s": 2.0}
+    base: dict[str, Any] = {
+        "allow_networks": LOOPBACK,
+        "host_interval_s": 0.0,
+        "timeout_s": 3.0,
+        "connect_timeout_s": 2.0,
+    }
     base.update(check)
     return Settings(check=CheckSettings(**base))
 
 
 def run_check(
-    url: str, settings: Settings, *, fetch_body: bool = True, clock: Clock = system_clock,
+    url: str,
+    settings: Settings,
+    *,
+    fetch_body: bool = True,
+    clock: Clock = system_clock,
     resolver: Resolver = system_resolver,
 ) -> CheckResult:
     async def go() -> CheckResult:

@@ -22,8 +22,10 @@ from tests.kit.simweb import SimWeb
 def test_results_are_recorded_as_history_state_and_schedule(
     web: SimWeb, settings: Settings, store: Store, clock: FakeClock
 ) -> None:
-    ok, gone, moved = add_links(store, [web.url(0, "/ok/rec"), web.url(0, "/status/404"),
-                                        web.url(0, "/redirect/301/ok/rec-new")])
+    ok, gone, moved = add_links(
+        store,
+        [web.url(0, "/ok/rec"), web.url(0, "/status/404"), web.url(0, "/redirect/301/ok/rec-new")],
+    )
     summary = check_links(settings, store, clock=clock)
     assert summary.checked == 3
     assert summary.by_outcome == {"ok": 1, "broken": 1, "redirected": 1}
@@ -124,8 +126,9 @@ def test_retry_after_holds_only_that_host_and_reschedules_its_links(
     web: SimWeb, store: Store, clock: FakeClock
 ) -> None:
     settings = make_settings(per_host=1)
-    held = add_links(store, [web.url(4, "/ratelimit/600"), web.url(4, "/ok/h1"),
-                             web.url(4, "/ok/h2")])
+    held = add_links(
+        store, [web.url(4, "/ratelimit/600"), web.url(4, "/ok/h1"), web.url(4, "/ok/h2")]
+    )
     other = add_links(store, [web.url(5, "/ok/o1"), web.url(5, "/ok/o2")])
     started = time.monotonic()
     summary = check_links(settings, store, clock=clock)
@@ -133,8 +136,9 @@ def test_retry_after_holds_only_that_host_and_reschedules_its_links(
     assert summary.deferred == 2
     assert web.hits(4, "/ok/h1") == []
     for link in held:
-        assert link_row(store, link)["next_check_at"] >= (clock() + timedelta(seconds=600)
-                                                          ).isoformat(timespec="seconds")
+        assert link_row(store, link)["next_check_at"] >= (
+            clock() + timedelta(seconds=600)
+        ).isoformat(timespec="seconds")
     assert all(link_row(store, link)["state"] == "alive" for link in other)
     again = check_links(settings, store, clock=clock, select="all")
     assert again.deferred == 3 and again.checked == 2
@@ -169,13 +173,26 @@ def test_progress_and_result_records_for_every_url(
     add_links(store, [web.url(2, "/ok/p1"), web.url(3, "/status/404")])
     calls: list[tuple[int, int]] = []
     records: list[dict[str, Any]] = []
-    check_links(settings, store, clock=clock, progress=lambda d, t: calls.append((d, t)),
-                on_result=records.append)
+    check_links(
+        settings,
+        store,
+        clock=clock,
+        progress=lambda d, t: calls.append((d, t)),
+        on_result=records.append,
+    )
     assert calls == [(1, 2), (2, 2)]
     assert {r["outcome"] for r in records} == {"ok", "broken"}
     for r in records:
-        assert {"url", "outcome", "status", "final_url", "redirects", "elapsed_ms", "error",
-                "state"} <= r.keys()
+        assert {
+            "url",
+            "outcome",
+            "status",
+            "final_url",
+            "redirects",
+            "elapsed_ms",
+            "error",
+            "state",
+        } <= r.keys()
     assert {r["state"] for r in records} == {"alive", "failing"}
 
 
@@ -184,8 +201,13 @@ def test_adhoc_urls_record_known_links_only(
 ) -> None:
     (known,) = add_links(store, [web.url(2, "/ok/known")])
     records: list[dict[str, Any]] = []
-    check_links(settings, store, clock=clock, on_result=records.append,
-                urls=[web.url(2, "/ok/known"), web.url(2, "/ok/stranger")])
+    check_links(
+        settings,
+        store,
+        clock=clock,
+        on_result=records.append,
+        urls=[web.url(2, "/ok/known"), web.url(2, "/ok/stranger")],
+    )
     by_url = {r["url"]: r for r in records}
     assert by_url[web.url(2, "/ok/known")]["state"] == "alive"
     assert by_url[web.url(2, "/ok/stranger")]["state"] is None
@@ -204,9 +226,17 @@ def test_doc_restricts_to_one_documents_links(
     a, b = add_links(store, [web.url(3, "/ok/in-doc"), web.url(3, "/ok/elsewhere")])
     with store.write() as db:
         doc = db["documents"].insert({"path": "articles/one.md"}).last_pk
-        db["citations"].insert({"document_id": doc, "link_id": a, "line": 3, "source": "text",
-                                "raw_url": "x", "first_seen_at": "2026-01-01T00:00:00+00:00",
-                                "last_seen_at": "2026-01-01T00:00:00+00:00"})
+        db["citations"].insert(
+            {
+                "document_id": doc,
+                "link_id": a,
+                "line": 3,
+                "source": "text",
+                "raw_url": "x",
+                "first_seen_at": "2026-01-01T00:00:00+00:00",
+                "last_seen_at": "2026-01-01T00:00:00+00:00",
+            }
+        )
     summary = check_links(settings, store, clock=clock, doc="articles/one.md")
     assert summary.checked == 1
     assert link_row(store, b)["last_checked_at"] is None
@@ -255,6 +285,7 @@ def test_a_flapping_server_is_never_declared_dead(
 
 def _resolver_without(names: dict[str, str]) -> Any:
     """A resolver that knows ``names`` and answers NXDOMAIN for every other host."""
+
     async def resolve(host: str, port: int) -> list[str]:
         if host not in names:
             raise NameNotResolved(host, "Name or service not known", permanent=True)
@@ -283,8 +314,10 @@ def test_nearly_every_host_unreachable_on_a_first_run_is_an_outage(
     web: SimWeb, settings: Settings, store: Store, clock: FakeClock
 ) -> None:
     names = {"intranet.test": web.address(0)}  # one host still answers (e.g. a local one)
-    ids = add_links(store, [f"http://intranet.test:{web.port}/ok/i"]
-                    + [f"http://gone{i}.test/a" for i in range(11)])
+    ids = add_links(
+        store,
+        [f"http://intranet.test:{web.port}/ok/i"] + [f"http://gone{i}.test/a" for i in range(11)],
+    )
     summary = check_links(settings, store, clock=clock, resolver=_resolver_without(names))
     assert summary.network_down
     assert all(link_row(store, link)["strikes"] == 0 for link in ids)
@@ -310,27 +343,38 @@ def test_a_minority_of_vanished_domains_on_a_first_run_are_strikes(
 
 @pytest.mark.parametrize("select", ["due", "all"])
 def test_large_selections_are_checked_in_chunks_each_link_once(
-    web: SimWeb, settings: Settings, store: Store, clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch, select: str,
+    web: SimWeb,
+    settings: Settings,
+    store: Store,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    select: str,
 ) -> None:
     import linkwatch.jobs.check as batch
 
     monkeypatch.setattr(batch, "CHUNK", 2)
     ids = add_links(store, [web.url(4, f"/ok/chunk-{select}{i}") for i in range(5)])
     calls: list[tuple[int, int]] = []
-    summary = check_links(settings, store, clock=clock, select=select,
-                          progress=lambda d, t: calls.append((d, t)))
+    summary = check_links(
+        settings, store, clock=clock, select=select, progress=lambda d, t: calls.append((d, t))
+    )
     assert summary.checked == 5 and calls[-1] == (5, 5)
     assert all(len(store.check_history(i)) == 1 for i in ids)
     assert check_links(settings, store, clock=clock, select=select, limit=3).checked == (
-        0 if select == "due" else 3)
+        0 if select == "due" else 3
+    )
 
 
 def test_adhoc_urls_that_are_no_urls_are_judged_before_any_request(
     settings: Settings, clock: FakeClock
 ) -> None:
     records: list[dict[str, Any]] = []
-    summary = check_links(settings, None, clock=clock, on_result=records.append,
-                          urls=["http://exa mple.com/", "http://", "ftp://x.test/f"])
+    summary = check_links(
+        settings,
+        None,
+        clock=clock,
+        on_result=records.append,
+        urls=["http://exa mple.com/", "http://", "ftp://x.test/f"],
+    )
     assert summary.by_outcome == {"invalid_url": 2, "skipped_scheme": 1}
     assert all(r["status"] is None and r["elapsed_ms"] == 0 for r in records)

@@ -61,7 +61,7 @@ def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
 
 async def _chunks(body: bytes, size: int = 16 * 1024) -> AsyncIterator[bytes]:
     for start in range(0, len(body), size):
-        yield body[start:start + size]
+        yield body[start : start + size]
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
@@ -89,32 +89,59 @@ def test_raw_bytes_are_capped_too() -> None:
 
 
 def test_fingerprint_ignores_scripts_navigation_and_whitespace() -> None:
-    a = parse_page(b"<title> A  page </title><nav>menu 1</nav><main><p>Same  text</p></main>"
-                   b"<script>var x=1</script>")
+    a = parse_page(
+        b"<title> A  page </title><nav>menu 1</nav><main><p>Same  text</p></main>"
+        b"<script>var x=1</script>"
+    )
     b = parse_page(b"<title>A page</title><nav>other menu</nav><main><p>same text</p></main>")
     assert a.title == "A page"
     assert a.content_hash == b.content_hash
 
 
-@pytest.mark.parametrize(("html", "expected"), [
-    (b"<title>404 Not Found</title><p>nothing here</p>", True),
-    (b"<title>Oops</title><h1>Page not found</h1>", True),
-    (b"<title>Seite nicht gefunden</title>", True),
-    (b"<title>Annual report</title><h1>Results 2025</h1>", False),
-    (b"<title>How to fix 404 errors</title><main>" + b"long article " * 400 + b"</main>", False),
-    (b"<title>Link rot</title><h1>404 Not Found: how the web forgets</h1><main>"
-     + b"long article " * 400 + b"</main>", False),
-    (b"<title>Essays</title><h1>Why the ether does not exist</h1><article>"
-     + b"long essay " * 400 + b"</article>", False),
-    (b"<title>404</title><p>nothing here</p>", True),
-    (b"<title>Error 404 | News</title>", True),
-    (b"<title>404 | News</title>", True),
-    (b"<title>Peugeot 404</title><h1>Peugeot 404 (1960-1975)</h1><p>A short note.</p>", False),
-    (b"<title>Area code 404</title><h1>Atlanta: area code 404</h1>", False),
-], ids=["title-404", "heading", "german", "normal", "long-article-about-404",
-        "long-article-headed-404", "long-essay-headed-does-not-exist", "bare-404",
-        "error-404", "404-pipe-site", "short-page-about-a-peugeot-404",
-        "short-page-about-area-code-404"])
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (b"<title>404 Not Found</title><p>nothing here</p>", True),
+        (b"<title>Oops</title><h1>Page not found</h1>", True),
+        (b"<title>Seite nicht gefunden</title>", True),
+        (b"<title>Annual report</title><h1>Results 2025</h1>", False),
+        (
+            b"<title>How to fix 404 errors</title><main>" + b"long article " * 400 + b"</main>",
+            False,
+        ),
+        (
+            b"<title>Link rot</title><h1>404 Not Found: how the web forgets</h1><main>"
+            + b"long article " * 400
+            + b"</main>",
+            False,
+        ),
+        (
+            b"<title>Essays</title><h1>Why the ether does not exist</h1><article>"
+            + b"long essay " * 400
+            + b"</article>",
+            False,
+        ),
+        (b"<title>404</title><p>nothing here</p>", True),
+        (b"<title>Error 404 | News</title>", True),
+        (b"<title>404 | News</title>", True),
+        (b"<title>Peugeot 404</title><h1>Peugeot 404 (1960-1975)</h1><p>A short note.</p>", False),
+        (b"<title>Area code 404</title><h1>Atlanta: area code 404</h1>", False),
+    ],
+    ids=[
+        "title-404",
+        "heading",
+        "german",
+        "normal",
+        "long-article-about-404",
+        "long-article-headed-404",
+        "long-essay-headed-does-not-exist",
+        "bare-404",
+        "error-404",
+        "404-pipe-site",
+        "short-page-about-a-peugeot-404",
+        "short-page-about-area-code-404",
+    ],
+)
 def test_not_found_wording(html: bytes, expected: bool) -> None:
     assert parse_page(html).says_not_found is expected
 
@@ -139,15 +166,25 @@ def test_requests_waiting_for_the_same_host_get_successive_turns() -> None:
     assert min(gaps) >= 0.09  # not two at the same moment
 
 
-@pytest.mark.parametrize(("original", "final", "expected"), [
-    ("http://news.example/2020/05/story", "https://news.example/", True),
-    ("http://news.example/story?id=7", "https://news.example/", True),
-    ("http://news.example/index.html", "https://news.example/", False),
-    ("http://news.example/", "https://news.example/", False),
-    ("http://news.example/?utm_source=feed", "https://news.example/", False),
-    ("http://news.example/story", "https://news.example/story/", False),
-], ids=["deep-link", "deep-link-with-query", "index-page", "home", "home-with-tracking-query",
-        "not-to-home"])
+@pytest.mark.parametrize(
+    ("original", "final", "expected"),
+    [
+        ("http://news.example/2020/05/story", "https://news.example/", True),
+        ("http://news.example/story?id=7", "https://news.example/", True),
+        ("http://news.example/index.html", "https://news.example/", False),
+        ("http://news.example/", "https://news.example/", False),
+        ("http://news.example/?utm_source=feed", "https://news.example/", False),
+        ("http://news.example/story", "https://news.example/story/", False),
+    ],
+    ids=[
+        "deep-link",
+        "deep-link-with-query",
+        "index-page",
+        "home",
+        "home-with-tracking-query",
+        "not-to-home",
+    ],
+)
 def test_which_redirects_to_the_home_page_are_soft_404s(
     original: str, final: str, expected: bool
 ) -> None:

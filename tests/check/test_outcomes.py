@@ -49,14 +49,20 @@ CASES = [
 
 
 @pytest.mark.parametrize(("path", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_outcome_of_each_behaviour(web: SimWeb, settings: Settings, path: str,
-                                   expected: Outcome) -> None:
+def test_outcome_of_each_behaviour(
+    web: SimWeb, settings: Settings, path: str, expected: Outcome
+) -> None:
     result = run_check(web.url(1, path), settings)
     assert result.outcome is expected, result
 
 
-LIVENESS = [("/ok/a", Outcome.OK), ("/head405/a", Outcome.OK), ("/status/410", Outcome.BROKEN),
-            ("/redirect/301/ok/b", Outcome.REDIRECTED), ("/challenge/a", Outcome.BLOCKED)]
+LIVENESS = [
+    ("/ok/a", Outcome.OK),
+    ("/head405/a", Outcome.OK),
+    ("/status/410", Outcome.BROKEN),
+    ("/redirect/301/ok/b", Outcome.REDIRECTED),
+    ("/challenge/a", Outcome.BLOCKED),
+]
 
 
 @pytest.mark.parametrize(("path", "expected"), LIVENESS, ids=[c[0] for c in LIVENESS])
@@ -101,15 +107,18 @@ def test_soft404_probe_can_be_switched_off(web: SimWeb) -> None:
     assert run_check(web.url(1, "/spa/no-such-page"), settings).outcome is Outcome.OK
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("ftp://example.com/file", Outcome.SKIPPED_SCHEME),
-    ("mailto:someone@example.com", Outcome.SKIPPED_SCHEME),
-    ("http://", Outcome.INVALID_URL),
-    ("http://example.com:99999/", Outcome.INVALID_URL),
-    ("http://exa mple.com/", Outcome.INVALID_URL),
-], ids=["ftp", "mailto", "no-host", "bad-port", "space-in-host"])
-def test_unusable_urls_are_never_requested(settings: Settings, url: str,
-                                          expected: Outcome) -> None:
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ftp://example.com/file", Outcome.SKIPPED_SCHEME),
+        ("mailto:someone@example.com", Outcome.SKIPPED_SCHEME),
+        ("http://", Outcome.INVALID_URL),
+        ("http://example.com:99999/", Outcome.INVALID_URL),
+        ("http://exa mple.com/", Outcome.INVALID_URL),
+    ],
+    ids=["ftp", "mailto", "no-host", "bad-port", "space-in-host"],
+)
+def test_unusable_urls_are_never_requested(settings: Settings, url: str, expected: Outcome) -> None:
     result = run_check(url, settings)
     assert result.outcome is expected
     assert result.error
@@ -129,8 +138,10 @@ def test_retry_after_seconds_and_date_are_parsed(web: SimWeb, settings: Settings
 
 
 def test_user_agent_is_honest_and_per_host(web: SimWeb) -> None:
-    settings = make_settings(contact="https://news.example/linkwatch",
-                             host_user_agents={web.address(5): "special-agent/1"})
+    settings = make_settings(
+        contact="https://news.example/linkwatch",
+        host_user_agents={web.address(5): "special-agent/1"},
+    )
     run_check(web.url(4, "/ok/ua"), settings)
     run_check(web.url(5, "/ok/ua"), settings)
     assert web.hits(4, "/ok/ua")[-1].headers["user-agent"].startswith("linkwatch/")
@@ -149,12 +160,16 @@ def test_only_gzip_and_deflate_are_accepted(web: SimWeb, settings: Settings) -> 
     assert web.hits(4, "/ok/encoding")[-1].headers["accept-encoding"] == "gzip, deflate, identity"
 
 
-@pytest.mark.parametrize(("host", "path", "expected"), [
-    (3, "/private/page", Outcome.SKIPPED_ROBOTS),
-    (3, "/ok/public", Outcome.OK),
-    (6, "/private/page", Outcome.BROKEN),  # robots.txt is 404: everything allowed
-    (7, "/ok/public", Outcome.SKIPPED_ROBOTS),  # robots.txt is 503: nothing allowed
-], ids=["disallowed", "allowed", "no-robots-txt", "robots-txt-error"])
+@pytest.mark.parametrize(
+    ("host", "path", "expected"),
+    [
+        (3, "/private/page", Outcome.SKIPPED_ROBOTS),
+        (3, "/ok/public", Outcome.OK),
+        (6, "/private/page", Outcome.BROKEN),  # robots.txt is 404: everything allowed
+        (7, "/ok/public", Outcome.SKIPPED_ROBOTS),  # robots.txt is 503: nothing allowed
+    ],
+    ids=["disallowed", "allowed", "no-robots-txt", "robots-txt-error"],
+)
 def test_robots_txt_when_honored(web: SimWeb, host: int, path: str, expected: Outcome) -> None:
     result = run_check(web.url(host, path), make_settings(honor_robots=True))
     assert result.outcome is expected
@@ -181,8 +196,9 @@ def test_an_unforeseen_error_is_an_outcome_not_a_crash(
     assert "internal error" in (result.error or "") and "resolver bug" in (result.error or "")
 
 
-@pytest.mark.parametrize("path", ["/ratelimit/120", "/unavailable/120"],
-                         ids=["429", "503-retry-after"])
+@pytest.mark.parametrize(
+    "path", ["/ratelimit/120", "/unavailable/120"], ids=["429", "503-retry-after"]
+)
 def test_a_host_that_says_wait_to_head_is_not_asked_again_with_get(
     web: SimWeb, settings: Settings, path: str
 ) -> None:

@@ -17,11 +17,30 @@ from tests.check.harness import make_settings, run_check
 from tests.kit.simweb import SimWeb
 
 REFUSED = [
-    "127.0.0.1", "10.0.0.5", "172.16.3.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+    "127.0.0.1",
+    "10.0.0.5",
+    "172.16.3.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
     "0.0.0.0",  # noqa: S104 - an address to refuse, not to bind
-    "224.0.0.1", "255.255.255.255", "192.0.2.1", "::1", "::", "fe80::1", "fc00::1",
-    "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1",
-    "64:ff9b::7f00:1", "64:ff9b::a00:5", "64:ff9b:1::a00:5", "2002:7f00:1::", "2002:a00:5::1",
+    "224.0.0.1",
+    "255.255.255.255",
+    "192.0.2.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::127.0.0.1",
+    "64:ff9b::7f00:1",
+    "64:ff9b::a00:5",
+    "64:ff9b:1::a00:5",
+    "2002:7f00:1::",
+    "2002:a00:5::1",
     "2001:0:4136:e378:8000:63bf:80ff:fffe",
 ]
 ALLOWED = ["8.8.8.8", "93.184.216.34", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]
@@ -57,11 +76,18 @@ def test_a_bad_cidr_is_a_config_error() -> None:
         AddressPolicy.from_cidrs(allow=["intranet"])
 
 
-@pytest.mark.parametrize(("host", "address"), [
-    ("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("127.1", "127.0.0.1"),
-    ("0177.0.0.1", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("[::1]", "::1"),
-    ("10.0.0.5", "10.0.0.5"),
-])
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("10.0.0.5", "10.0.0.5"),
+    ],
+)
 def test_obfuscated_ip_literals_are_recognised(host: str, address: str) -> None:
     assert literal_address(host) == ipaddress.ip_address(address)
 
@@ -129,12 +155,25 @@ def test_one_disallowed_answer_blocks_the_host(web: SimWeb) -> None:
     assert "10.0.0.5" in (result.error or "")
 
 
-@pytest.mark.parametrize("target", [
-    "http://10.0.0.5/admin", "http://2130706433/", "http://169.254.169.254/latest/meta-data/",
-    "http://[::ffff:127.0.0.1]/", "http://internal.test:{port}/ok/secret",
-    "http://{other}:{port}/ok/secret",
-], ids=["private", "decimal-loopback", "metadata", "mapped-loopback", "name-to-private",
-        "other-loopback-host"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://10.0.0.5/admin",
+        "http://2130706433/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://internal.test:{port}/ok/secret",
+        "http://{other}:{port}/ok/secret",
+    ],
+    ids=[
+        "private",
+        "decimal-loopback",
+        "metadata",
+        "mapped-loopback",
+        "name-to-private",
+        "other-loopback-host",
+    ],
+)
 def test_redirects_into_private_ranges_are_refused(web: SimWeb, target: str) -> None:
     settings = make_settings(allow_networks=(f"{web.address(0)}/32",))
     resolver = _only({"internal.test": [[web.address(1)]], web.address(0): [[web.address(0)]]})
@@ -145,9 +184,11 @@ def test_redirects_into_private_ranges_are_refused(web: SimWeb, target: str) -> 
     assert web.hits(1, "/ok/secret") == []
 
 
-@pytest.mark.parametrize(("permanent", "expected"), [(True, Outcome.BROKEN),
-                                                     (False, Outcome.NETWORK_ERROR)],
-                         ids=["nxdomain", "temporary-dns-failure"])
+@pytest.mark.parametrize(
+    ("permanent", "expected"),
+    [(True, Outcome.BROKEN), (False, Outcome.NETWORK_ERROR)],
+    ids=["nxdomain", "temporary-dns-failure"],
+)
 def test_name_resolution_failures(settings: Settings, permanent: bool, expected: Outcome) -> None:
     async def resolve(host: str, port: int) -> list[str]:
         raise NameNotResolved(host, "no such name", permanent=permanent)
@@ -157,17 +198,26 @@ def test_name_resolution_failures(settings: Settings, permanent: bool, expected:
     assert "gone.example" in (result.error or "")
 
 
-def test_env_proxies_are_ignored(web: SimWeb, settings: Settings,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_proxies_are_ignored(
+    web: SimWeb, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
     monkeypatch.setenv("ALL_PROXY", "http://10.0.0.1:3128")
     assert run_check(web.url(0, "/ok/no-proxy"), settings).outcome is Outcome.OK
 
 
-@pytest.mark.parametrize(("code", "permanent"), [
-    ("EAI_NONAME", True), ("EAI_NODATA", True), ("EAI_AGAIN", False), ("EAI_FAIL", False),
-    ("EAI_SYSTEM", False), ("EAI_MEMORY", False),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("code", "permanent"),
+    [
+        ("EAI_NONAME", True),
+        ("EAI_NODATA", True),
+        ("EAI_AGAIN", False),
+        ("EAI_FAIL", False),
+        ("EAI_SYSTEM", False),
+        ("EAI_MEMORY", False),
+    ],
+    ids=lambda v: str(v),
+)
 def test_only_a_name_that_does_not_exist_is_a_permanent_dns_failure(
     monkeypatch: pytest.MonkeyPatch, code: str, permanent: bool
 ) -> None:
@@ -190,10 +240,19 @@ def test_only_a_name_that_does_not_exist_is_a_permanent_dns_failure(
     assert asyncio.run(resolve()) is permanent
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/", "http://0177.0.0.1/", "http://0x7f.0.0.1/", "http://2130706433/",
-    "http://127.1/", "http://0x7f000001/", "http://[::ffff:127.0.0.1]/", "http://017700000001/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://0177.0.0.1/",
+        "http://0x7f.0.0.1/",
+        "http://2130706433/",
+        "http://127.1/",
+        "http://0x7f000001/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://017700000001/",
+    ],
+)
 def test_every_form_of_one_address_gets_the_same_verdict_and_reason(url: str) -> None:
     """The URL standard's host parser reads them all as 127.0.0.1, as a browser does."""
     result = run_check(url, make_settings(allow_networks=()))

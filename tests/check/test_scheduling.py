@@ -27,8 +27,13 @@ def web() -> Iterator[SimWeb]:
         yield sim
 
 
-DEAD_PATHS = ["/status/404/{n}", "/gone/{n}", "/soft404/{n}", "/redirect/301/status/404/{n}",
-              "/mortal/{n}"]
+DEAD_PATHS = [
+    "/status/404/{n}",
+    "/gone/{n}",
+    "/soft404/{n}",
+    "/redirect/301/status/404/{n}",
+    "/mortal/{n}",
+]
 
 
 def test_a_429_forever_url_on_every_host_starves_nobody_over_ten_days(
@@ -100,8 +105,9 @@ def test_a_redirect_loop_ends_as_a_loop_even_when_spacing_is_long(web: SimWeb) -
     assert result.elapsed_ms < 1500  # spacing waits are not network time
 
 
-def test_the_referee_sees_no_politeness_rule_broken(web: SimWeb, clock: FakeClock,
-                                                    tmp_path: Path) -> None:
+def test_the_referee_sees_no_politeness_rule_broken(
+    web: SimWeb, clock: FakeClock, tmp_path: Path
+) -> None:
     # fewer global slots than lanes: a lane that waited for a slot must still keep spacing
     # (the bug this guards against started requests a whole spacing early)
     settings = make_settings(per_host=2, host_interval_s=0.2, concurrency=2)
@@ -137,10 +143,17 @@ def _cli(config: Path, *args: str) -> Any:
 
 def test_adhoc_urls_left_unchecked_are_listed_and_exit_9(web: SimWeb, tmp_path: Path) -> None:
     config = tmp_path / "linkwatch.toml"
-    config.write_text('[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\n'
-                      'per_host = 1\nrun_deadline = "2s"\n', encoding="utf-8")
-    urls = [web.url(1, "/ratelimit/3600"), web.url(1, "/ok/never-a"), web.url(1, "/ok/never-b"),
-            web.url(0, "/ok/fine")]
+    config.write_text(
+        '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\n'
+        'per_host = 1\nrun_deadline = "2s"\n',
+        encoding="utf-8",
+    )
+    urls = [
+        web.url(1, "/ratelimit/3600"),
+        web.url(1, "/ok/never-a"),
+        web.url(1, "/ok/never-b"),
+        web.url(0, "/ok/fine"),
+    ]
     result = _cli(config, "check", "--format", "jsonl", *urls)
     assert result.exit_code == 9
     records = {r["url"]: r for r in map(json.loads, result.stdout.splitlines())}

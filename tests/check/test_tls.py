@@ -80,23 +80,26 @@ def check(url: str, tmp_path: Path, ca: trustme.CA | None) -> CheckResult:
     return asyncio.run(run())
 
 
-def test_a_page_behind_a_trusted_certificate_is_ok(https: str, tmp_path: Path,
-                                                   ca: trustme.CA) -> None:
+def test_a_page_behind_a_trusted_certificate_is_ok(
+    https: str, tmp_path: Path, ca: trustme.CA
+) -> None:
     result = check(https + "/article", tmp_path, ca)
     assert result.outcome is Outcome.OK
     assert result.status == 200 and result.title == "Secure /article"
 
 
-def test_an_untrusted_certificate_is_a_network_error_not_a_strike(https: str,
-                                                                  tmp_path: Path) -> None:
+def test_an_untrusted_certificate_is_a_network_error_not_a_strike(
+    https: str, tmp_path: Path
+) -> None:
     result = check(https + "/article", tmp_path, None)
     assert result.outcome is Outcome.NETWORK_ERROR
     assert result.error is not None and "certificate verify failed" in result.error
     assert not result.outcome.is_strike
 
 
-def test_a_certificate_for_another_name_is_refused(https_wrong_name: str, tmp_path: Path,
-                                                   ca: trustme.CA) -> None:
+def test_a_certificate_for_another_name_is_refused(
+    https_wrong_name: str, tmp_path: Path, ca: trustme.CA
+) -> None:
     result = check(https_wrong_name + "/article", tmp_path, ca)
     assert result.outcome is Outcome.NETWORK_ERROR
     assert result.error is not None and "certificate" in result.error.lower()

@@ -221,8 +221,10 @@ def test_report_at_adds_a_daily_report_at_that_time(tmp_path: Path) -> None:
 
 
 def test_an_archive_stage_waiting_on_a_back_off_holds_up_nothing(
-    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
-    running: Callable[[Daemon], threading.Thread]
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    monkeypatch: pytest.MonkeyPatch,
+    running: Callable[[Daemon], threading.Thread],
 ) -> None:
     """The archive sleeps out a long 429 back-off in its own lane; checks keep running."""
     release = threading.Event()
@@ -241,8 +243,11 @@ def test_an_archive_stage_waiting_on_a_back_off_holds_up_nothing(
 
 
 def test_a_store_error_is_retried_with_a_back_off_and_named_in_the_status(
-    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
-    notify_socket: NotifySocket, running: Callable[[Daemon], threading.Thread]
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    monkeypatch: pytest.MonkeyPatch,
+    notify_socket: NotifySocket,
+    running: Callable[[Daemon], threading.Thread],
 ) -> None:
     failures = []
 
@@ -256,15 +261,21 @@ def test_a_store_error_is_retried_with_a_back_off_and_named_in_the_status(
     d = Daemon(lambda: settings_for(tmp_path), env={"NOTIFY_SOCKET": str(notify_socket.path)})
     running(d)
     seen: list[str] = []
-    assert wait_for(lambda: bool(seen.extend(notify_socket.drain())) or any(
-        "store error" in m and "disk" in m for m in seen))
+    assert wait_for(
+        lambda: (
+            bool(seen.extend(notify_socket.drain()))
+            or any("store error" in m and "disk" in m for m in seen)
+        )
+    )
     assert wait_for(lambda: len(failures) >= 2, timeout=5)  # retried, the daemon alive
     assert failures[1] - failures[0] >= 0.9  # after the back-off, not at once
 
 
 def test_a_wall_clock_that_steps_back_replans_at_once(
-    tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch,
-    running: Callable[[Daemon], threading.Thread]
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    monkeypatch: pytest.MonkeyPatch,
+    running: Callable[[Daemon], threading.Thread],
 ) -> None:
     import linkwatch.daemon as daemon_module
 

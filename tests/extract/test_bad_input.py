@@ -25,7 +25,8 @@ def test_binary_files_are_skipped_with_a_warning(extract_fixture) -> None:
 def test_invalid_utf8_is_decoded_as_far_as_possible(extract_fixture) -> None:
     result = extract_fixture("invalid_utf8.md")
     assert urls(result) == [
-        "https://utf8.example.org/after-bad-byte", "https://utf8.example.org/second"
+        "https://utf8.example.org/after-bad-byte",
+        "https://utf8.example.org/second",
     ]
     assert "invalid UTF-8" in result.warnings[0].message
 
@@ -35,8 +36,10 @@ def test_control_characters_in_urls_are_handled_as_a_browser_does(extract_fixtur
     raw CR or LF can ever reach a request line; bad ports and hosts stay invalid."""
     result = extract_fixture("urls_with_control_chars.html")
     invalid = {url: reason for url, (key, reason) in result.keys.items() if key is None}
-    assert sorted(invalid.values()) == ["bad host 'exa mple.org'",
-                                        "port 99999 out of range 1-65535"]
+    assert sorted(invalid.values()) == [
+        "bad host 'exa mple.org'",
+        "port 99999 out of range 1-65535",
+    ]
     keys = {key for key, _ in result.keys.values() if key is not None}
     assert "https://ctl.example.org/aSet-Cookie:%20x=1" in keys
     assert all("\r" not in key and "\n" not in key for key in keys)
@@ -132,12 +135,24 @@ def _quick(body: bytes, **kw: int) -> float:
         b"https://p.example.org/" + b"&amp;" * 50_000 + b";",
         b"https://p.example.org/" + b")" * 200_000,
     ],
-    ids=["many-link-closers", "unclosed-backticks", "code-spans-and-urls", "many-tags",
-         "deep-brackets", "html-tag-never-closed", "html-link-tags-never-closed",
-         "html-base-tags-never-closed", "md-opened-destinations", "md-unclosed-titles",
-         "md-unclosed-destinations", "md-unclosed-angle-destinations",
-         "md-unclosed-inline-comments", "md-unclosed-declarations", "url-ending-in-entities",
-         "url-ending-in-closing-parentheses"],
+    ids=[
+        "many-link-closers",
+        "unclosed-backticks",
+        "code-spans-and-urls",
+        "many-tags",
+        "deep-brackets",
+        "html-tag-never-closed",
+        "html-link-tags-never-closed",
+        "html-base-tags-never-closed",
+        "md-opened-destinations",
+        "md-unclosed-titles",
+        "md-unclosed-destinations",
+        "md-unclosed-angle-destinations",
+        "md-unclosed-inline-comments",
+        "md-unclosed-declarations",
+        "url-ending-in-entities",
+        "url-ending-in-closing-parentheses",
+    ],
 )
 def test_pathological_documents_stay_fast(body) -> None:
     assert _quick(body, max_links=1000) < 10

@@ -72,9 +72,7 @@ def test_python_tags_are_refused(extract_fixture) -> None:
     assert "python/object" in result.warnings[0].message
 
 
-def test_an_alias_bomb_is_refused_with_a_warning_and_the_body_still_read(
-    extract_fixture
-) -> None:
+def test_an_alias_bomb_is_refused_with_a_warning_and_the_body_still_read(extract_fixture) -> None:
     started = time.monotonic()
     result = extract_fixture("yaml_alias_bomb.md")
     assert time.monotonic() - started < 2
@@ -106,9 +104,7 @@ def test_thematic_breaks_are_not_mistaken_for_front_matter() -> None:
 def test_front_matter_with_windows_line_endings() -> None:
     body = b"---\r\nlink: https://crlf.example.org/\r\n---\r\nSee https://body.example.org/\r\n"
     result = extract_document("x.md", body)
-    assert [(c.source, c.line) for c in result.citations] == [
-        ("frontmatter:link", 2), ("text", 4)
-    ]
+    assert [(c.source, c.line) for c in result.citations] == [("frontmatter:link", 2), ("text", 4)]
 
 
 def test_front_matter_with_a_plain_text_body() -> None:
@@ -119,11 +115,17 @@ def test_front_matter_with_a_plain_text_body() -> None:
 
 def test_deeply_nested_front_matter_is_cut_with_a_warning() -> None:
     depth = 900
-    body = (b"---\nsource: https://fm.example.org/\ndeep: " + b"[" * depth + b"]" * depth
-            + b"\n---\nBody https://body.example.org/\n")
+    body = (
+        b"---\nsource: https://fm.example.org/\ndeep: "
+        + b"[" * depth
+        + b"]" * depth
+        + b"\n---\nBody https://body.example.org/\n"
+    )
     result = extract_document("deep.md", body)
     assert [(c.url, c.source) for c in result.citations] == [
-        ("https://fm.example.org/", "frontmatter:source"), ("https://body.example.org/", "text")]
+        ("https://fm.example.org/", "frontmatter:source"),
+        ("https://body.example.org/", "text"),
+    ]
     assert any("nested deeper than" in w.message for w in result.warnings)
 
 
@@ -136,8 +138,9 @@ def test_front_matter_nested_too_deep_to_parse_is_body_text(opener: str) -> None
         "r = extract_document('d.md', b'---\\na: ' + deep + b'\\n---\\nBody https://b.example.org/\\n')\n"
         "print([c.url for c in r.citations], [w.message for w in r.warnings])\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=30, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 0, done.stderr[-300:]
     assert "https://b.example.org/" in done.stdout
     assert "may nest deeper than" in done.stdout

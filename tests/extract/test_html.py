@@ -123,7 +123,9 @@ def test_attribute_reference_rule() -> None:
 def test_srcset_candidates_keep_commas_inside_urls() -> None:
     value = "a.jpg 1x, https://x.example/b,c.jpg 2x,d.jpg"
     assert [u for u, _ in srcset_candidates(value)] == [
-        "a.jpg", "https://x.example/b,c.jpg", "d.jpg"
+        "a.jpg",
+        "https://x.example/b,c.jpg",
+        "d.jpg",
     ]
 
 

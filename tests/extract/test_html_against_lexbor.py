@@ -13,7 +13,8 @@ from tests.extract.conftest import FIXTURES
 
 _RESOURCE = {"stylesheet", "icon", "preload", "preconnect", "dns-prefetch", "modulepreload"}
 HTML_FIXTURES = sorted(
-    p.name for p in FIXTURES.iterdir()
+    p.name
+    for p in FIXTURES.iterdir()
     if extract_document(p.name, p.read_bytes()).format.value == "html"
 )
 
@@ -40,7 +41,8 @@ def test_attribute_urls_match_an_html5_parser(name: str) -> None:
     data = (FIXTURES / name).read_bytes()
     result = extract_document(name, data)
     ours = {
-        result.keys[c.url][0] or c.url for c in result.citations
+        result.keys[c.url][0] or c.url
+        for c in result.citations
         if "@" in c.source and c.raw.lower().startswith(("http://", "https://"))
     }
     assert ours == _lexbor_urls(data.decode("utf-8", "replace"))

@@ -21,8 +21,16 @@ from tests.extract.conftest import by_url, urls
         ("https://md.example.org/reference", "markdown:reference", "ref"),
         ("https://md.example.org/ref%20with%20space", "markdown:reference", "spaced"),
     ],
-    ids=["inline", "image", "angle-brackets-with-space", "balanced-parens", "autolink",
-         "nested-brackets", "reference", "reference-angle-brackets"],
+    ids=[
+        "inline",
+        "image",
+        "angle-brackets-with-space",
+        "balanced-parens",
+        "autolink",
+        "nested-brackets",
+        "reference",
+        "reference-angle-brackets",
+    ],
 )
 def test_markdown_link_forms(extract_fixture, url, source, text) -> None:
     result = extract_fixture("markdown_links.md")
@@ -61,10 +69,16 @@ def test_links_in_code_are_not_citations(extract_fixture) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "https://gfm.example.org/a", "https://gfm.example.org/b", "https://gfm.example.org/c",
-        "http://www.gfm.example.org/d", "https://gfm.example.org/e",
-        "https://gfm.example.org/f?q=1", "https://en.wikipedia.org/wiki/Foo_(bar)",
-        "https://gfm.example.org/g", "https://gfm.example.org/h", "https://gfm.example.org/i",
+        "https://gfm.example.org/a",
+        "https://gfm.example.org/b",
+        "https://gfm.example.org/c",
+        "http://www.gfm.example.org/d",
+        "https://gfm.example.org/e",
+        "https://gfm.example.org/f?q=1",
+        "https://en.wikipedia.org/wiki/Foo_(bar)",
+        "https://gfm.example.org/g",
+        "https://gfm.example.org/h",
+        "https://gfm.example.org/i",
     ],
 )
 def test_gfm_trailing_punctuation_rules(extract_fixture, url) -> None:
@@ -76,7 +90,7 @@ def test_gfm_autolinks_fixture_has_no_other_urls(extract_fixture) -> None:
 
 
 def test_html_blocks_in_markdown_are_read_as_html() -> None:
-    body = b"# T\n\n<div>\n<a href=\"https://block.example.org/\">x</a>\n</div>\n\n[y](https://md.example.org/)\n"
+    body = b'# T\n\n<div>\n<a href="https://block.example.org/">x</a>\n</div>\n\n[y](https://md.example.org/)\n'
     result = extract_document("x.md", body)
     assert [(c.url, c.source, c.line) for c in result.citations] == [
         ("https://block.example.org/", "a@href", 4),
@@ -85,10 +99,11 @@ def test_html_blocks_in_markdown_are_read_as_html() -> None:
 
 
 def test_inline_html_at_a_line_start_does_not_end_the_paragraph() -> None:
-    body = b"Text\n<a href=\"https://tag.example.org/\">x</a> and\n[y](https://md.example.org/)\n"
+    body = b'Text\n<a href="https://tag.example.org/">x</a> and\n[y](https://md.example.org/)\n'
     result = extract_document("x.md", body)
     assert [(c.url, c.source) for c in result.citations] == [
-        ("https://tag.example.org/", "a@href"), ("https://md.example.org/", "markdown:link")
+        ("https://tag.example.org/", "a@href"),
+        ("https://md.example.org/", "markdown:link"),
     ]
 
 
@@ -123,14 +138,18 @@ def test_unclosed_fence_hides_the_rest() -> None:
 
 def test_private_and_loopback_urls_are_extracted_for_the_checker_to_judge(extract_fixture) -> None:
     assert urls(extract_fixture("private_urls.md")) == [
-        "http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data/",
-        "http://192.168.1.1/", "http://[::1]:9000/",
+        "http://127.0.0.1:8080/admin",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://192.168.1.1/",
+        "http://[::1]:9000/",
     ]
 
 
 def test_a_footnote_is_no_reference_definition() -> None:
-    body = (b"---\nlink: https://self.example.org/post/\n---\n# T\n\nClaim.[^1]\n\n"
-            b"[^1]: Reported by https://source.example.org/a in 2020.\n")
+    body = (
+        b"---\nlink: https://self.example.org/post/\n---\n# T\n\nClaim.[^1]\n\n"
+        b"[^1]: Reported by https://source.example.org/a in 2020.\n"
+    )
     result = extract_document("x.md", body)
     assert [(c.url, c.source) for c in result.citations] == [
         ("https://self.example.org/post/", "frontmatter:link"),
@@ -139,8 +158,10 @@ def test_a_footnote_is_no_reference_definition() -> None:
 
 
 def test_indented_code_in_a_list_item_is_not_a_citation() -> None:
-    body = (b"# Steps\n\n1. Fetch the data:\n\n       curl -O https://code.example.org/data.csv\n\n"
-            b"   Then read https://docs.example.org/ for more.\n")
+    body = (
+        b"# Steps\n\n1. Fetch the data:\n\n       curl -O https://code.example.org/data.csv\n\n"
+        b"   Then read https://docs.example.org/ for more.\n"
+    )
     assert urls(extract_document("x.md", body)) == ["https://docs.example.org/"]
 
 

@@ -19,8 +19,8 @@ SAMPLES = {
     "ordered-list-continuation": "1. one\n\n    still one\n2. two\n",
     "long-fence": "````\n```\nnot closed by three\n```\n````\nafter\n",
     "html-block": "<div>\n[x](y)\n</div>\n\ntext\n",
-    "inline-tag-inside-paragraph": "Text\n<a href=\"https://x.org/\">x</a> and\n[y](z)\n",
-    "lone-tag-line-after-blank": "Text\n\n<a href=\"https://x.org/\">\n\nafter\n",
+    "inline-tag-inside-paragraph": 'Text\n<a href="https://x.org/">x</a> and\n[y](z)\n',
+    "lone-tag-line-after-blank": 'Text\n\n<a href="https://x.org/">\n\nafter\n',
     "comment-block": "<!--\n[x](y)\n-->\ntext\n",
     "list-item-indented-code": "- item\n\n      git clone https://x.org/r\n\n  text\n",
     "ordered-item-indented-code": "10. item\n\n        code\n\n    text\n",
@@ -42,8 +42,12 @@ def _lines(text: str, spans: list[tuple[int, int]]) -> set[int]:
 def test_code_lines_agree_with_markdown_it(name: str) -> None:
     text = SAMPLES[name]
     tokens = MarkdownIt("commonmark").parse(text)
-    code = {i for t in tokens if t.type in ("code_block", "fence") and t.map
-            for i in range(t.map[0] + (t.type == "fence"), t.map[1])}
+    code = {
+        i
+        for t in tokens
+        if t.type in ("code_block", "fence") and t.map
+        for i in range(t.map[0] + (t.type == "fence"), t.map[1])
+    }
     inline = {i for t in tokens if t.type == "inline" and t.map for i in range(*t.map)}
     blocks = _Blocks(text, 0, len(text))
     ours = _lines(text, blocks.paragraphs) | _lines(text, blocks.html)

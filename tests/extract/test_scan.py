@@ -25,7 +25,7 @@ def corpus(tmp_path: Path) -> Path:
     (root / "sub").mkdir(parents=True)
     (root / "a.md").write_text("[one](https://one.example.org/) and https://two.example.org/\n")
     (root / "sub" / "b.html").write_text(
-        '---\nlink: https://self.example.org/b/\ndate: 2025-03-04\n---\n'
+        "---\nlink: https://self.example.org/b/\ndate: 2025-03-04\n---\n"
         '<p><a href="https://one.example.org/#frag">again</a> <a href="rel/">rel</a></p>\n'
     )
     (root / "c.txt").write_text("Nothing to see.\n")
@@ -38,11 +38,18 @@ def test_first_scan_records_documents_links_and_citations(tmp_path, corpus, stor
     assert summary.citations_added == 5
     assert summary.links_new == 4
     links = {r["url"] for r in store.query("SELECT url FROM links")}
-    assert links == {"https://one.example.org/", "https://two.example.org/",
-                     "https://self.example.org/b/", "https://self.example.org/b/rel/"}
+    assert links == {
+        "https://one.example.org/",
+        "https://two.example.org/",
+        "https://self.example.org/b/",
+        "https://self.example.org/b/rel/",
+    }
     doc = store.query("SELECT * FROM documents WHERE path = 'corpus/sub/b.html'")[0]
     assert (doc["format"], doc["front_matter_url"], doc["access_date"]) == (
-        "html", "https://self.example.org/b/", "2025-03-04")
+        "html",
+        "https://self.example.org/b/",
+        "2025-03-04",
+    )
     assert store.scalar("SELECT fragment FROM citations WHERE text = 'again'") == "frag"
 
 
@@ -72,8 +79,9 @@ def test_changed_document_ends_the_citations_it_dropped(tmp_path, corpus, store,
     summary = scan_corpus(settings, store)
     assert (summary.documents_changed, summary.citations_ended) == (1, 1)
     ended = store.query("SELECT raw_url, ended_at FROM citations WHERE ended_at IS NOT NULL")
-    assert ended == [{"raw_url": "https://one.example.org/",
-                      "ended_at": "2026-01-02T00:00:00+00:00"}]
+    assert ended == [
+        {"raw_url": "https://one.example.org/", "ended_at": "2026-01-02T00:00:00+00:00"}
+    ]
 
 
 def test_removed_document_is_marked_and_its_citations_end(tmp_path, corpus, store) -> None:
@@ -82,8 +90,12 @@ def test_removed_document_is_marked_and_its_citations_end(tmp_path, corpus, stor
     (corpus / "sub" / "b.html").unlink()
     summary = scan_corpus(settings, store)
     assert (summary.documents_removed, summary.citations_ended) == (1, 3)
-    assert store.scalar(
-        "SELECT removed_at IS NOT NULL FROM documents WHERE path = 'corpus/sub/b.html'") == 1
+    assert (
+        store.scalar(
+            "SELECT removed_at IS NOT NULL FROM documents WHERE path = 'corpus/sub/b.html'"
+        )
+        == 1
+    )
 
 
 def test_an_emptied_corpus_changes_nothing_and_says_why(tmp_path, corpus, store) -> None:
@@ -105,7 +117,8 @@ def test_archive_url_is_recorded_against_the_original(tmp_path, store) -> None:
     (tmp_path / "corpus" / "a.md").write_text(f"[archived]({copy})\n")
     scan_corpus(_settings(tmp_path), store)
     assert store.query("SELECT url, archived_copy FROM links") == [
-        {"url": "https://gone.example.org/x", "archived_copy": copy}]
+        {"url": "https://gone.example.org/x", "archived_copy": copy}
+    ]
 
 
 def test_invalid_urls_and_warnings_are_recorded(tmp_path, store) -> None:
@@ -116,8 +129,9 @@ def test_invalid_urls_and_warnings_are_recorded(tmp_path, store) -> None:
     assert summary.links_invalid == 1
     assert summary.warnings == 2
     assert store.scalar("SELECT state FROM links") == "invalid"
-    warnings = json.loads(store.scalar(
-        "SELECT warnings FROM documents WHERE path = 'corpus/bin.dat'"))
+    warnings = json.loads(
+        store.scalar("SELECT warnings FROM documents WHERE path = 'corpus/bin.dat'")
+    )
     assert "binary" in warnings[0]["message"]
 
 
@@ -176,7 +190,10 @@ def test_a_new_extractor_version_re_reads_everything(tmp_path, corpus, store) ->
     store.set_meta("extract.version", "0")
     summary = scan_corpus(settings, store)
     assert (summary.documents_changed, summary.citations_added, summary.citations_ended) == (
-        3, 0, 0)
+        3,
+        0,
+        0,
+    )
     assert store.get_meta("extract.version") != "0"
 
 
@@ -198,7 +215,9 @@ def test_a_document_that_cannot_be_read_keeps_its_citations(
 ) -> None:
     settings = _settings(tmp_path)
     scan_corpus(settings, store)
-    (corpus / "a.md").write_text("[one](https://one.example.org/) edited, https://two.example.org/\n")
+    (corpus / "a.md").write_text(
+        "[one](https://one.example.org/) edited, https://two.example.org/\n"
+    )
 
     def denied(path: Path, max_bytes: int) -> tuple[bytes, str | None]:
         raise PermissionError(13, "Permission denied", str(path))
@@ -221,12 +240,17 @@ def test_a_file_reached_through_folder_links_is_one_document(tmp_path, corpus) -
 
 @pytest.mark.parametrize(
     ("pattern", "expected"),
-    [("corpus/*.md", ["a.md"]), ("corpus/*/*.html", ["sub/b.html"]),
-     ("corpus/**/*.html", ["sub/b.html"]), ("corpus/**", ["a.md", "c.txt", "sub/b.html"]),
-     ("corpus/[ab].*", ["a.md"])],
+    [
+        ("corpus/*.md", ["a.md"]),
+        ("corpus/*/*.html", ["sub/b.html"]),
+        ("corpus/**/*.html", ["sub/b.html"]),
+        ("corpus/**", ["a.md", "c.txt", "sub/b.html"]),
+        ("corpus/[ab].*", ["a.md"]),
+    ],
     ids=["one-folder", "one-level-down", "any-depth", "everything", "character-class"],
 )
 def test_glob_patterns(tmp_path, corpus, pattern, expected) -> None:
-    names = [p.relative_to(corpus).as_posix()
-             for p in iter_corpus_files(_settings(tmp_path, (pattern,)))]
+    names = [
+        p.relative_to(corpus).as_posix() for p in iter_corpus_files(_settings(tmp_path, (pattern,)))
+    ]
     assert names == expected

@@ -38,8 +38,14 @@ def test_fixture_formats(extract_fixture, name, fmt) -> None:
         ("Just a paragraph of words with https://x.org/ in it.", DocFormat.TEXT),
         ("", DocFormat.TEXT),
     ],
-    ids=["html-document", "html-fragment", "markdown", "markdown-opening-with-html", "text",
-         "empty"],
+    ids=[
+        "html-document",
+        "html-fragment",
+        "markdown",
+        "markdown-opening-with-html",
+        "text",
+        "empty",
+    ],
 )
 def test_body_format(body, fmt) -> None:
     assert body_format(body) is fmt

@@ -10,11 +10,16 @@ from linkwatch.urls import canonicalize
 from tests.extract.conftest import urls
 
 EXPECTED = [
-    "https://txt.example.org/quoted", "https://txt.example.org/paren",
-    "https://txt.example.org/bracket", "https://txt.example.org/sentence",
-    "https://txt.example.org/comma", "https://txt.example.org/q",
-    "https://txt.example.org/curly", "https://txt.example.org/single",
-    "https://txt.example.org/guillemets", "http://www.txt.example.org/www",
+    "https://txt.example.org/quoted",
+    "https://txt.example.org/paren",
+    "https://txt.example.org/bracket",
+    "https://txt.example.org/sentence",
+    "https://txt.example.org/comma",
+    "https://txt.example.org/q",
+    "https://txt.example.org/curly",
+    "https://txt.example.org/single",
+    "https://txt.example.org/guillemets",
+    "http://www.txt.example.org/www",
     "https://txt.example.org/Foo_(bar)",
 ]
 

@@ -59,8 +59,13 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     # -- plumbing ----------------------------------------------------------------------
-    def _send(self, status: int, body: str | bytes, ctype: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: str | bytes,
+        ctype: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -112,8 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif word in ("401",):
             self._json({"message": NOT_LOGGED_IN}, 401)
         elif word.isdigit():
-            self._send(int(word), "" if word == "520" else f"<html>{word} error</html>",
-                       "text/html")
+            self._send(
+                int(word), "" if word == "520" else f"<html>{word} error</html>", "text/html"
+            )
         elif word == "session-limit":
             self._json({"message": SESSION_LIMIT})
         elif word == "daily-limit":
@@ -121,8 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif word == "empty":
             self._json({"url": self._query().get("url", [""])[0], "archived_snapshots": {}})
         elif word == "blocked":
-            text = ("org.archive.util.io.RuntimeIOException: org.archive.wayback.exception."
-                    "AdministrativeAccessControlException: Blocked Site Error")
+            text = (
+                "org.archive.util.io.RuntimeIOException: org.archive.wayback.exception."
+                "AdministrativeAccessControlException: Blocked Site Error"
+            )
             self._send(403, text, "text/plain", {"X-Archive-Wayback-Runtime-Error": text})
         else:
             return False
@@ -134,9 +142,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _log(self, kind: str, **extra: Any) -> None:
         self._kind = kind
         self.state.referee_arrival(kind)
-        self.state.log(kind=kind, method=self.command, path=urlsplit(self.path).path,
-                       authorized=self.state.authorized(self.headers.get("Authorization")),
-                       has_auth="Authorization" in self.headers, **extra)
+        self.state.log(
+            kind=kind,
+            method=self.command,
+            path=urlsplit(self.path).path,
+            authorized=self.state.authorized(self.headers.get("Authorization")),
+            has_auth="Authorization" in self.headers,
+            **extra,
+        )
 
     # -- routes ------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802
@@ -185,8 +198,13 @@ class _Handler(BaseHTTPRequestHandler):
             st.faults.save_replies
         )
         if word and word.startswith("error:"):
-            self._json({"status": "error", "status_ext": word,
-                        "message": f"Save Page Now refused this URL ({word})."})
+            self._json(
+                {
+                    "status": "error",
+                    "status_ext": word,
+                    "message": f"Save Page Now refused this URL ({word}).",
+                }
+            )
             return
         if word == "drop-after-start":  # the job starts, the reply is lost on the way
             st.start_job(url)
@@ -198,15 +216,25 @@ class _Handler(BaseHTTPRequestHandler):
                 from urllib.parse import quote
 
                 sent = quote(sent, safe="")
-            self._json({"status": "error", "status_ext": "error:bad-request",
-                        "message": f"Bad request. You sent: {sent}; url={url}"})
+            self._json(
+                {
+                    "status": "error",
+                    "status_ext": "error:bad-request",
+                    "message": f"Bad request. You sent: {sent}; url={url}",
+                }
+            )
             return
         if word and word.startswith("delayed:"):
             job = st.start_job(url)
             secs = int(word.split(":")[1])
-            self._json({"url": url, "job_id": job.job_id,
-                        "message": f"Your capture will begin in {secs}s. The capture will "
-                                   f"start in 0 hours, 0 minutes, {secs} seconds."})
+            self._json(
+                {
+                    "url": url,
+                    "job_id": job.job_id,
+                    "message": f"Your capture will begin in {secs}s. The capture will "
+                    f"start in 0 hours, 0 minutes, {secs} seconds.",
+                }
+            )
             return
         if self._scripted(word):
             return
@@ -221,8 +249,13 @@ class _Handler(BaseHTTPRequestHandler):
         window = parse_window(within) if within else st.same_url_window_s
         running = st.running_job(url)
         if running is not None:
-            self._json({"url": url, "job_id": running.job_id,
-                        "message": "The same snapshot had been made 0 seconds ago."})
+            self._json(
+                {
+                    "url": url,
+                    "job_id": running.job_id,
+                    "message": "The same snapshot had been made 0 seconds ago.",
+                }
+            )
             return
         recent = st.recent_capture(url, window)
         if recent is not None:
@@ -238,18 +271,26 @@ class _Handler(BaseHTTPRequestHandler):
         job = st.start_job(url)
         accept = self.headers.get("Accept", "")
         if "json" not in accept and "text/html" in accept:  # the browser form (§1.3.4)
-            self._send(200, f'<html><body><h2>Saving page {url}</h2><script>spn.watchJob('
-                            f'"{job.job_id}", "/_static/",6000);</script></body></html>',
-                       "text/html; charset=utf-8")
+            self._send(
+                200,
+                f"<html><body><h2>Saving page {url}</h2><script>spn.watchJob("
+                f'"{job.job_id}", "/_static/",6000);</script></body></html>',
+                "text/html; charset=utf-8",
+            )
             return
         self._json({"url": url, "job_id": job.job_id})
 
     def _same_snapshot(self, url: str, cap: Capture, within: str) -> None:
         job = self.state.same_snapshot_job(url, cap)
         after = within or "1 hour"
-        self._json({"url": url, "job_id": job.job_id,
-                    "message": "The same snapshot had been made 2 minutes ago. You can make "
-                               f"new capture of this URL after {after}."})
+        self._json(
+            {
+                "url": url,
+                "job_id": job.job_id,
+                "message": "The same snapshot had been made 2 minutes ago. You can make "
+                f"new capture of this URL after {after}.",
+            }
+        )
 
     def _status(self, ids: list[str], batch: bool = False) -> None:
         st = self.state
@@ -284,9 +325,14 @@ class _Handler(BaseHTTPRequestHandler):
         cap = st.closest(url, ts or None)
         snaps: dict[str, Any] = {}
         if cap is not None:
-            snaps = {"closest": {"status": cap.statuscode, "available": True,
-                                 "url": f"http://web.archive.org/web/{cap.timestamp}/{cap.url}",
-                                 "timestamp": cap.timestamp}}
+            snaps = {
+                "closest": {
+                    "status": cap.statuscode,
+                    "available": True,
+                    "url": f"http://web.archive.org/web/{cap.timestamp}/{cap.url}",
+                    "timestamp": cap.timestamp,
+                }
+            }
         body: dict[str, Any] = {"url": url, "archived_snapshots": snaps}
         if ts:
             body["timestamp"] = ts
@@ -329,12 +375,12 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeWayback:
     """The fake, served from a thread on 127.0.0.1; a context manager that stops it."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None,
-                 **limits: Any) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None, **limits: Any
+    ) -> None:
         self.state = FakeState(clock=clock, **limits)
         self._stopping = threading.Event()
-        handler = type("Handler", (_Handler,), {"state": self.state,
-                                                "stopping": self._stopping})
+        handler = type("Handler", (_Handler,), {"state": self.state, "stopping": self._stopping})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -364,8 +410,9 @@ class FakeWayback:
         return self.state.add_capture(url, timestamp, status)
 
     def start(self) -> FakeWayback:
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -394,12 +441,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret", default="test-secret")
     parser.add_argument("--anonymous", action="store_true", help="allow captures without keys")
     parser.add_argument("--pending-polls", type=int, default=1)
-    parser.add_argument("--no-retry-after", action="store_true",
-                        help="status replies without Retry-After: 6 (fast polling)")
+    parser.add_argument(
+        "--no-retry-after",
+        action="store_true",
+        help="status replies without Retry-After: 6 (fast polling)",
+    )
     args = parser.parse_args(argv)
-    wb = FakeWayback(host=args.host, port=args.port, minute_s=args.minute_s,
-                     captures_per_minute=args.captures_per_minute,
-                     cdx_per_minute=args.cdx_per_minute, keys=(args.access, args.secret))
+    wb = FakeWayback(
+        host=args.host,
+        port=args.port,
+        minute_s=args.minute_s,
+        captures_per_minute=args.captures_per_minute,
+        cdx_per_minute=args.cdx_per_minute,
+        keys=(args.access, args.secret),
+    )
     wb.faults.require_auth = not args.anonymous
     wb.faults.pending_polls = args.pending_polls
     if args.no_retry_after:

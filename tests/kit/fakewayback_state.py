@@ -27,7 +27,7 @@ def wayback_ts(at: datetime) -> str:
 
 def parse_ts(ts: str) -> datetime:
     """A 1-14 digit Wayback timestamp; missing month/day are 01, the rest 0."""
-    full = ts[:14] + "00000101000000"[len(ts[:14]):]
+    full = ts[:14] + "00000101000000"[len(ts[:14]) :]
     return datetime.strptime(full, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
 
 
@@ -68,8 +68,15 @@ class Capture:
         return "".join(alphabet[b % 32] for b in raw[:32]).ljust(32, "A")[:32]
 
     def cdx_row(self) -> list[str]:
-        return [surt(self.url), self.timestamp, self.url, self.mimetype, self.statuscode,
-                self.digest, str(1000 + len(self.url))]
+        return [
+            surt(self.url),
+            self.timestamp,
+            self.url,
+            self.mimetype,
+            self.statuscode,
+            self.digest,
+            str(1000 + len(self.url)),
+        ]
 
 
 @dataclass
@@ -158,8 +165,9 @@ class FakeState:
         self.daily_captures = 0
 
     # -- setup helpers for tests -------------------------------------------------------
-    def add_capture(self, url: str, timestamp: str | datetime, status: int | str = 200,
-                    *, visible: bool = True) -> Capture:
+    def add_capture(
+        self, url: str, timestamp: str | datetime, status: int | str = 200, *, visible: bool = True
+    ) -> Capture:
         ts = timestamp if isinstance(timestamp, str) else wayback_ts(timestamp)
         cap = Capture(url, ts, str(status), visible=visible)
         with self.lock:
@@ -186,7 +194,8 @@ class FakeState:
     def over_limit(self, kind: str) -> bool:
         """Count this request in its per-minute window; True (and a violation) if over."""
         times, limit = (
-            (self._save_times, self.captures_per_minute) if kind == "save"
+            (self._save_times, self.captures_per_minute)
+            if kind == "save"
             else (self._cdx_times, self.cdx_per_minute)
         )
         now = time.monotonic()
@@ -207,8 +216,7 @@ class FakeState:
         """A 429 with ``Retry-After: seconds`` went out for ``kind``."""
         group = self.WINDOW_GROUPS.get(kind, kind)
         with self.lock:
-            self.windows[group] = max(self.windows.get(group, 0.0),
-                                      time.monotonic() + seconds)
+            self.windows[group] = max(self.windows.get(group, 0.0), time.monotonic() + seconds)
 
     def referee_arrival(self, kind: str) -> None:
         """A request of ``kind`` arrived: inside its kind's 429 window is a violation."""
@@ -217,8 +225,13 @@ class FakeState:
         with self.lock:
             until = self.windows.get(group, 0.0)
             if now < until:
-                self.violations.append({"kind": f"{group} during its 429 window", "t": now,
-                                        "early_s": round(until - now, 3)})
+                self.violations.append(
+                    {
+                        "kind": f"{group} during its 429 window",
+                        "t": now,
+                        "early_s": round(until - now, 3),
+                    }
+                )
 
     def authorized(self, header: str | None) -> bool:
         return header == f"LOW {self.keys[0]}:{self.keys[1]}"
@@ -278,12 +291,17 @@ class FakeState:
             if job is None:
                 return {"job_id": job_id, "resources": [], "status": "pending"}
             job.polls += 1
-            pending = job.outcome == "pending-forever" or (
-                job.polls <= self.faults.pending_polls and job.outcome != "existing"
-            ) or time.monotonic() < job.final_at
+            pending = (
+                job.outcome == "pending-forever"
+                or (job.polls <= self.faults.pending_polls and job.outcome != "existing")
+                or time.monotonic() < job.final_at
+            )
             if pending:
-                return {"status": "pending", "job_id": job_id,
-                        "resources": [job.url + "static/app.js"]}
+                return {
+                    "status": "pending",
+                    "job_id": job_id,
+                    "resources": [job.url + "static/app.js"],
+                }
             if not job.delivered:
                 job.delivered = True
                 self._complete(job)
@@ -294,8 +312,12 @@ class FakeState:
         polls): a look-up sees the capture of a job that ran for ``url``."""
         now = time.monotonic()
         for job in self.jobs.values():
-            if (job.url == url and not job.delivered and now >= job.final_at
-                    and job.outcome not in ("pending-forever", "existing")):
+            if (
+                job.url == url
+                and not job.delivered
+                and now >= job.final_at
+                and job.outcome not in ("pending-forever", "existing")
+            ):
                 job.delivered = True
                 self._complete(job)
 
@@ -311,21 +333,36 @@ class FakeState:
     def _final_reply(self, job: Job) -> dict[str, Any]:
         if job.outcome.startswith("error:") or job.outcome == "fail-but-exists":
             code = job.outcome if job.outcome.startswith("error:") else "error:job-failed"
-            return {"status": "error", "status_ext": code, "job_id": job.job_id,
-                    "exception": "fake", "resources": [],
-                    "message": f"Capture failed ({code}) (HTTP status=500)."}
+            return {
+                "status": "error",
+                "status_ext": code,
+                "job_id": job.job_id,
+                "exception": "fake",
+                "resources": [],
+                "message": f"Capture failed ({code}) (HTTP status=500).",
+            }
         http_status = 404 if job.outcome == "success-404" else 200
-        return {"status": "success", "job_id": job.job_id, "original_url": job.final_url,
-                "timestamp": job.timestamp, "duration_sec": 1.5,
-                "resources": [job.final_url], "outlinks": ["https://example.org/"],
-                "http_status": http_status, "counters": {"embeds": 1, "outlinks": 1},
-                "first_archive": len(self.captures_of(job.final_url, visible_only=False)) <= 1}
+        return {
+            "status": "success",
+            "job_id": job.job_id,
+            "original_url": job.final_url,
+            "timestamp": job.timestamp,
+            "duration_sec": 1.5,
+            "resources": [job.final_url],
+            "outlinks": ["https://example.org/"],
+            "http_status": http_status,
+            "counters": {"embeds": 1, "outlinks": 1},
+            "first_archive": len(self.captures_of(job.final_url, visible_only=False)) <= 1,
+        }
 
     def user_status(self) -> dict[str, int]:
         active = self.active_jobs()
-        return {"available": max(0, self.concurrent_sessions - active),
-                "daily_captures": self.daily_captures,
-                "daily_captures_limit": self.daily_captures_limit, "processing": active}
+        return {
+            "available": max(0, self.concurrent_sessions - active),
+            "daily_captures": self.daily_captures,
+            "daily_captures_limit": self.daily_captures_limit,
+            "processing": active,
+        }
 
     # -- look-ups ---------------------------------------------------------------------------
     def closest(self, url: str, timestamp: str | None) -> Capture | None:

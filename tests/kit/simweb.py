@@ -86,8 +86,13 @@ TRICKLE_INTERVAL_S = 0.5
 TRICKLE_MAX_S = 600.0
 ENDLESS_MAX_BYTES = 2 * 1024**3
 BOMB_INFLATED = 100 * 1024 * 1024
-REDIRECT_REASONS = {301: "Moved Permanently", 302: "Found", 303: "See Other",
-                    307: "Temporary Redirect", 308: "Permanent Redirect"}
+REDIRECT_REASONS = {
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+}
 
 _bomb: bytes | None = None
 _bomb_lock = threading.Lock()
@@ -142,9 +147,11 @@ def home(host: int) -> bytes:
     return page(f"Home of host {host}", f"Welcome to host {host}, the front page.")
 
 
-APP_SHELL = (b"<!doctype html><html><head><title>News App</title><script src=/app.js>"
-             b"</script></head><body><div id=root></div><noscript>You need to enable "
-             b"JavaScript to run this app.</noscript></body></html>")
+APP_SHELL = (
+    b"<!doctype html><html><head><title>News App</title><script src=/app.js>"
+    b"</script></head><body><div id=root></div><noscript>You need to enable "
+    b"JavaScript to run this app.</noscript></body></html>"
+)
 NOT_FOUND_PAGE = page("Page not found", "Sorry, the page you are looking for does not exist.")
 
 
@@ -202,14 +209,23 @@ class SimWeb:
             self.reset()
             body = b"{}"
         else:
-            found = self.violations(float(query.get("interval_s", "0")),
-                                    int(query.get("per_host", "1000000")),
-                                    float(query.get("slack_s", "0.005")))
-            body = json.dumps({"requests": self.total_requests,
-                               "paths": sorted(f"{FIRST_OCTET + h}|{p}" for h, p in self.paths),
-                               "violations": len(found), "examples": found[:5]}).encode()
-        return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            found = self.violations(
+                float(query.get("interval_s", "0")),
+                int(query.get("per_host", "1000000")),
+                float(query.get("slack_s", "0.005")),
+            )
+            body = json.dumps(
+                {
+                    "requests": self.total_requests,
+                    "paths": sorted(f"{FIRST_OCTET + h}|{p}" for h, p in self.paths),
+                    "violations": len(found),
+                    "examples": found[:5],
+                }
+            ).encode()
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
 
     def violations(self, interval_s: float, per_host: int, slack_s: float = 0.005) -> list[str]:
         """The referee: every time a client broke a host's politeness rules (two request
@@ -332,7 +348,11 @@ class SimWeb:
             writer.transport.abort() if writer.transport.is_closing() else writer.close()
 
     async def _answer(
-        self, host: int, method: str, target: str, headers: dict[str, str],
+        self,
+        host: int,
+        method: str,
+        target: str,
+        headers: dict[str, str],
         writer: asyncio.StreamWriter,
     ) -> bool:
         parts = urlsplit(target)
@@ -370,8 +390,10 @@ class SimWeb:
             await writer.drain()
             return False
         if path.startswith("/trickle/"):
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                         b"Content-Length: 100000\r\n\r\n<html><title>slow</title>")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                b"Content-Length: 100000\r\n\r\n<html><title>slow</title>"
+            )
             await self._dribble(writer, b"x")
             return False
         if path.startswith("/trickle-headers/"):
@@ -392,8 +414,9 @@ class SimWeb:
             await asyncio.sleep(TRICKLE_INTERVAL_S)
 
     async def _endless(self, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"<p>" + b"more " * 3000 + b"</p>"
         framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
         sent = 0
@@ -402,8 +425,14 @@ class SimWeb:
             await writer.drain()
             sent += len(framed)
 
-    def _route(self, host: int, method: str, path: str, query: dict[str, str],
-               headers: dict[str, str] | None = None) -> Reply:
+    def _route(
+        self,
+        host: int,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         seg = path.split("/")
         top = seg[1] if len(seg) > 1 else ""
         name = "/".join(seg[2:])
@@ -461,8 +490,11 @@ class SimWeb:
             return Reply(302, headers={"Location": "/loop/b" if name == "a" else "/loop/a"})
         if top == "chain" and seg[2].isdigit():
             n = int(seg[2])
-            return Reply(200, page("end", "end of chain")) if n <= 0 else Reply(
-                302, headers={"Location": f"/chain/{n - 1}"})
+            return (
+                Reply(200, page("end", "end of chain"))
+                if n <= 0
+                else Reply(302, headers={"Location": f"/chain/{n - 1}"})
+            )
         if top == "soft404":
             return Reply(200, NOT_FOUND_PAGE)
         if top == "shell":
@@ -472,14 +504,19 @@ class SimWeb:
                 return Reply(200, page(f"Page {name}", f"A real article called {name}."))
             return Reply(200, home(host))
         if top == "challenge":
-            return Reply(403, page("Just a moment...", "Checking your browser"),
-                         {"cf-mitigated": "challenge"})
+            return Reply(
+                403,
+                page("Just a moment...", "Checking your browser"),
+                {"cf-mitigated": "challenge"},
+            )
         if top in ("ratelimit", "ratelimit-date", "unavailable") and seg[2].isdigit():
             seconds = int(seg[2])
-            after = str(seconds) if top != "ratelimit-date" else email.utils.formatdate(
-                time.time() + seconds, usegmt=True)
-            return Reply(503 if top == "unavailable" else 429, b"slow down",
-                         {"Retry-After": after})
+            after = (
+                str(seconds)
+                if top != "ratelimit-date"
+                else email.utils.formatdate(time.time() + seconds, usegmt=True)
+            )
+            return Reply(503 if top == "unavailable" else 429, b"slow down", {"Retry-After": after})
         if top == "flap":
             self._counters[(host, name)] += 1
             up = self._counters[(host, name)] % 2 == 1
@@ -490,8 +527,10 @@ class SimWeb:
             body = gzip.compress(article(host, name))
             return Reply(200, body, {"Content-Encoding": "gzip"})
         if top == "cookie" and name == "set":
-            return Reply(302, headers={"Location": query["to"],
-                                       "Set-Cookie": "session=secret-of-host; Path=/"})
+            return Reply(
+                302,
+                headers={"Location": query["to"], "Set-Cookie": "session=secret-of-host; Path=/"},
+            )
         return Reply(404, page("Not Found", "404 not found"))
 
 
@@ -505,8 +544,10 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     with SimWeb(hosts=args.hosts, latency_ms=args.latency_ms, port=args.port) as web:
-        info: dict[str, Any] = {"port": web.port,
-                                "hosts": [web.address(i) for i in range(args.hosts)]}
+        info: dict[str, Any] = {
+            "port": web.port,
+            "hosts": [web.address(i) for i in range(args.hosts)],
+        }
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
         while not done.wait(0.2):

@@ -19,5 +19,7 @@ def rdb(store: Store, clock: Any) -> ReportDB:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(report=ReportSettings(dir=str(tmp_path / "reports"), title="Test report"),
-                    base_dir=str(tmp_path))
+    return Settings(
+        report=ReportSettings(dir=str(tmp_path / "reports"), title="Test report"),
+        base_dir=str(tmp_path),
+    )

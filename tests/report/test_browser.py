@@ -19,8 +19,13 @@ from tests.report.example import ReportDB, populate_example
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package "chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 CSP_PROBE = """
 window.__cspViolations = [];
@@ -32,8 +37,10 @@ document.addEventListener("securitypolicyviolation",
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no browser at {CHROMIUM}: install Debian's package 'chromium' "
-                    "(apt-get install chromium); the test never downloads one")
+        pytest.skip(
+            f"no browser at {CHROMIUM}: install Debian's package 'chromium' "
+            "(apt-get install chromium); the test never downloads one"
+        )
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -52,14 +59,19 @@ def report_dir(rdb: ReportDB, settings: Settings) -> Path:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  java_script_enabled=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=True)
     context.route("http*://**/*", lambda route: route.abort())  # never the network
     tab = context.new_page()
     tab.set_default_timeout(5000)
     problems: list[str] = []
-    tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-           if m.type in ("error", "warning") else None)
+    tab.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     tab.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     tab.add_init_script(CSP_PROBE)

@@ -32,7 +32,9 @@ def test_dead_links_come_before_failing_ones(rdb: ReportDB, settings: Settings) 
     _cited(rdb, "https://b.example/", "dead", failing_since="2025-12-20T00:00:00+00:00")
     _cited(rdb, "https://c.example/", "alive")
     assert [lk.url for lk in _model(rdb, settings).problems] == [
-        "https://b.example/", "https://a.example/"]
+        "https://b.example/",
+        "https://a.example/",
+    ]
 
 
 def test_every_citing_document_and_line_is_attached(rdb: ReportDB, settings: Settings) -> None:
@@ -41,7 +43,9 @@ def test_every_citing_document_and_line_is_attached(rdb: ReportDB, settings: Set
         rdb.cite(rdb.document(path), link, line, f"cited in {path}")
     cites = _model(rdb, settings).problems[0].citations
     assert [(c.document, c.line, c.text) for c in cites] == [
-        ("one.md", 4, "cited in one.md"), ("two.md", 9, "cited in two.md")]
+        ("one.md", 4, "cited in one.md"),
+        ("two.md", 9, "cited in two.md"),
+    ]
 
 
 def test_ended_citations_and_removed_documents_are_left_out(
@@ -76,7 +80,9 @@ def test_newly_dead_and_recovered_are_since_the_previous_report(
     summary = _model(rdb, settings).summary
     assert [lk.url for lk in summary.newly_dead] == ["https://new.example/"]
     assert sorted(lk.url for lk in summary.newly_recovered) == [
-        "https://back.example/", "https://flap.example/"]
+        "https://back.example/",
+        "https://flap.example/",
+    ]
     assert summary.previous_at == iso(days_ago(rdb.clock, 1))
 
 
@@ -92,10 +98,17 @@ def test_checks_done_since_the_previous_report(rdb: ReportDB, settings: Settings
 
 
 def test_snapshot_is_the_chosen_wayback_copy(rdb: ReportDB, settings: Settings) -> None:
-    _cited(rdb, "https://a.example/", "dead", snapshot_url=WB + "https://a.example/",
-           snapshot_timestamp="20200101000000")
+    _cited(
+        rdb,
+        "https://a.example/",
+        "dead",
+        snapshot_url=WB + "https://a.example/",
+        snapshot_timestamp="20200101000000",
+    )
     assert _model(rdb, settings).links[0].snapshot == {
-        "url": WB + "https://a.example/", "timestamp": "20200101000000"}
+        "url": WB + "https://a.example/",
+        "timestamp": "20200101000000",
+    }
 
 
 def test_an_archived_copy_a_citation_used_counts_as_snapshot(
@@ -103,7 +116,9 @@ def test_an_archived_copy_a_citation_used_counts_as_snapshot(
 ) -> None:
     _cited(rdb, "https://a.example/", "dead", archived_copy=WB + "https://a.example/")
     assert _model(rdb, settings).links[0].snapshot == {
-        "url": WB + "https://a.example/", "timestamp": "20200101000000"}
+        "url": WB + "https://a.example/",
+        "timestamp": "20200101000000",
+    }
 
 
 def test_a_non_wayback_snapshot_is_no_snapshot(rdb: ReportDB, settings: Settings) -> None:
@@ -122,12 +137,20 @@ def test_archive_coverage_leaves_invalid_links_out(rdb: ReportDB, settings: Sett
 
 
 def test_redirected_links_carry_their_new_address(rdb: ReportDB, settings: Settings) -> None:
-    _cited(rdb, "https://a.example/old", last_outcome="redirected", redirect_permanent=1,
-           last_final_url="https://a.example/new")
+    _cited(
+        rdb,
+        "https://a.example/old",
+        last_outcome="redirected",
+        redirect_permanent=1,
+        last_final_url="https://a.example/new",
+    )
     _cited(rdb, "https://b.example/", last_outcome="ok")
     [moved] = _model(rdb, settings).redirected
     assert (moved.url, moved.final_url, moved.permanent_redirect) == (
-        "https://a.example/old", "https://a.example/new", True)
+        "https://a.example/old",
+        "https://a.example/new",
+        True,
+    )
 
 
 def test_evidence_timeline_is_the_last_outcomes_oldest_first(
@@ -138,7 +161,7 @@ def test_evidence_timeline_is_the_last_outcomes_oldest_first(
     for i, outcome in enumerate(outcomes):
         rdb.check(link, days_ago(rdb.clock, 10 - i), outcome)
     timeline = _model(rdb, settings).problems[0].timeline
-    assert [c.outcome for c in timeline] == outcomes[-settings.report.timeline:]
+    assert [c.outcome for c in timeline] == outcomes[-settings.report.timeline :]
 
 
 def test_domains_rank_the_sites_that_rot_most_first(rdb: ReportDB, settings: Settings) -> None:
@@ -148,7 +171,10 @@ def test_domains_rank_the_sites_that_rot_most_first(rdb: ReportDB, settings: Set
     _cited(rdb, "https://blocks.example/1", "unverifiable", last_outcome="blocked")
     domains = _model(rdb, settings).domains
     assert [(d.host, d.dead, d.failing, d.blocked) for d in domains] == [
-        ("rot.example", 1, 1, 0), ("blocks.example", 0, 0, 1), ("fine.example", 0, 0, 0)]
+        ("rot.example", 1, 1, 0),
+        ("blocks.example", 0, 0, 1),
+        ("fine.example", 0, 0, 0),
+    ]
     assert domains[0].rot == 100.0
 
 
@@ -158,7 +184,11 @@ def test_documents_show_their_citation_health(rdb: ReportDB, settings: Settings)
         rdb.cite(doc, rdb.link(f"https://x.example/{i}", state), i + 1)
     [view] = _model(rdb, settings).documents
     assert (view.states["dead"], view.states["failing"], view.problems, view.health) == (
-        1, 1, 2, 50.0)
+        1,
+        1,
+        2,
+        50.0,
+    )
 
 
 def test_trend_counts_checks_per_day_by_kind(rdb: ReportDB, settings: Settings) -> None:
@@ -180,8 +210,10 @@ def test_trend_starts_at_the_first_check_but_shows_two_weeks(
     rdb.check(link, days_ago(rdb.clock, 40), "ok")
     rdb.check(link, days_ago(rdb.clock, 15), "ok")
     assert len(_model(rdb, settings).trend) == 41
-    assert len(_model(rdb, replace(settings, report=replace(
-        settings.report, trend_days=20))).trend) == 16
+    assert (
+        len(_model(rdb, replace(settings, report=replace(settings.report, trend_days=20))).trend)
+        == 16
+    )
 
 
 def test_trend_of_a_new_installation_shows_two_weeks(rdb: ReportDB, settings: Settings) -> None:
@@ -197,8 +229,11 @@ def test_archive_queue_and_budget_figures(rdb: ReportDB, settings: Settings) -> 
     summary = _model(rdb, settings).summary
     assert summary.queue == {"failed": 1, "pending": 1}
     assert summary.archive_meta == {
-        "free capture slots": "4", "captures in progress": "1",
-        "captures today": "37 of 100000", "as of": "2025-12-31T21:36:00+00:00"}
+        "free capture slots": "4",
+        "captures in progress": "1",
+        "captures today": "37 of 100000",
+        "as of": "2025-12-31T21:36:00+00:00",
+    }
     assert summary.queue_errors[0]["last_error"].startswith("job failed")
 
 
@@ -207,8 +242,16 @@ def test_a_document_lists_the_citations_to_act_on(rdb: ReportDB, settings: Setti
     states = ["dead", "alive", "failing", "unverifiable", "invalid", "new"]
     for i, state in enumerate(states):
         rdb.cite(doc, rdb.link(f"https://x.example/{i}", state), i + 1)
-    rdb.cite(doc, rdb.link("https://x.example/moved", "alive", last_outcome="redirected",
-                           last_final_url="https://x.example/new"), 9)
+    rdb.cite(
+        doc,
+        rdb.link(
+            "https://x.example/moved",
+            "alive",
+            last_outcome="redirected",
+            last_final_url="https://x.example/new",
+        ),
+        9,
+    )
     [view] = _model(rdb, settings).documents
     assert [c.line for c, _link in view.attention] == [1, 3, 4, 5, 9]
 
@@ -221,7 +264,8 @@ def test_unknown_and_non_json_archive_figures_are_shown_as_they_are(
     rdb.store.set_meta("archive.cleared", None)
     assert _model(rdb, settings).summary.archive_meta == {
         "paused (rate limited) until": "2026-01-01T01:00:00+00:00",
-        "something_new": "{not json"}
+        "something_new": "{not json",
+    }
 
 
 def test_newly_dead_and_recovered_compare_with_the_state_at_the_previous_report(
@@ -247,10 +291,21 @@ def test_links_checked_but_still_new_say_why_instead_of_new(
     """A link refused by the address policy is "not checked: <why>" from the first run;
     one that only got inconclusive answers is "inconclusive", never "new" (which reads as
     "not checked yet")."""
-    _cited(rdb, "http://10.0.1.1/intranet", "new", last_outcome="skipped_policy",
-           last_error="address 10.0.1.1 is private, not public")
-    _cited(rdb, "https://blocks.example/", "new", last_outcome="blocked", last_status=403,
-           last_error="HTTP 403")
+    _cited(
+        rdb,
+        "http://10.0.1.1/intranet",
+        "new",
+        last_outcome="skipped_policy",
+        last_error="address 10.0.1.1 is private, not public",
+    )
+    _cited(
+        rdb,
+        "https://blocks.example/",
+        "new",
+        last_outcome="blocked",
+        last_status=403,
+        last_error="HTTP 403",
+    )
     _cited(rdb, "https://fresh.example/", "new")
     model = _model(rdb, settings)
     views = {lk.url: lk for lk in model.links}
@@ -266,11 +321,24 @@ def test_links_checked_but_still_new_say_why_instead_of_new(
 
 
 def test_the_why_text_never_repeats_the_status(rdb: ReportDB, settings: Settings) -> None:
-    _cited(rdb, "https://gone.example/", "failing", last_outcome="broken", last_status=404,
-           last_error="HTTP 404")
-    _cited(rdb, "https://cf.example/", "unverifiable", last_outcome="blocked", last_status=403,
-           last_error="HTTP 403: bot challenge (cf-mitigated)")
+    _cited(
+        rdb,
+        "https://gone.example/",
+        "failing",
+        last_outcome="broken",
+        last_status=404,
+        last_error="HTTP 404",
+    )
+    _cited(
+        rdb,
+        "https://cf.example/",
+        "unverifiable",
+        last_outcome="blocked",
+        last_status=403,
+        last_error="HTTP 403: bot challenge (cf-mitigated)",
+    )
     views = {lk.url: lk for lk in _model(rdb, settings).links}
     assert views["https://gone.example/"].reason == "not found or gone (HTTP 404)"
     assert views["https://cf.example/"].reason == (
-        "blocked us (HTTP 403): bot challenge (cf-mitigated)")
+        "blocked us (HTTP 403): bot challenge (cf-mitigated)"
+    )

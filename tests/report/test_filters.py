@@ -45,15 +45,26 @@ def test_only_http_and_https_urls_become_hrefs(value: object) -> None:
     [
         ("https://example.org/a?b=c", "https://example.org/a?b=c"),
         ("HTTPS://WWW.Example.ORG:443/x", "https://www.example.org/x"),
-        ('https://example.org/"onmouseover="alert(1)', "https://example.org/%22onmouseover=%22alert(1)"),
+        (
+            'https://example.org/"onmouseover="alert(1)',
+            "https://example.org/%22onmouseover=%22alert(1)",
+        ),
         ("https://example.org/<script>", "https://example.org/%3Cscript%3E"),
         ("http://bücher.example/katalog", "http://xn--bcher-kva.example/katalog"),
         ("https://example.org/\u202etxt.exe", "https://example.org/%E2%80%AEtxt.exe"),
         ("http://exa\nmple.com/", "http://example.com/"),
         ("http://evil.example\\@good.example/", "http://evil.example/@good.example/"),
     ],
-    ids=["plain", "normalised", "quote-encoded", "angle-brackets-encoded", "idn-punycode",
-         "bidi-encoded", "newline-dropped-as-a-browser-does", "backslash-is-a-slash"],
+    ids=[
+        "plain",
+        "normalised",
+        "quote-encoded",
+        "angle-brackets-encoded",
+        "idn-punycode",
+        "bidi-encoded",
+        "newline-dropped-as-a-browser-does",
+        "backslash-is-a-slash",
+    ],
 )
 def test_hrefs_are_reserialised(value: str, expected: str) -> None:
     assert safe_href(value) == expected
@@ -113,9 +124,27 @@ def test_undecodable_host_is_shown_ascii_escaped() -> None:
 
 @pytest.mark.parametrize(
     "char",
-    ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
-     "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\ufeff", "\u2028", "\u2029", "\u00ad",
-     "\U000e0041"],
+    [
+        "\u202a",
+        "\u202b",
+        "\u202c",
+        "\u202d",
+        "\u202e",
+        "\u2066",
+        "\u2067",
+        "\u2068",
+        "\u2069",
+        "\u200b",
+        "\u200c",
+        "\u200d",
+        "\u200e",
+        "\u200f",
+        "\ufeff",
+        "\u2028",
+        "\u2029",
+        "\u00ad",
+        "\U000e0041",
+    ],
     ids=lambda c: f"U+{ord(c):04X}",
 )
 def test_bidi_and_invisible_characters_become_visible_markers(char: str) -> None:
@@ -145,11 +174,28 @@ def test_short_text_is_not_truncated() -> None:
 URLISH = st.text(alphabet="hts:/.-_~%?=&#@[]!'()*+,;ABCxyz019 <>\"\\^`{|}\u00e9\u202e", max_size=40)
 
 
-@given(st.sampled_from(["http://", "https://", "HTTP://", "javascript:", ""]),
-       st.sampled_from(["example.org", "a.b", "Example.ORG", "xn--bcher-kva.example",
-                        "b\u00fccher.example", "a..b", "a.b.", "x:80", "x:443", "x:0",
-                        "x:65536", "x:8080", "u@x", ""]),
-       URLISH)
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", "javascript:", ""]),
+    st.sampled_from(
+        [
+            "example.org",
+            "a.b",
+            "Example.ORG",
+            "xn--bcher-kva.example",
+            "b\u00fccher.example",
+            "a..b",
+            "a.b.",
+            "x:80",
+            "x:443",
+            "x:0",
+            "x:65536",
+            "x:8080",
+            "u@x",
+            "",
+        ]
+    ),
+    URLISH,
+)
 @settings(max_examples=500, deadline=None)
 def test_href_fast_path_agrees_with_the_full_parse(scheme: str, host: str, rest: str) -> None:
     value = scheme + host + ("/" + rest if rest and not rest.startswith("/") else rest)

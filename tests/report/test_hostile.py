@@ -27,8 +27,17 @@ IMG = "<img src=x onerror=alert(1)>"
 SVG = "<svg onload=alert(1)>"
 BIDI = "\u202eexe.txt\u202c \u2066rtl\u2069 zero\u200bwidth \ufeff"
 LONG = "A" * 5000 + XSS
-HOSTILE_TEXTS = [XSS, ATTR, IMG, SVG, BIDI, LONG, "</title><script>alert(1)</script>",
-                 "{{ 7*7 }}", "'; alert(1); //"]
+HOSTILE_TEXTS = [
+    XSS,
+    ATTR,
+    IMG,
+    SVG,
+    BIDI,
+    LONG,
+    "</title><script>alert(1)</script>",
+    "{{ 7*7 }}",
+    "'; alert(1); //",
+]
 BAD_URLS = [
     "javascript:alert(1)",
     "JaVaScRiPt:alert(document.cookie)",
@@ -47,10 +56,45 @@ BAD_SNAPSHOTS = [
     "data:text/html,<script>alert(1)</script>",
 ]
 ALLOWED_TAGS = {
-    "html", "head", "body", "meta", "title", "style", "script", "header", "nav", "main",
-    "footer", "section", "h1", "h2", "h3", "p", "a", "div", "span", "ul", "li", "table",
-    "thead", "tbody", "tr", "th", "td", "details", "summary", "bdi", "strong", "code",
-    "label", "input", "svg", "rect", "line", "text", "button",
+    "html",
+    "head",
+    "body",
+    "meta",
+    "title",
+    "style",
+    "script",
+    "header",
+    "nav",
+    "main",
+    "footer",
+    "section",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "a",
+    "div",
+    "span",
+    "ul",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "bdi",
+    "strong",
+    "code",
+    "label",
+    "input",
+    "svg",
+    "rect",
+    "line",
+    "text",
+    "button",
 }
 OWN_PAGE = re.compile(
     r"^(?:#d\d+|(?:\.\./)?(?:index\.html(?:#[a-z-]+)?|report\.json|"
@@ -66,12 +110,20 @@ def _hostile_links(rdb: ReportDB, doc: int, doc2: int) -> None:
         text = HOSTILE_TEXTS[i % len(HOSTILE_TEXTS)]
         state = ["dead", "failing", "unverifiable", "invalid", "alive", "new"][i % 6]
         link = rdb.link(
-            url, state, host=["<b onmouseover=alert(1)>x</b>", "аррӏе.com", IMG][i % 3],
-            failing_since=text[:40], state_since=XSS, last_outcome=SVG if i % 2 else "broken",
-            last_status=IMG if i == 1 else 404, last_error=HOSTILE_TEXTS[(i + 1) % 9],
-            last_final_url=BAD_URLS[(i + 1) % len(BAD_URLS)], redirect_permanent=1,
-            invalid_reason=ATTR, title=HOSTILE_TEXTS[(i + 2) % 9],
-            snapshot_url=BAD_SNAPSHOTS[i % len(BAD_SNAPSHOTS)], snapshot_timestamp=XSS,
+            url,
+            state,
+            host=["<b onmouseover=alert(1)>x</b>", "аррӏе.com", IMG][i % 3],
+            failing_since=text[:40],
+            state_since=XSS,
+            last_outcome=SVG if i % 2 else "broken",
+            last_status=IMG if i == 1 else 404,
+            last_error=HOSTILE_TEXTS[(i + 1) % 9],
+            last_final_url=BAD_URLS[(i + 1) % len(BAD_URLS)],
+            redirect_permanent=1,
+            invalid_reason=ATTR,
+            title=HOSTILE_TEXTS[(i + 2) % 9],
+            snapshot_url=BAD_SNAPSHOTS[i % len(BAD_SNAPSHOTS)],
+            snapshot_timestamp=XSS,
             archived_copy=BAD_SNAPSHOTS[(i + 1) % len(BAD_SNAPSHOTS)],
             last_checked_at=XSS,
         )
@@ -81,8 +133,13 @@ def _hostile_links(rdb: ReportDB, doc: int, doc2: int) -> None:
         rdb.change(link, days_ago(c, 1), "failing", "dead")
         rdb.queue(link, XSS, error=IMG, attempts=1)
     # a redirected link whose new address is hostile
-    moved = rdb.link("https://example.org/moved", "alive", last_outcome="redirected",
-                     last_final_url="javascript:alert(1)", last_status=301)
+    moved = rdb.link(
+        "https://example.org/moved",
+        "alive",
+        last_outcome="redirected",
+        last_final_url="javascript:alert(1)",
+        last_status=301,
+    )
     rdb.cite(doc, moved, 99, BIDI)
     rdb.cite(doc2, moved, XSS, ATTR)  # type: ignore[arg-type]  # text in an INTEGER column
 
@@ -96,18 +153,29 @@ def hostile_report(rdb: ReportDB, tmp_path: Path) -> dict[str, str]:
         db["runs"].insert({"job": XSS, "started_at": XSS, "status": IMG, "error": ATTR})
     rdb.store.set_meta("archive." + XSS, IMG)
     _hostile_links(rdb, doc, doc2)
-    settings = Settings(report=ReportSettings(dir=str(tmp_path / "out"), title=XSS, index_rows=2,
-                                              page_rows=3), base_dir=str(tmp_path))
+    settings = Settings(
+        report=ReportSettings(dir=str(tmp_path / "out"), title=XSS, index_rows=2, page_rows=3),
+        base_dir=str(tmp_path),
+    )
     generate_report(settings, rdb.store, clock=rdb.clock)
     out = tmp_path / "out"
-    return {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8")
-            for p in out.rglob("*.html")}
+    return {
+        p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")
+    }
 
 
 def test_every_kind_of_page_was_rendered(hostile_report: dict[str, str]) -> None:
     names = set(hostile_report)
-    assert {"index.html", "problems.html", "problems-2.html", "documents.html", "domains.html",
-            "redirected.html", "unverifiable.html", "no-snapshot.html"} <= names
+    assert {
+        "index.html",
+        "problems.html",
+        "problems-2.html",
+        "documents.html",
+        "domains.html",
+        "redirected.html",
+        "unverifiable.html",
+        "no-snapshot.html",
+    } <= names
     assert sum(name.startswith("docs/") for name in names) == 2
 
 
@@ -150,7 +218,8 @@ def test_no_src_action_or_formaction_attributes(hostile_report: dict[str, str]) 
     for name, tree in _pages(hostile_report):
         for node in tree.root.traverse():
             assert not {"src", "srcset", "action", "formaction", "xlink:href", "srcdoc"} & set(
-                node.attributes), (name, node.html)
+                node.attributes
+            ), (name, node.html)
 
 
 def test_style_attributes_are_only_our_own_widths(hostile_report: dict[str, str]) -> None:
@@ -187,8 +256,12 @@ def test_hostile_text_is_shown_escaped(hostile_report: dict[str, str]) -> None:
 def test_long_values_are_truncated_with_the_full_value_in_title(
     hostile_report: dict[str, str],
 ) -> None:
-    spans = [s for name, tree in _pages(hostile_report) if name.startswith("docs/")
-             for s in tree.css("span[title]")]
+    spans = [
+        s
+        for name, tree in _pages(hostile_report)
+        if name.startswith("docs/")
+        for s in tree.css("span[title]")
+    ]
     titled = [s for s in spans if len(s.attributes["title"] or "") > 4000]
     assert titled
     assert all(len(s.text()) < 200 for s in titled)

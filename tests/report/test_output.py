@@ -119,22 +119,35 @@ def test_report_json_shape(rdb: ReportDB, settings: Settings) -> None:
     assert data["summary"]["states"]["dead"] == 2
     assert data["summary"]["newly_dead"] == ["http://www.census.gov/old/tables-2019.html"]
     for link in data["links"]:
-        assert {"url", "state", "last_outcome", "last_status", "last_checked", "snapshot",
-                "citations"} <= set(link)
+        assert {
+            "url",
+            "state",
+            "last_outcome",
+            "last_status",
+            "last_checked",
+            "snapshot",
+            "citations",
+        } <= set(link)
         assert link["snapshot"] is None or set(link["snapshot"]) == {"url", "timestamp"}
         for cite in link["citations"]:
             assert set(cite) == {"document", "line", "text"}
-    dead = next(lk for lk in data["links"]
-                if lk["url"] == "http://www.census.gov/old/tables-2019.html")
+    dead = next(
+        lk for lk in data["links"] if lk["url"] == "http://www.census.gov/old/tables-2019.html"
+    )
     assert dead["snapshot"] == {
         "url": "https://web.archive.org/web/20190611083010/"
-               "http://www.census.gov/old/tables-2019.html",
-        "timestamp": "20190611083010"}
+        "http://www.census.gov/old/tables-2019.html",
+        "timestamp": "20190611083010",
+    }
     assert sorted((c["document"], c["line"]) for c in dead["citations"]) == [
-        ("corpus/field-notes.txt", 6), ("corpus/link-rot-explainer.md", 24)]
+        ("corpus/field-notes.txt", 6),
+        ("corpus/link-rot-explainer.md", 24),
+    ]
     assert {d["path"] for d in data["documents"]} == {
-        "corpus/link-rot-explainer.md", "corpus/press-release-roundup.html",
-        "corpus/field-notes.txt"}
+        "corpus/link-rot-explainer.md",
+        "corpus/press-release-roundup.html",
+        "corpus/field-notes.txt",
+    }
 
 
 def test_empty_store_gives_an_empty_report(store: Store, settings: Settings, clock: object) -> None:
@@ -152,22 +165,41 @@ def test_long_lists_are_capped_on_the_index_and_paginated(
     small = replace(settings, report=replace(settings.report, index_rows=5, page_rows=10))
     doc = rdb.document("big.md")
     with rdb.store.write() as db:
-        db["links"].insert_all({"url": f"https://x.example/{i}", "host": "x.example",
-                                "state": "dead", "first_seen_at": "2025-01-01"}
-                               for i in range(25))
-        db["citations"].insert_all({"document_id": doc, "link_id": i + 1, "line": i + 1,
-                                    "source": "a@href", "raw_url": "x",
-                                    "first_seen_at": "2025-01-01",
-                                    "last_seen_at": "2025-01-01"} for i in range(25))
+        db["links"].insert_all(
+            {
+                "url": f"https://x.example/{i}",
+                "host": "x.example",
+                "state": "dead",
+                "first_seen_at": "2025-01-01",
+            }
+            for i in range(25)
+        )
+        db["citations"].insert_all(
+            {
+                "document_id": doc,
+                "link_id": i + 1,
+                "line": i + 1,
+                "source": "a@href",
+                "raw_url": "x",
+                "first_seen_at": "2025-01-01",
+                "last_seen_at": "2025-01-01",
+            }
+            for i in range(25)
+        )
     generate_report(small, rdb.store, clock=rdb.clock)
     out = settings.report_dir
     index = (out / "index.html").read_text(encoding="utf-8")
     assert index.count('href="https://x.example/') == 5 * 2  # problems + no-snapshot
     assert 'href="problems.html"' in index
     assert [(out / f"problems{s}.html").exists() for s in ("", "-2", "-3", "-4")] == [
-        True, True, True, False]
+        True,
+        True,
+        True,
+        False,
+    ]
     assert (out / "docs" / f"{doc}.html").read_text(encoding="utf-8").count(
-        'href="https://x.example/') == 25
+        'href="https://x.example/'
+    ) == 25
 
 
 def test_every_link_to_a_document_line_lands_on_an_element_of_that_page(

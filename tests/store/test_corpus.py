@@ -16,15 +16,22 @@ def _doc(path: str, *cites: CitationRecord, digest: str = "h1") -> DocumentRecor
 
 
 def test_one_link_row_per_canonical_url(store: Store) -> None:
-    counts = store.record_documents([
-        _doc("a.html", _cite("https://x.org/"), _cite("https://x.org/", line=5)),
-        _doc("b.html", _cite("https://x.org/")),
-    ])
+    counts = store.record_documents(
+        [
+            _doc("a.html", _cite("https://x.org/"), _cite("https://x.org/", line=5)),
+            _doc("b.html", _cite("https://x.org/")),
+        ]
+    )
     assert counts.links_new == 1
     assert counts.citations_added == 3
     (link,) = store.query("SELECT url, host, state, next_check_at, first_seen_at FROM links")
-    assert link == {"url": "https://x.org/", "host": "x.org", "state": "new",
-                    "next_check_at": None, "first_seen_at": "2026-01-01T00:00:00+00:00"}
+    assert link == {
+        "url": "https://x.org/",
+        "host": "x.org",
+        "state": "new",
+        "next_check_at": None,
+        "first_seen_at": "2026-01-01T00:00:00+00:00",
+    }
 
 
 def test_repeated_citations_get_occurrence_numbers(store: Store) -> None:
@@ -68,8 +75,12 @@ def test_invalid_urls_get_an_invalid_link_row(store: Store) -> None:
     counts = store.record_documents([_doc("a.html", bad)])
     assert counts.links_invalid == 1
     row = store.query("SELECT url, state, invalid_reason, host FROM links")[0]
-    assert row == {"url": "http://exa mple.org/", "state": "invalid",
-                   "invalid_reason": "bad host 'exa mple.org'", "host": ""}
+    assert row == {
+        "url": "http://exa mple.org/",
+        "state": "invalid",
+        "invalid_reason": "bad host 'exa mple.org'",
+        "host": "",
+    }
 
 
 def test_archived_copy_is_set_on_the_original_link(store: Store) -> None:
@@ -80,15 +91,18 @@ def test_archived_copy_is_set_on_the_original_link(store: Store) -> None:
 
 
 def test_document_link_ids_and_active_citations(store: Store) -> None:
-    store.record_documents([
-        _doc("a.html", _cite("https://x.org/"), _cite("https://y.org/")),
-        _doc("b.html", _cite("https://x.org/", line=3)),
-    ])
+    store.record_documents(
+        [
+            _doc("a.html", _cite("https://x.org/"), _cite("https://y.org/")),
+            _doc("b.html", _cite("https://x.org/", line=3)),
+        ]
+    )
     ids = store.document_link_ids("a.html")
     assert len(ids) == 2
     x_id = store.scalar("SELECT id FROM links WHERE url = 'https://x.org/'")
     assert [(c["document"], c["line"]) for c in store.active_citations(x_id)] == [
-        ("a.html", 1), ("b.html", 3)
+        ("a.html", 1),
+        ("b.html", 3),
     ]
 
 
