@@ -104,15 +104,18 @@ def _attrs(c: Collector, m: re.Match[str]) -> list[tuple[str, str, int]]:
     return out
 
 
+_HTML_SPACE = frozenset(" \t\n\f\r")  # ASCII whitespace, as the HTML spec splits srcset
+
+
 def srcset_candidates(value: str) -> list[tuple[str, int]]:
     """Each candidate URL of a ``srcset`` value with its offset in the value."""
     out: list[tuple[str, int]] = []
     i, n = 0, len(value)
     while i < n:
-        while i < n and (value[i].isspace() or value[i] == ","):
+        while i < n and (value[i] in _HTML_SPACE or value[i] == ","):
             i += 1
         start = i
-        while i < n and not value[i].isspace():
+        while i < n and value[i] not in _HTML_SPACE:
             i += 1
         url = value[start:i]
         if url.endswith(","):
@@ -143,9 +146,10 @@ def _cite_attrs(c: Collector, tag: str, attrs: list[tuple[str, str, int]]) -> in
             continue
         seen.add(name)
         source = f"{tag}@{name}"
-        if name == "srcset":
-            for url, at in srcset_candidates(value):
-                c.add(url, offset + at, source, unescape_attr(alt), url=unescape_attr(url))
+        if name == "srcset":  # split after character references are decoded (HTML spec)
+            decoded = unescape_attr(value)
+            for url, at in srcset_candidates(decoded):
+                c.add(url, offset + (at if decoded == value else 0), source, unescape_attr(alt))
             continue
         index = c.add(value, offset, source, unescape_attr(alt), url=unescape_attr(value))
         if tag == "a" and name == "href":

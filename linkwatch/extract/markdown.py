@@ -72,12 +72,14 @@ _MAYBE_LINK = re.compile(r"https?:|www\.|\]\(|\]:|<", re.IGNORECASE)
 
 
 def unescape_destination(dest: str) -> str:
-    """Backslash escapes and character references, as CommonMark decodes a destination."""
+    """Backslash escapes and character references, as CommonMark decodes a destination;
+    a backslash left over is a literal one, which the rendered ``href`` carries as
+    ``%5C`` (a raw one would be a slash to the URL standard)."""
     if "\\" in dest:
         dest = _ESCAPE.sub(r"\1", dest)
     if "&" in dest:
         dest = _ENTITY.sub(lambda m: html.unescape(m.group()), dest)
-    return dest.replace(" ", "%20")
+    return dest.replace(" ", "%20").replace("\\", "%5C")
 
 
 def _indent(line: str) -> int:

@@ -83,9 +83,18 @@ def trim_url(url: str) -> str:
 
 
 def _valid(url: str) -> bool:
+    """A bare URL whose host could be a real one (linkify-it's rule: no label empty or
+    starting or ending with '-'); the URL standard alone accepts ``http://.example.com``."""
     if url[:4].lower() == "www.":
         return len(url) > 4 and url[4] not in "./"
-    return url.find("://") + 3 < len(url)
+    at = url.find("://") + 3
+    if at >= len(url):
+        return False
+    host = url[at:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if host.startswith("["):
+        return True
+    labels = host.partition(":")[0].rstrip(".").split(".")
+    return all(label and label[0] != "-" and label[-1] != "-" for label in labels)
 
 
 def find_urls(

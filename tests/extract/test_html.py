@@ -164,3 +164,22 @@ def test_unquoted_attributes_and_upper_case_tags() -> None:
 def test_quoted_attribute_may_contain_a_greater_than_sign() -> None:
     body = b'<p><a title="a > b" href="https://gt.example.org/">x</a></p>'
     assert urls(extract_document("x.html", body)) == ["https://gt.example.org/"]
+
+
+def test_srcset_is_split_after_character_references_are_decoded() -> None:
+    """A tab written as &#x9; separates a candidate's URL from its descriptor (the HTML
+    spec decodes the attribute first, then splits on ASCII whitespace)."""
+    html = (
+        b"<!doctype html><base href='https://img.example.org/dir/'>"
+        b"<img srcset='&#x9;https://img.example.org/a.png&#x9;1x, /b.png 2x'>"
+    )
+    result = extract_document("x.html", html)
+    assert [c.url for c in result.citations if c.source == "img@srcset"] == [
+        "https://img.example.org/a.png",
+        "https://img.example.org/b.png",
+    ]
+
+
+def test_a_backslash_in_an_html_href_is_a_slash_as_in_a_browser() -> None:
+    result = extract_document("x.html", b'<a href="https://ex.example.org/a\\b">x</a>')
+    assert [key for key, _ in result.keys.values()] == ["https://ex.example.org/a/b"]

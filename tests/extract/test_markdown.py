@@ -171,3 +171,11 @@ def test_a_linked_image_gives_its_alt_text_as_the_link_text() -> None:
         ("https://ci.example.org/badge.svg", "markdown:image", "Build status"),
         ("https://ci.example.org/job", "markdown:link", "Build status"),
     ]
+
+
+def test_a_literal_backslash_in_a_destination_is_percent_encoded() -> None:
+    """CommonMark renders [x](foo\\bar) as href="foo%5Cbar": a backslash that escapes
+    nothing stays a backslash, never the slash a raw one would be to the URL standard."""
+    body = b"---\nurl: https://base.example.org/dir/page\n---\n[x](foo\\bar) [y](\\*z)\n"
+    found = [c.url for c in extract_document("b.md", body).citations if c.source == "markdown:link"]
+    assert found == ["https://base.example.org/dir/foo%5Cbar", "https://base.example.org/dir/*z"]

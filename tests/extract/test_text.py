@@ -63,3 +63,11 @@ def test_text_positions_and_context() -> None:
     (c,) = extract_document("t.txt", b"line one\n  see https://ctx.example.org/x now\n").citations
     assert (c.line, c.column) == (2, 7)
     assert c.text == "see https://ctx.example.org/x now"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["see http://.example.com now", "see http://-example.com/ now", "see http://example-.com/x"],
+)
+def test_bare_urls_with_impossible_hosts_are_not_citations(text: str) -> None:
+    assert urls(extract_document("t.txt", text.encode())) == []
