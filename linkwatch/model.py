@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -112,28 +112,6 @@ class ArchiveAction(StrEnum):
     QUEUED = "queued"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One archived copy of a URL."""
-
-    url: str
-    timestamp: str  # Wayback timestamp, 14 digits, UTC
-    status: int | None = None
-    original: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveResult:
-    """What the archiver did for one link."""
-
-    url: str
-    action: ArchiveAction
-    snapshot: Snapshot | None = None
-    error: str | None = None
-    retryable: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

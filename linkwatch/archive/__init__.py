@@ -50,8 +50,4 @@ class CaptureService(Protocol):
     def user_status(self) -> UserStatus | None: ...
 
 
-class Archiver(SnapshotLookup, CaptureService, Protocol):
-    """An archive as the archive stage sees it: the Wayback Machine's, or another's."""
-
-
-__all__ = ["Archiver", "Capture", "CaptureService", "SnapshotLookup"]
+__all__ = ["Capture", "CaptureService", "SnapshotLookup"]

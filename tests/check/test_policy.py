@@ -258,3 +258,22 @@ def test_every_form_of_one_address_gets_the_same_verdict_and_reason(url: str) ->
     result = run_check(url, make_settings(allow_networks=()))
     assert result.outcome is Outcome.SKIPPED_POLICY, result
     assert "127.0.0.1" in (result.error or "") and "loopback" in (result.error or "")
+
+
+def test_the_host_checked_is_the_host_a_browser_opens(web: SimWeb) -> None:
+    """``http://evil.test:PORT\\@good.test/...``: a lenient parser checks good.test, a
+    browser opens evil.test (the backslash ends the authority). linkwatch asks evil.test,
+    so a hostile citation cannot borrow a healthy host's verdict."""
+    resolver = _only({"evil.test": [[web.address(2)]], "good.test": [[web.address(3)]]})
+    url = f"http://evil.test:{web.port}\\@good.test/ok/borrowed"
+    result = run_check(url, make_settings(), resolver=resolver)
+    assert resolver.calls == {"evil.test": 1}  # type: ignore[attr-defined]
+    assert web.hits(3, "/ok/borrowed") == [] and result.status == 404
+    assert result.outcome is Outcome.BROKEN
+
+
+def test_an_emoji_host_is_checked_as_punycode(web: SimWeb) -> None:
+    resolver = _only({"xn--df-oiy.ws": [[web.address(4)]]})
+    result = run_check(f"http://✪df.ws:{web.port}/ok/star", make_settings(), resolver=resolver)
+    assert result.outcome is Outcome.OK, result
+    assert web.hits(4, "/ok/star")
