@@ -125,9 +125,6 @@ class Lookup:
         self.requests = 0
         self._count = threading.Lock()
 
-    def close(self) -> None:
-        """Nothing is kept open between look-ups (kept for the callers' ``finally``)."""
-
     def _get(self, url: str, params: dict[str, Any], what: str) -> httpx.Response:
         # one client per look-up: look-ups are a few a minute, and a call abandoned at its
         # deadline (in its own thread) must not share a connection with the next one

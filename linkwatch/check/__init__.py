@@ -227,16 +227,16 @@ class _Trace:
                 self.budget.reschedule(when + seconds)
 
 
-def _precheck(url: str) -> tuple[Outcome, str] | None:
+def _precheck(url: str) -> str | tuple[Outcome, str]:
+    """The canonical key to request, or why ``url`` is never requested."""
     found = _SCHEME.match(url)
     scheme = found.group(1).lower() if found else ""
     if scheme and scheme not in ALLOWED_SCHEMES:
         return Outcome.SKIPPED_SCHEME, f"scheme {scheme!r} is not checked"
     try:
-        canonicalize(url)
+        return canonicalize(url)
     except InvalidURL as exc:
         return Outcome.INVALID_URL, str(exc)
-    return None
 
 
 async def check_url(
@@ -257,12 +257,10 @@ async def check_url(
     """
     checked_at = ctx.clock()
     started = time.monotonic()
-    early = None if canonical else _precheck(url)
-    if early is not None:
-        return CheckResult(url, early[0], checked_at, error=early[1])
-    if not canonical:
-        url = canonicalize(url)
-    trace = _Trace(url)
+    key = url if canonical else _precheck(url)
+    if isinstance(key, tuple):
+        return CheckResult(url, key[0], checked_at, error=key[1])
+    trace = _Trace(key)
     try:
         async with asyncio.timeout(ctx.settings.timeout_s) as budget:
             trace.budget = budget
@@ -431,10 +429,10 @@ async def _follow(
             raise _Ended(Outcome.INVALID_URL, f"bad redirect Location {location[:200]!r}")
         trace.chain.append(target)
         trace.codes.append(response.status)
-        early = _precheck(target)
-        if early is not None:
-            raise _Ended(early[0], f"redirected to {target[:300]}: {early[1]}")
-        current = canonicalize(target)
+        key = _precheck(target)
+        if isinstance(key, tuple):
+            raise _Ended(key[0], f"redirected to {target[:300]}: {key[1]}")
+        current = key
     raise _Ended(Outcome.TOO_MANY_REDIRECTS, f"more than {max_hops} redirects")
 
 

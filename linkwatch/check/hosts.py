@@ -119,9 +119,6 @@ class HostPool:
             host = self._hosts[name] = Host(name, self.interval_s)
         return host
 
-    def __iter__(self) -> collections.abc.Iterator[Host]:
-        return iter(list(self._hosts.values()))
-
 
 Check = Callable[[Job], Awaitable[CheckResult]]
 Report = Callable[[Job, CheckResult], None]

@@ -177,7 +177,6 @@ class _Runner:
             self._work(items, ctx)
         finally:
             spn2.close()
-            lookup.close()
             self.summary.lookups = lookup.requests
             self.summary.backoffs = self.limiter.backoffs
             self.summary.stopped = self.caller_stop.is_set()

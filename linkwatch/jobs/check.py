@@ -137,15 +137,12 @@ def check_links(
         resolver,
         rng or random.Random(),  # noqa: S311 - jitter, not secrets
     )
-    try:
-        if urls is not None or store is None:
-            targets = _adhoc_targets(store, urls or (), limit)
-            run.summary.total = len(targets)
-            run.execute(targets)
-        else:
-            _check_stored(run, store, clock(), select, doc, limit)
-    finally:
-        run.close()
+    if urls is not None or store is None:
+        targets = _adhoc_targets(store, urls or (), limit)
+        run.summary.total = len(targets)
+        run.execute(targets)
+    else:
+        _check_stored(run, store, clock(), select, doc, limit)
     run.summary.elapsed_s = time.monotonic() - started
     run.summary.stopped = run.stop.is_set()
     return run.summary
@@ -234,9 +231,6 @@ class _Run:
         run_loop(self._execute(queues))
         self._judge_waiting(final=True)
         self._flush(force=True)
-
-    def close(self) -> None:
-        """Nothing outlives a run (kept for the callers' ``finally``)."""
 
     async def _execute(self, queues: dict[str, list[Job]]) -> None:
         async with open_context(

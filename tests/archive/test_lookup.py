@@ -157,9 +157,6 @@ def test_proxies_in_the_environment_are_never_used(
     )
     wayback.add_capture("http://p.test/", "20240101000000")
     lookup = Lookup(settings, limiter, threading.Event())
-    try:
-        assert [c.timestamp for c in lookup.captures("http://p.test/")] == ["20240101000000"]
-        assert lookup.newest("http://p.test/", datetime.now(UTC)) is not None
-    finally:
-        lookup.close()
+    assert [c.timestamp for c in lookup.captures("http://p.test/")] == ["20240101000000"]
+    assert lookup.newest("http://p.test/", datetime.now(UTC)) is not None
     assert accepted[0] == 0
