@@ -26,6 +26,16 @@ import ada_url
 from linkwatch.config import DEFAULT_MAX_URL_LENGTH
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
+#: schemes a document may cite that are never requested (mail, phone, inline data, script,
+#: other protocols): recorded as ``skipped_scheme`` links so a curator sees them cited
+CITED_SCHEMES = frozenset(
+    {
+        "mailto", "tel", "sms", "data", "javascript", "vbscript", "ftp", "ftps", "sftp",
+        "file", "news", "nntp", "irc", "ircs", "ssh", "git", "magnet", "xmpp", "geo",
+        "callto", "skype",
+    }
+)  # fmt: skip
+MAX_SCHEME_KEY_CHARS = 300
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_URL_LENGTH = DEFAULT_MAX_URL_LENGTH
 
@@ -161,6 +171,29 @@ def try_canonicalize(
         return canonicalize(url, max_length=max_length), None
     except InvalidURL as exc:
         return None, str(exc)
+
+
+def cited_scheme(url: str) -> str | None:
+    """The scheme of ``url`` when it is one a document cites but linkwatch never requests
+    (``mailto``, ``tel``, ``data``, ``javascript``, ...), else ``None``."""
+    colon = url.find(":", 0, 12)
+    if colon <= 0:
+        return None
+    scheme = url[:colon].lower()
+    return scheme if scheme in CITED_SCHEMES else None
+
+
+def scheme_key(url: str) -> str:
+    """The link key of a ``cited_scheme`` URL: as written, scheme lower-cased, whitespace
+    removed, long ones (inline ``data:`` images) cut with a digest so each stays one link."""
+    scheme, _, rest = url.partition(":")
+    key = scheme.lower() + ":" + re.sub(r"[\t\n\r]", "", rest)
+    if len(key) <= MAX_SCHEME_KEY_CHARS:
+        return key
+    import hashlib
+
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{key[:MAX_SCHEME_KEY_CHARS]}…#{digest}"
 
 
 def host_of(url: str) -> str:

@@ -37,8 +37,9 @@ EXTRACTOR_VERSION = "2"
 class Extraction:
     """What one document cites.
 
-    ``keys`` maps each distinct ``Citation.url`` to ``(canonical key, None)`` or
-    ``(None, reason it is invalid)``.
+    ``keys`` maps each distinct ``Citation.url`` to ``(canonical key, None)``,
+    ``(None, reason it is invalid)`` or, for a scheme never requested (``mailto:``, ...),
+    ``(None, None)``.
     """
 
     format: DocFormat

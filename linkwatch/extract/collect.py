@@ -1,7 +1,8 @@
 """The ``Collector``: where every format's extractor puts what it finds.
 
 It turns a raw URL as written plus an offset in the document into a ``Citation``: the URL
-is resolved against the document's base, non-http(s) schemes are dropped, the line and
+is resolved against the document's base, URLs of other schemes (``mailto:``, ``tel:``,
+``data:``, ``javascript:``, ...) are kept as written (never requested, but cited), the line and
 column come from the offset, anchor text is collapsed and capped, and the per-document cap
 on citations is enforced (with one warning, not one per URL).
 """
@@ -13,7 +14,7 @@ from bisect import bisect_right
 from functools import lru_cache
 
 from linkwatch.model import Citation, ExtractWarning
-from linkwatch.urls import resolve, try_canonicalize
+from linkwatch.urls import cited_scheme, resolve, try_canonicalize
 
 MAX_TEXT_CHARS = 200
 MAX_WARNINGS = 50
@@ -120,7 +121,10 @@ class Collector:
         raw = raw.strip(" \t\n\r\f")
         url = self.resolve(raw if url is None else url.strip(" \t\n\r\f"))
         if url is None:
-            return -1
+            if cited_scheme(raw) is None:
+                return -1
+            url = raw[:MAX_RAW_CHARS]  # cited, never requested: no key, no warning
+            self.keys[url] = (None, None)
         if len(self._rows) >= self.max_links:
             self.full = True
             self.warn(f"more than {self.max_links} links; the rest of the document is ignored")

@@ -35,7 +35,7 @@ from linkwatch.extract.collect import link_key
 from linkwatch.model import DocFormat, ExtractWarning
 from linkwatch.store import Store
 from linkwatch.store.corpus import CitationRecord, DocumentRecord, DocumentState
-from linkwatch.urls import archived_original, fragment_of, host_of
+from linkwatch.urls import archived_original, cited_scheme, fragment_of, host_of, scheme_key
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +127,30 @@ def _invalid_key(raw: str) -> str:
 
 
 def citation_records(extraction: Extraction, max_url_length: int) -> list[CitationRecord]:
-    """Citations keyed by their link: canonical URL, the original of an archived copy, or
-    the raw text of an invalid URL."""
+    """Citations keyed by their link: canonical URL, the original of an archived copy, the
+    URL as written for a scheme never requested (``mailto:``, ...), or the raw text of an
+    invalid URL."""
     out: list[CitationRecord] = []
     links: dict[str, tuple[str | None, str | None, str | None]] = {}
     for c in extraction.citations:
         if c.url not in links:
             links[c.url] = _link_of(c.url, extraction, max_url_length)
         key, reason, copy = links[c.url]
-        if key is None:
+        scheme = cited_scheme(c.url) if key is None and reason is None else None
+        if scheme is not None:
+            out.append(
+                CitationRecord(
+                    scheme_key(c.url),
+                    "",
+                    c.line,
+                    c.column,
+                    c.text,
+                    c.source,
+                    c.raw,
+                    skipped_scheme=scheme,
+                )
+            )
+        elif key is None:
             out.append(
                 CitationRecord(
                     _invalid_key(c.raw or c.url),
@@ -171,7 +186,10 @@ def _link_of(
     url: str, extraction: Extraction, max_url_length: int
 ) -> tuple[str | None, str | None, str | None]:
     """(link key, invalid reason, archived copy) for one cited URL."""
-    key, reason = extraction.keys.get(url) or link_key(url, max_url_length)
+    found = extraction.keys.get(url)
+    if found is None:
+        found = (None, None) if cited_scheme(url) else link_key(url, max_url_length)
+    key, reason = found
     if key is not None:
         archived = archived_original(url)
         if archived is not None:

@@ -92,7 +92,8 @@ class ArchiveStore(StoreCore):
             "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "  # noqa: S608
             "attempts, next_attempt_at, updated_at) "
             f"SELECT l.id, ?, ?, 'pending', ?, 0, ?, ? FROM links l WHERE l.state IN {states} "
-            "AND l.invalid_reason IS NULL AND l.archived_copy IS NULL "
+            # host '': a mailto: (or other scheme) link, never requested, never captured
+            "AND l.invalid_reason IS NULL AND l.archived_copy IS NULL AND l.host != '' "
             f"{snapshot} {cited} "
             "AND NOT EXISTS (SELECT 1 FROM archive_queue q WHERE q.link_id = l.id)"
         )

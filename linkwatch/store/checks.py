@@ -59,7 +59,7 @@ def link_status(row: dict[str, Any]) -> LinkStatus:
 
 
 def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[Any]]:
-    where = ["invalid_reason IS NULL"]
+    where = ["invalid_reason IS NULL", "last_outcome IS NOT 'skipped_scheme'"]
     params: list[Any] = []
     if select == "due":
         where.append("(next_check_at IS NULL OR next_check_at <= ?)")

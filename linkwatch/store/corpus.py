@@ -1,9 +1,11 @@
 """Documents and citations: recording what a scan extracted (issue 2).
 
 One ``links`` row per canonical URL (invalid URLs: one row per raw text, with
-``invalid_reason`` and state ``invalid``). A citation is identified within its document by
-(link, source, occurrence); when a document stops citing it, ``ended_at`` is set and the
-row stays as history. A document that disappears gets ``removed_at`` and its citations end.
+``invalid_reason`` and state ``invalid``; URLs of a scheme never requested, such as
+``mailto:``, one row per URL as written, born with outcome ``skipped_scheme``). A citation
+is identified within its document by (link, source, occurrence); when a document stops
+citing it, ``ended_at`` is set and the row stays as history. A document that disappears
+gets ``removed_at`` and its citations end.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class CitationRecord:
     fragment: str = ""
     invalid_reason: str | None = None
     archived_copy: str | None = None
+    #: the scheme of a URL cited but never requested (``mailto``, ``tel``, ``data``, ...)
+    skipped_scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,15 @@ class CorpusStore(StoreCore):
             added = max(cur.rowcount, 0)
             counts.links_new += added
             counts.links_invalid += added if invalid else 0
+        self.conn.executemany(  # cited, never requested: said so from the first scan
+            """UPDATE links SET last_outcome = 'skipped_scheme', last_checked_at = ?,
+                last_error = ? WHERE url = ? AND last_outcome IS NOT 'skipped_scheme'""",
+            [
+                (now, f"a {c.skipped_scheme}: link, never requested", c.link)
+                for c in links.values()
+                if c.skipped_scheme is not None
+            ],
+        )
         ids: dict[str, int] = {}
         keys = list(links)
         for i in range(0, len(keys), 500):

@@ -34,11 +34,21 @@ def test_url_attributes_are_citations(extract_fixture, url, source) -> None:
     assert found[url][0].source == source
 
 
-def test_stylesheets_mailto_tel_javascript_and_fragments_are_not(extract_fixture) -> None:
+def test_stylesheets_and_fragments_are_not_citations(extract_fixture) -> None:
     found = urls(extract_fixture("html_attributes.html"))
     assert "https://cdn.example.org/site.css" not in found
-    assert not [u for u in found if not u.startswith("https://")]
-    assert len(found) == 14
+    assert not [u for u in found if "#" in u and u.startswith("#")]
+    assert len([u for u in found if u.startswith("https://")]) == 14
+
+
+def test_mailto_tel_and_javascript_are_kept_as_written_without_a_warning(
+    extract_fixture,
+) -> None:
+    """Cited, so the curator sees them (as "not checked"); never resolved or requested."""
+    result = extract_fixture("html_attributes.html")
+    others = [u for u in urls(result) if not u.startswith("https://")]
+    assert others == ["mailto:editor@example.org", "tel:+15555550100", "javascript:alert(1)"]
+    assert not [w for w in result.warnings if "invalid URL" in w.message]
 
 
 def test_canonical_link_names_the_documents_own_url(extract_fixture) -> None:

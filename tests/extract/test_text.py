@@ -6,7 +6,7 @@ import pytest
 
 from linkwatch.extract import extract_document
 from linkwatch.extract.text import trim_url
-from linkwatch.urls import canonicalize
+from linkwatch.urls import canonicalize, cited_scheme, scheme_key
 from tests.extract.conftest import urls
 
 EXPECTED = [
@@ -39,8 +39,24 @@ def test_idn_hosts_are_kept_and_share_a_key_with_punycode(extract_fixture) -> No
     assert found[2] == "https://παράδειγμα.δοκιμή/σελίδα"
 
 
-def test_only_http_and_https_become_links(extract_fixture) -> None:
-    assert urls(extract_fixture("non_http_schemes.md")) == ["https://scheme.example.org/only"]
+def test_other_schemes_are_cited_as_written_and_only_http_is_resolved(extract_fixture) -> None:
+    assert urls(extract_fixture("non_http_schemes.md")) == [
+        "mailto:editor@example.org",
+        "tel:+15555550100",
+        "javascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "ftp://ftp.example.org/file",
+        "https://scheme.example.org/only",
+    ]
+
+
+def test_a_huge_inline_data_url_is_one_short_link_key() -> None:
+    image = "data:image/png;base64," + "A" * 100_000
+    key = scheme_key(image)
+    assert len(key) < 400 and key.startswith("data:image/png;base64,AAAA")
+    assert key != scheme_key(image + "B")  # distinct images stay distinct links
+    assert cited_scheme("MAILTO:x@example.org") == "mailto"
+    assert cited_scheme("c:\\windows\\file") is None  # not a scheme a document cites
 
 
 @pytest.mark.parametrize(
