@@ -25,7 +25,7 @@ def test_the_import_contract_holds() -> None:
 def test_importing_the_store_loads_no_http_library() -> None:
     code = (
         "import sys, linkwatch.store; "
-        "print(sorted(m for m in ('aiohttp', 'httpx', 'selectolax', 'jinja2') "
+        "print(sorted(m for m in ('aiohttp', 'httpx', 'lxml', 'jinja2') "
         "if m in sys.modules))"
     )
     out = subprocess.run(

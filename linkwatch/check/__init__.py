@@ -28,7 +28,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from linkwatch import __version__
-from linkwatch.check.body import ACCEPT_ENCODING, Page, is_html, page_of, read_body
+from linkwatch.check.body import ACCEPT_ENCODING, Page, is_html, read_body, read_page
 from linkwatch.check.classify import (
     PERMANENT_CODES,
     REDIRECT_CODES,
@@ -61,7 +61,8 @@ CACHE_MAX = 10_000  # hosts whose headers and address verdicts are kept per run
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _NON_ASCII = re.compile(r"[\x80-\xff]")
 ROBOTS_AGENT = "linkwatch"
-MAX_DECODED_FACTOR = 2  # inflated bytes parsed per raw byte allowed
+MAX_DECODED_FACTOR = 1  # inflated bytes parsed per raw byte allowed: no text the parser
+# hands over (an attribute value, say) is ever longer than the cap
 DRAIN_MAX_BYTES = 16 * 1024
 #: a page with less main text than this (an app shell that a script fills in) looks like
 #: every other page of its site: comparing it with a made-up sibling proves nothing
@@ -480,22 +481,23 @@ async def _final(
     if not (fetch_body and method == "GET" and status == 200 and is_html(headers)):
         return alive, None
     cap = ctx.settings.max_body_bytes
-    data = await read_body(
+    page = await read_page(
         response.content.iter_any(),
-        headers.get("content-encoding", ""),
+        headers,
         cap,
         cap * MAX_DECODED_FACTOR,
+        drop=(last_segment(trace.final_url),),
     )
-    if data is None:
+    if page is None:
         return alive, None
-    trace.page = page = page_of(headers, data, drop=(last_segment(trace.final_url),))
+    trace.page = page
     if page.says_not_found:
         return Outcome.SOFT404, f"page says not found: {(page.heading or page.title or '')[:120]!r}"
     if ctx.settings.soft404_probe and not is_home(trace.final_url):
         await _release(response)
         final = trace.final_url
         probe = await ctx.probes.get(final, lambda: _probe(ctx, final))
-        comparable = page.content_hash if len(page.text) >= MIN_COMPARABLE_TEXT else None
+        comparable = page.content_hash if page.text_chars >= MIN_COMPARABLE_TEXT else None
         if looks_like_sibling(comparable, final, probe):
             return Outcome.SOFT404, "same page as a made-up URL on this site"
     return alive, None
@@ -540,14 +542,13 @@ async def _probe(ctx: CheckContext, url: str) -> ProbeResult | None:
             try:
                 if response.status == 200 and is_html(response.headers):
                     cap = ctx.settings.max_body_bytes
-                    data = await read_body(
+                    trace.page = await read_page(
                         response.content.iter_any(),
-                        response.headers.get("content-encoding", ""),
+                        response.headers,
                         cap,
                         cap * MAX_DECODED_FACTOR,
+                        drop=(token,),
                     )
-                    if data is not None:
-                        trace.page = page_of(response.headers, data, drop=(token,))
             finally:
                 await _release(response)
     except Exception:  # noqa: BLE001 - a failed probe only means "no evidence"

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import pytest
 
-from linkwatch.check.body import parse_page, read_body
-from linkwatch.model import Outcome
+from linkwatch.check import check_url, open_context
+from linkwatch.check.body import PIECE_BYTES, PageReader, parse_page, read_body
+from linkwatch.clock import system_clock
+from linkwatch.model import CheckResult, Outcome
 from tests.check.harness import make_settings, run_check
-from tests.kit.simweb import SimWeb, gzip_bomb
+from tests.kit.simweb import SimWeb, gzip_bomb, markup_bomb
 
 MiB = 1024 * 1024
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize("path", ["/trickle/body", "/trickle-headers/head", "/slow/5000/late"])
@@ -45,18 +50,70 @@ def test_endless_body_is_cut_at_the_cap(web: SimWeb) -> None:
     assert result.elapsed_ms < 4000
 
 
-def test_gzip_bomb_is_inflated_only_up_to_the_bound(web: SimWeb) -> None:
-    gzip_bomb()  # built before measuring
-    settings = make_settings(soft404_probe=False)
+def _traced_peak(go: Callable[[], T]) -> tuple[T, int]:
     tracemalloc.start()
     try:
-        result = run_check(web.url(2, "/gzip-bomb/x"), settings)
-        _, peak = tracemalloc.get_traced_memory()
+        result = go()
+        return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("/endless/plain", None), ("/gzip-bomb/spaces", "bomb"), ("/markup-bomb/dense", "markup")],
+    ids=["endless-plain-body", "gzip-bomb", "markup-bomb"],
+)
+def test_a_check_holds_less_than_the_body_cap_plus_one_mib(
+    web: SimWeb, path: str, title: str | None
+) -> None:
+    gzip_bomb(), markup_bomb()  # built before measuring
+    settings = make_settings(soft404_probe=False)
+    cap = settings.check.max_body_bytes
+    result, peak = _traced_peak(lambda: run_check(web.url(2, path), settings))
     assert result.outcome is Outcome.OK
-    assert result.title == "bomb"
-    assert peak < 32 * MiB  # httpx's own decoding would hold the whole 100 MiB
+    assert result.title == title
+    assert result.content_hash  # the capped body was read to the end of the cap
+    assert peak < cap + MiB  # a DOM of 1 MiB of markup alone is 22 MiB
+
+
+def test_eight_bomb_hosts_at_once_hold_less_than_eight_caps_plus_one_mib_each(
+    web: SimWeb,
+) -> None:
+    markup_bomb()
+    settings = make_settings(soft404_probe=False)
+    cap = settings.check.max_body_bytes
+    urls = [web.url(host, f"/markup-bomb/{host}") for host in range(8)]
+
+    async def go() -> list[CheckResult]:
+        async with open_context(settings, system_clock) as ctx:
+            return list(await asyncio.gather(*(check_url(url, ctx) for url in urls)))
+
+    results, peak = _traced_peak(lambda: asyncio.run(go()))
+    assert [r.title for r in results] == ["markup"] * 8
+    assert len({r.content_hash for r in results}) == 1  # the same bytes, the same page
+    assert peak < 8 * (cap + MiB)
+
+
+def test_the_fingerprint_does_not_depend_on_how_the_body_is_cut() -> None:
+    body = b"<title>T</title><main>" + b"caf\xc3\xa9 <b>au</b> lait &amp; more " * 9000
+    whole = parse_page(body)
+    reader = PageReader({})
+    for start in range(0, len(body), 7):  # a multi-byte character split, entities split
+        reader.feed(body[start : start + 7])
+    cut = reader.close()
+    assert cut == whole
+    assert whole.excerpt.startswith("café au lait & more café")
+    assert whole.text_chars == len("café au lait & more " * 9000) - 1
+
+
+def test_the_echoed_url_segment_is_dropped_wherever_the_text_is_cut() -> None:
+    segment = "made-up-sibling-7f3a"
+    for before in range(PIECE_BYTES - 25, PIECE_BYTES + 5):  # the token across every cut
+        text = "x" * before + segment + " is not here"
+        page = parse_page(f"<main><p>{text}</p></main>".encode(), drop=(segment,))
+        expected = hashlib.sha256(text.replace(segment, "").encode()).hexdigest()
+        assert page.content_hash == expected, before
 
 
 async def _chunks(body: bytes, size: int = 16 * 1024) -> AsyncIterator[bytes]:

@@ -46,6 +46,8 @@ per-response latency):
 ``/trickle-headers/NAME``       one header byte every 0.5 s
 ``/endless/NAME``               200 chunked body that never ends (until the client leaves)
 ``/gzip-bomb/NAME``             200 ``Content-Encoding: gzip``: ~100 KB inflating to 100 MiB
+``/markup-bomb/NAME``           the same with 100 MiB of dense markup and words (a DOM of
+                                it would be twenty times its size)
 ``/gzip/NAME``                  a small gzip-compressed HTML page
 ``/cookie/set?to=URL``          sets a cookie, 302 to URL
 ``/robots.txt``                 disallows ``/private/``; 404 on host 6, 503 on host 7
@@ -110,6 +112,24 @@ def gzip_bomb() -> bytes:
             parts.append(comp.flush())
             _bomb = b"".join(parts)
         return _bomb
+
+
+_markup_bomb: bytes | None = None
+MARKUP = b'<div class="c"><p>lorem <b>ipsum</b> dolor <a href="/x">sit</a> amet</p></div>\n'
+
+
+def markup_bomb() -> bytes:
+    """~300 KB of gzip inflating to 100 MiB of tags and words (built once per process)."""
+    global _markup_bomb
+    with _bomb_lock:
+        if _markup_bomb is None:
+            comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+            chunk = MARKUP * (1024 * 1024 // len(MARKUP))
+            parts = [comp.compress(b"<html><head><title>markup</title></head><body><main>")]
+            parts += [comp.compress(chunk) for _ in range(BOMB_INFLATED // len(chunk))]
+            parts.append(comp.flush())
+            _markup_bomb = b"".join(parts)
+        return _markup_bomb
 
 
 @dataclass(frozen=True)
@@ -523,6 +543,8 @@ class SimWeb:
             return Reply(200, article(host, name)) if up else Reply(500)
         if top == "gzip-bomb":
             return Reply(200, gzip_bomb(), {"Content-Encoding": "gzip"})
+        if top == "markup-bomb":
+            return Reply(200, markup_bomb(), {"Content-Encoding": "gzip"})
         if top == "gzip":
             body = gzip.compress(article(host, name))
             return Reply(200, body, {"Content-Encoding": "gzip"})
