@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,10 @@ def test_importing_the_store_loads_no_http_library() -> None:
         check=True,
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_the_suite_turns_every_warning_into_a_failure() -> None:
+    # filterwarnings = ["error"] in pyproject.toml: an unclosed connection or file (a
+    # ResourceWarning) fails the test that leaked it instead of scrolling past
+    with pytest.raises(ResourceWarning):
+        warnings.warn("unclosed database", ResourceWarning, stacklevel=1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +118,27 @@ def test_a_url_that_cannot_be_archived_is_a_one_line_error(config: Path) -> None
 
     assert result.exit_code == 8
     assert result.output.count("\n") == 1 and "cannot archive" in result.output
+
+
+def test_a_back_off_persisted_by_one_process_holds_the_next_process(
+    config: Path, wayback, clock
+) -> None:
+    store = open_store(config.parent / "state.db", clock=clock)
+    add_link(store, "http://busy.test/a", state="alive", last_outcome="ok")
+    add_link(store, "http://busy.test/b", state="alive", last_outcome="ok")
+    store.close()
+    wayback.faults.save_replies = ["429:3600"]
+    first = invoke(config, env=KEYS)
+    assert "backing off until 2026-01-01T01:00:00+00:00" in first.output
+    asked = len(wayback.requests)
+
+    # a new process (a restart, or a CLI run beside the daemon) 20 minutes later
+    second = subprocess.run(
+        [sys.executable, "-m", "linkwatch", "--config", str(config),
+         "--now", "2026-01-01T00:20:00Z", "archive", "--format", "json"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **KEYS}, check=False,
+    )  # fmt: skip
+
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["summary"]["backoff_until"] == "2026-01-01T01:00:00+00:00"
+    assert len(wayback.requests) == asked  # not one request inside the archive's window

@@ -88,3 +88,13 @@ def test_toml_examples_in_the_readme_are_valid_settings(tmp_path: Path) -> None:
         path = tmp_path / f"example{i}.toml"
         path.write_text(block, encoding="utf-8")
         load_settings(str(path), env={})
+
+
+def test_every_test_the_reliability_section_names_exists() -> None:
+    section = README.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
+    defined = set(re.findall(r"def (test_\w+)", sources))
+    # a name may be a -k prefix of a longer test name
+    missing = sorted(n for n in named if not any(d.startswith(n) for d in defined))
+    assert len(named) > 40 and missing == []

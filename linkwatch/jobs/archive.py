@@ -149,6 +149,7 @@ class _Runner:
         self.summary = summary
         self.lock = threading.Lock()
         self.limiter: ArchiveLimiter = shared_limiter(settings)
+        self.backoffs_persisted = self.limiter.backoffs
         self.progress: Callable[[int, int], None] | None = None
         self.on_result: Callable[[dict[str, Any]], None] | None = None
         self.requeues: dict[int, int] = {}
@@ -208,6 +209,8 @@ class _Runner:
                         else:
                             self._beat(total, force=True)
                     self._beat(total)
+                    if self.limiter.backoffs != self.backoffs_persisted:
+                        self._persist_backoff()  # at once: a process killed mid-wait
             except BaseException:
                 self.stop.set()  # the other workers end at once; the error goes up
                 raise
@@ -362,6 +365,9 @@ class _Runner:
             self.limiter.back_off(remaining)
 
     def _persist_backoff(self) -> None:
+        """The archive's back-off into the store, where every process (a restart, a CLI
+        run beside the daemon) finds it."""
+        self.backoffs_persisted = self.limiter.backoffs
         remaining = self.limiter.backoff_remaining()
         value = (
             iso(self.clock() + timedelta(seconds=math.ceil(remaining))) if remaining > 0 else None

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from linkwatch.clock import iso, parse_instant
+from linkwatch.config import ArchiveSettings
 from linkwatch.jobs.archive import archive_status, work_archive_queue
 from linkwatch.store import Store, open_store
 from tests.archive.conftest import add_link, fast_settings
@@ -580,3 +581,26 @@ def test_a_permanent_refusal_is_not_queued_again(wayback, store, clock) -> None:
     _, results = run(settings, store, clock)
     assert results == []
     assert queue_row(store, "http://blocked.test/")["status"] == "failed"
+
+
+def test_a_429_without_retry_after_pauses_five_minutes_and_is_stored_at_once(
+    wayback, store, clock
+) -> None:
+    add_link(store, "http://plain429.test/", state="alive", last_outcome="ok")
+    wayback.faults.save_replies = ["429"]
+    settings = fast_settings(wayback, backoff_429_s=ArchiveSettings().backoff_429_s)
+    stop = threading.Event()
+    worker = threading.Thread(target=run, args=(settings, store, clock), kwargs={"stop": stop})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.get_meta("archive.backoff_until") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # stored while the run still waits: a process killed now leaves it for the next
+        assert worker.is_alive()
+        # the archive's own advice for its 429s (the clock of these tests stands still)
+        assert store.get_meta("archive.backoff_until") == "2026-01-01T00:05:00+00:00"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert queue_row(store, "http://plain429.test/")["status"] == "pending"

@@ -12,14 +12,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from linkwatch.config import ReportSettings, Settings
 from linkwatch.jobs.report import generate_report
 from linkwatch.report.filters import safe_href
-from linkwatch.report.render import content_security_policy, script_source
+from linkwatch.report.render import content_security_policy, environment, script_source
 from tests.report.example import ReportDB, days_ago
+
+TEMPLATES = Path(__file__).parents[2] / "linkwatch" / "report" / "templates"
 
 XSS = "<script>alert(1)</script>"
 ATTR = '" onmouseover="alert(1)" x="'
@@ -297,3 +300,20 @@ def test_title_setting_is_escaped(rdb: ReportDB, settings: Settings) -> None:
     generate_report(hostile, rdb.store, clock=rdb.clock)
     html = (settings.report_dir / "index.html").read_text(encoding="utf-8")
     assert "<title>&lt;script&gt;" in html
+
+
+def test_escaping_does_not_depend_on_the_template_name() -> None:
+    # select_autoescape() escapes "r.html" but not "r.html.j2" (it matches the last
+    # extension); the report's environment escapes whatever a template is called
+    names = ["r.html", "r.html.j2", "r.txt", "r"]
+    env = environment().overlay(loader=jinja2.DictLoader(dict.fromkeys(names, "{{ x }}")))
+    for name in names:
+        assert env.get_template(name).render(x="<script>") == "&lt;script&gt;", name
+
+
+def test_every_attribute_in_the_templates_is_quoted() -> None:
+    # autoescaping does not protect href={{ u }}: "x onmouseover=alert(1)" adds an attribute
+    unquoted = re.compile(r"""=\s*(?:\{\{|\{%)""")
+    for template in TEMPLATES.glob("*.html"):
+        for number, line in enumerate(template.read_text(encoding="utf-8").splitlines(), 1):
+            assert not unquoted.search(line), f"{template.name}:{number}: {line.strip()}"

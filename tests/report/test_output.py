@@ -225,3 +225,24 @@ def test_every_link_to_a_document_line_lands_on_an_element_of_that_page(
             if fragment not in ids[path]:
                 missing.append(f"{page.relative_to(root)}: {href}")
     assert missing == []
+
+
+def test_a_report_file_is_synced_before_the_rename_and_its_directory_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    write_report(tmp_path / "index.html", "new")
+    # atomic is not durable: the data reaches the disk before the name points at it
+    assert events == ["fsync file", "replace", "fsync dir"]
