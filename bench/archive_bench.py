@@ -93,6 +93,7 @@ def run(
             archive=replace(
                 ArchiveSettings(),
                 wayback_url=wb.base_url,
+                memento_sources=(),
                 availability_url=wb.base_url,
                 captures_per_minute=per_minute,
                 cdx_per_minute=cdx_per_minute,

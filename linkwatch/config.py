@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from linkwatch.errors import ConfigError
 
@@ -78,6 +79,11 @@ DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S = 30.0
 DEFAULT_POLL_TIMEOUT_S = 300.0
 DEFAULT_POLL_INTERVAL_S = 6.0
 DEFAULT_ARCHIVE_MAX_ATTEMPTS = 5
+DEFAULT_MEMENTO_SOURCES = (
+    "archive.today=https://archive.ph/timemap/",
+    "Memento Time Travel=https://timetravel.mementoweb.org/timemap/link/",
+)
+DEFAULT_MEMENTO_PER_MINUTE = 10  # per archive host: archive.today answers bursts with 429s
 DEFAULT_BACKOFF_429_S = 300.0  # the archive's own advice for a 429 without Retry-After
 # the "minute" of the per-minute limits (bench and tests shorten it)
 DEFAULT_ARCHIVE_RATE_WINDOW_S = 60.0
@@ -222,6 +228,10 @@ class ArchiveSettings:
     #: an explicit proxy for every archive request; proxies never come from the environment
     proxy: str = ""
     retry_backoff_s: float = DEFAULT_ARCHIVE_RETRY_BACKOFF_S
+    #: other archives asked (RFC 7089 TimeMaps) for a dead link the Wayback Machine has
+    #: no good copy of from before it was cited: ``name=TimeMap URL prefix``
+    memento_sources: tuple[str, ...] = DEFAULT_MEMENTO_SOURCES
+    memento_per_minute: int = DEFAULT_MEMENTO_PER_MINUTE
 
 
 @dataclass(frozen=True)
@@ -432,6 +442,7 @@ def load_settings(
         )
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
+    _check_memento_sources(sections["archive"].memento_sources)
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
     return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
 
@@ -450,6 +461,16 @@ def _check_networks(sections: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"{section}.{key}: {text!r} is not a CIDR network (e.g. 10.0.0.0/8)"
                 ) from None
+
+
+def _check_memento_sources(entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        name, sep, prefix = entry.partition("=")
+        if not sep or not name.strip() or urlsplit(prefix.strip()).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"archive.memento_sources: {entry!r} is not name=TimeMap URL prefix "
+                '(e.g. "archive.today=https://archive.ph/timemap/")'
+            )
 
 
 def load_credentials(

@@ -256,6 +256,33 @@ def archived_original(url: str) -> tuple[str, str | None] | None:
     return None
 
 
+WAYBACK = "Wayback Machine"
+#: who holds an archived copy, by the host of its URL
+ARCHIVE_NAMES = {
+    "web.archive.org": WAYBACK,
+    "wayback.archive.org": WAYBACK,
+    **dict.fromkeys(_ARCHIVE_TODAY_HOSTS, "archive.today"),
+    "arquivo.pt": "Arquivo.pt",
+    "webarchive.org.uk": "UK Web Archive",
+    "webarchive.nationalarchives.gov.uk": "UK Government Web Archive",
+    "webarchive.loc.gov": "Library of Congress",
+    "wayback.archive-it.org": "Archive-It",
+    "ghostarchive.org": "Ghostarchive",
+    "webcitation.org": "WebCite",
+    "perma.cc": "Perma.cc",
+    "perma-archives.org": "Perma.cc",
+    "wayback.vefsafn.is": "Icelandic Web Archive",
+    "swap.stanford.edu": "Stanford Web Archive",
+}
+
+
+def archive_name(url: str, fallback: str) -> str:
+    """The archive that holds the copy at ``url`` (``fallback`` for a host we do not
+    know: the name of the source that listed it)."""
+    host = host_of(url).removeprefix("www.")
+    return ARCHIVE_NAMES.get(host, fallback)
+
+
 def wayback_url(timestamp: str, original: str) -> str:
     """The public replay URL of a Wayback capture."""
     return f"https://web.archive.org/web/{timestamp}/{original}"

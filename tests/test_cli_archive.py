@@ -44,7 +44,7 @@ def config(tmp_path: Path, wayback: FakeWayback) -> Path:
     path.write_text(
         '[state]\npath = "state.db"\n'
         '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\ntimeout_s = 3.0\n'
-        f'[archive]\nwayback_url = "{wayback.base_url}"\n'
+        f'[archive]\nwayback_url = "{wayback.base_url}"\nmemento_sources = []\n'
         f'availability_url = "{wayback.base_url}"\nrate_window_s = 1.0\n'
         "poll_interval_s = 0.02\npoll_timeout_s = 2.0\nrequest_timeout_s = 2.0\n"
         'captures_per_minute = 40\ncdx_per_minute = 150\nsubmit_networks = ["127.0.0.0/8"]\n',

@@ -37,15 +37,17 @@ from linkwatch.archive.choose import (
 )
 from linkwatch.archive.limits import ArchiveLimiter
 from linkwatch.archive.lookup import Capture, Stopped
-from linkwatch.archive.privacy import submit_refusal
+from linkwatch.archive.privacy import lookup_refusal, submit_refusal
 from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_status_ext
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, duration_s
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
+from linkwatch.urls import host_of
 
 if TYPE_CHECKING:
     from linkwatch.archive import CaptureService, SnapshotLookup
+    from linkwatch.archive.memento import MementoLookup
 
 STATUS_RETENTION_S = 3600.0  # SPN2 keeps job status ~1 h; after that ids look "pending"
 VERIFY_GIVE_UP_S = 86400.0  # a reported capture not in CDX after a day: capture again
@@ -87,6 +89,7 @@ class Context:
     clock: Clock
     stop: threading.Event
     capture_block: str | None = None  # why captures are off for this run (no keys, 401, ...)
+    mementos: MementoLookup | None = None  # other archives, for dead links
     on_session_limit: Callable[[], None] = field(default=lambda: None)
 
     @property
@@ -160,21 +163,67 @@ def _for_live(item: ArchiveItem, ctx: Context) -> Decision:
 
 
 def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
+    """The Wayback Machine's last good capture from before the access date is the
+    snapshot; without one, other archives are asked too (their copy from before it beats
+    a Wayback capture made after), and the rule picks across them all."""
     access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
     cutoff = wayback_timestamp(access) if access else None
     caps = ctx.lookup.captures(item.url, to_ts=cutoff, limit=-1, only_2xx=True)
-    if not caps and cutoff:
-        caps = ctx.lookup.captures(item.url, from_ts=cutoff, limit=1, only_2xx=True)
     if caps:
         return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", _found(caps, "cdx", 1))
-    if item.state == LinkState.DEAD.value or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES:
+    if cutoff:
+        caps = ctx.lookup.captures(item.url, from_ts=cutoff, limit=1, only_2xx=True)
+    found = _found(caps, "cdx", 1)
+    others = ctx.mementos if _may_ask_others(item, ctx) else None
+    elsewhere = others.find(item.url, access) if others is not None else None
+    if elsewhere is not None and elsewhere.memento is not None:
+        m = elsewhere.memento
+        found += (
+            {
+                "timestamp": m.timestamp,
+                "url": m.uri,
+                "status": elsewhere.status,
+                "source": "memento",
+                "verified": 1,
+                "archive": m.archive,
+            },
+        )
+    if found:
+        return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", found)
+    trouble = elsewhere.trouble if elsewhere is not None else ()
+    gone = (
+        item.state == LinkState.DEAD.value or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES
+    )
+    if gone and trouble:  # another archive may still have it: ask again later
+        return Decision(
+            ArchiveAction.FAILED,
+            "pending",
+            add_attempt=True,
+            error="no good copy in the Wayback Machine; other archives could not be asked: "
+            + "; ".join(trouble)[:300],
+            retry_in_s=ctx.retry_in(item.attempts + 1),
+        )
+    if gone:
+        asked = " or other archives" if ctx.mementos and ctx.mementos.sources else ""
         return Decision(
             ArchiveAction.FAILED,
             "failed",
             add_attempt=True,
-            error="no 2xx capture in the Wayback Machine and the page is gone",
+            error=f"no good copy in the Wayback Machine{asked}, and the page is gone",
         )
     return _capture(item, ctx, ())
+
+
+def _may_ask_others(item: ArchiveItem, ctx: Context) -> bool:
+    if ctx.mementos is None or not ctx.mementos.sources:
+        return False
+    refusal = lookup_refusal(
+        host_of(item.url),
+        item.last_outcome,
+        item.last_addresses,
+        ctx.settings.archive.submit_networks,
+    )
+    return refusal is None
 
 
 def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...]) -> Decision:

@@ -1,7 +1,8 @@
 """Which snapshot to show for a link. Pure functions, no I/O.
 
 For a failing or dead link, InternetArchiveBot's rule: the **last 2xx capture at or
-before the citation's access date**, else the **first 2xx capture after it**. The access
+before the citation's access date**, else the **first 2xx capture after it**, across every
+archive that holds one (the Wayback Machine through CDX, others through Memento). The access
 date is the citing document's ``date``/``access_date`` from front matter, else when the
 citation was first seen; a link cited several times uses its earliest access date (the
 page as it was when it was first cited).
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 
 from linkwatch.clock import parse_instant
 from linkwatch.model import LinkState, Outcome
+from linkwatch.urls import WAYBACK
 
 REJECTED = -1  # snapshots.verified: a capture we know is not a good snapshot
 # A 2xx capture is not the cited page when our check saw a page that says "not found".
@@ -39,6 +41,7 @@ class Candidate:
     status: int | None
     source: str
     verified: int = 0
+    archive: str = WAYBACK
 
     @property
     def is_good(self) -> bool:

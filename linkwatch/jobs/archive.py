@@ -26,6 +26,7 @@ from linkwatch.archive.attempt import NEED_KEYS, Context, Decision, attempt
 from linkwatch.archive.choose import Candidate, access_instant, choose_snapshot
 from linkwatch.archive.limits import ArchiveLimiter, shared_limiter
 from linkwatch.archive.lookup import Lookup
+from linkwatch.archive.memento import MementoLookup
 from linkwatch.archive.spn2 import SPN2Client
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import Settings
@@ -161,6 +162,7 @@ class _Runner:
         self._restore_backoff()
         spn2 = SPN2Client(self.settings)
         lookup = Lookup(self.settings, self.limiter, self.stop)
+        mementos = MementoLookup(self.settings, self.stop)
         ctx = Context(
             self.settings,
             lookup,
@@ -170,6 +172,7 @@ class _Runner:
             self.clock,
             self.stop,
             capture_block=self.summary.captures_note,
+            mementos=mementos,
         )
         ctx.on_session_limit = lambda: self._consult_user_status(ctx)
         try:
@@ -178,6 +181,7 @@ class _Runner:
             self._work(items, ctx)
         finally:
             spn2.close()
+            mementos.close()
             self.summary.lookups = lookup.requests
             self.summary.backoffs = self.limiter.backoffs
             self.summary.stopped = self.caller_stop.is_set()
@@ -313,13 +317,17 @@ class _Runner:
     def _choose(self, item: ArchiveItem) -> None:
         rows = self.store.link_snapshots(item.link_id)
         candidates = [
-            Candidate(r["timestamp"], r["url"], r["status"], r["source"], r["verified"])
+            Candidate(
+                r["timestamp"], r["url"], r["status"], r["source"], r["verified"], r["archive"]
+            )
             for r in rows
         ]
         access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
         chosen = choose_snapshot(candidates, state=item.state, access=access)
         if chosen is not None:
-            self.store.set_chosen_snapshot(item.link_id, chosen.url, chosen.timestamp)
+            self.store.set_chosen_snapshot(
+                item.link_id, chosen.url, chosen.timestamp, chosen.archive
+            )
 
     # -- the archive's budget ----------------------------------------------------------
     def _consult_user_status(self, ctx: Context) -> None:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from linkwatch.model import LinkState
 from linkwatch.report import filters
 from linkwatch.report.views import CheckView, CitationView, LinkView
+from linkwatch.urls import WAYBACK
 
 REL = "noopener noreferrer nofollow"
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
@@ -69,13 +70,16 @@ def wayback_date(timestamp: object) -> str:
 
 def snapshot(snap: dict[str, str] | None) -> Markup:
     """A link to a real Wayback copy, dated; ``none`` otherwise."""
-    href = filters.safe_snapshot_href(snap["url"]) if snap else None
+    archive = (snap.get("archive") or WAYBACK) if snap else WAYBACK
+    href = filters.safe_snapshot_href(snap["url"], archive) if snap else None
     if href is None or snap is None:
         return _NO_SNAPSHOT
     h = e(href)
+    name = e(filters.truncate(archive, 40))
+    holder = "" if archive == WAYBACK else f' <span class="archive">{name}</span>'
     return _html(
         f'<a class="snap" href="{h}" rel="{REL}" title="{h}">'
-        f"{e(wayback_date(snap.get('timestamp')))}</a>"
+        f"{e(wayback_date(snap.get('timestamp')))}</a>{holder}"
     )
 
 

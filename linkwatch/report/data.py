@@ -25,31 +25,29 @@ from linkwatch.report.views import (
     TrendDay,
     outcome_kind,
 )
-from linkwatch.urls import archived_original
-
-WAYBACK_PREFIX = "https://web.archive.org/web/"  # cheap pre-check before the full parse
+from linkwatch.urls import WAYBACK, archive_name, archived_original
 
 
 def best_snapshot(
-    snapshot_url: str | None, timestamp: str | None, archived_copy: str | None
+    snapshot_url: str | None,
+    timestamp: str | None,
+    archived_copy: str | None,
+    archive: str | None = None,
 ) -> dict[str, str] | None:
-    """The archived copy to use instead: the chosen snapshot, else one a citation used.
+    """The archived copy to use instead: the chosen snapshot, else one a citation used,
+    with the archive that holds it.
 
-    Only real Wayback replay URLs count (``safe_snapshot_href``).
+    A Wayback snapshot must be a real replay URL; another archive's (found through its
+    TimeMap, or cited) a plain http(s) URL (``safe_snapshot_href``).
     """
-    if (
-        snapshot_url
-        and snapshot_url.startswith(WAYBACK_PREFIX)
-        and safe_snapshot_href(snapshot_url)
-    ):
-        return {"url": snapshot_url, "timestamp": timestamp or ""}
-    if (
-        archived_copy
-        and archived_copy.startswith(WAYBACK_PREFIX)
-        and safe_snapshot_href(archived_copy)
-    ):
-        found = archived_original(archived_copy)
-        return {"url": archived_copy, "timestamp": (found and found[1]) or ""}
+    archive = archive or WAYBACK
+    if snapshot_url and safe_snapshot_href(snapshot_url, archive):
+        return {"url": snapshot_url, "timestamp": timestamp or "", "archive": archive}
+    found = archived_original(archived_copy) if archived_copy else None
+    if archived_copy and found:
+        holder = archive_name(archived_copy, "web archive")
+        if safe_snapshot_href(archived_copy, holder):
+            return {"url": archived_copy, "timestamp": found[1] or "", "archive": holder}
     return None
 
 
@@ -59,7 +57,12 @@ _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 def _link(row: Any) -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
-    snapshot = best_snapshot(row["snapshot_url"], row["snapshot_timestamp"], row["archived_copy"])
+    snapshot = best_snapshot(
+        row["snapshot_url"],
+        row["snapshot_timestamp"],
+        row["archived_copy"],
+        row["snapshot_archive"],
+    )
     redirected = row["last_outcome"] == Outcome.REDIRECTED and bool(row["last_final_url"])
     return LinkView(
         id=row["id"],

@@ -7,7 +7,7 @@ filters stop the rest:
 - ``safe_href``: only http(s) URLs, parsed and re-serialised (punycode host, unsafe
   characters percent-encoded) become an ``href``; anything else (``javascript:``,
   ``data:``, ``vbscript:``, relative, malformed) gives ``None`` and renders as text.
-- ``safe_snapshot_href``: only real Wayback replay URLs
+- ``safe_snapshot_href``: only real Wayback replay URLs (or another archive's http(s) copy)
   (``https://web.archive.org/web/<14 digits>/...``).
 - ``display_host``: hosts as punycode, so an IDN homograph cannot pass for a known site.
 - ``clean_text``: bidi overrides/isolates and invisible characters become visible
@@ -22,7 +22,7 @@ import re
 
 import idna
 
-from linkwatch.urls import try_canonicalize
+from linkwatch.urls import WAYBACK, try_canonicalize
 
 DEFAULT_TRUNCATE = 120
 ELLIPSIS = "…"
@@ -84,10 +84,12 @@ def safe_href(value: object) -> str | None:
     return key
 
 
-def safe_snapshot_href(value: object) -> str | None:
-    """A Wayback replay URL (``https://web.archive.org/web/<14 digits>/http...``) or ``None``."""
+def safe_snapshot_href(value: object, archive: str = WAYBACK) -> str | None:
+    """A Wayback replay URL (``https://web.archive.org/web/<14 digits>/http...``), or for
+    another archive (a memento its TimeMap listed and that replayed 2xx) an http(s) URL;
+    ``None`` otherwise."""
     href = safe_href(value)
-    if href is None or not _WAYBACK_REPLAY.match(href):
+    if href is None or (archive == WAYBACK and not _WAYBACK_REPLAY.match(href)):
         return None
     return href
 

@@ -19,7 +19,7 @@ from typing import Any
 from linkwatch.clock import iso
 from linkwatch.model import ArchiveItem
 from linkwatch.store.core import StoreCore
-from linkwatch.urls import archived_original, host_of
+from linkwatch.urls import WAYBACK, archive_name, archived_original, host_of
 
 PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
 ACTIVE = ("pending", "submitted")
@@ -107,15 +107,17 @@ class ArchiveStore(StoreCore):
         for row in rows:
             parsed = archived_original(row["archived_copy"])
             ts = (parsed[1] if parsed else None) or ""
+            archive = archive_name(row["archived_copy"], "web archive")
             self.db.execute(
                 "INSERT INTO snapshots (link_id, timestamp, url, status, source, verified, "
-                "found_at) VALUES (?, ?, ?, NULL, 'citation', 0, ?) "
-                "ON CONFLICT(link_id, timestamp) DO NOTHING",
-                [row["id"], ts, row["archived_copy"], at],
+                "found_at, archive) VALUES (?, ?, ?, NULL, 'citation', 0, ?, ?) "
+                "ON CONFLICT(link_id, archive, timestamp) DO NOTHING",
+                [row["id"], ts, row["archived_copy"], at, archive],
             )
             self.db.execute(
-                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ? WHERE id = ?",
-                [row["archived_copy"], ts or None, row["id"]],
+                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ?, snapshot_archive = ? "
+                "WHERE id = ?",
+                [row["archived_copy"], ts or None, archive, row["id"]],
             )
 
     def enqueue_archive_urls(self, urls: Sequence[str], now: datetime | str) -> list[int]:
@@ -247,7 +249,8 @@ class ArchiveStore(StoreCore):
             for s in snapshots:
                 db.execute(
                     "INSERT INTO snapshots (link_id, timestamp, url, status, source, verified, "
-                    "found_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(link_id, timestamp) DO "
+                    "found_at, archive) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(link_id, archive, timestamp) DO "
                     "UPDATE SET status = COALESCE(excluded.status, snapshots.status), "
                     "verified = CASE WHEN snapshots.verified = -1 OR excluded.verified = -1 "
                     "THEN -1 ELSE MAX(snapshots.verified, excluded.verified) END",
@@ -259,12 +262,14 @@ class ArchiveStore(StoreCore):
                         s["source"],
                         int(s.get("verified", 0)),
                         at,
+                        s.get("archive") or WAYBACK,
                     ],
                 )
 
     def link_snapshots(self, link_id: int) -> list[dict[str, Any]]:
         return self.query(
-            "SELECT timestamp, url, status, source, verified FROM snapshots WHERE link_id = ? "
+            "SELECT timestamp, url, status, source, verified, archive FROM snapshots "
+            "WHERE link_id = ? "
             "ORDER BY timestamp",
             [link_id],
         )
@@ -275,11 +280,14 @@ class ArchiveStore(StoreCore):
         )
         return (rows[0]["snapshot_url"], rows[0]["snapshot_timestamp"]) if rows else (None, None)
 
-    def set_chosen_snapshot(self, link_id: int, url: str | None, timestamp: str | None) -> None:
+    def set_chosen_snapshot(
+        self, link_id: int, url: str | None, timestamp: str | None, archive: str = WAYBACK
+    ) -> None:
         with self.write() as db:
             db.execute(
-                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ? WHERE id = ?",
-                [url, timestamp or None, link_id],
+                "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ?, snapshot_archive = ? "
+                "WHERE id = ?",
+                [url, timestamp or None, archive if url else None, link_id],
             )
 
     # -- figures -----------------------------------------------------------------------

@@ -204,3 +204,18 @@ def m004_links_addresses_and_validators(db: Database) -> None:
         ALTER TABLE links ADD COLUMN last_modified TEXT
         """,
     )
+
+
+@step
+def m005_snapshots_of_other_archives(db: Database) -> None:
+    """Snapshots held by other archives (Memento), named; the chosen one's archive on the
+    link (issue 11). Two archives may hold copies from the same second."""
+    _run(
+        db,
+        """
+        ALTER TABLE snapshots ADD COLUMN archive TEXT NOT NULL DEFAULT 'Wayback Machine';
+        ALTER TABLE links ADD COLUMN snapshot_archive TEXT;
+        DROP INDEX snapshots_key;
+        CREATE UNIQUE INDEX snapshots_key ON snapshots(link_id, archive, timestamp)
+        """,
+    )

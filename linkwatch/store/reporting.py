@@ -21,7 +21,7 @@ _LINKS = """
 SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
        last_checked_at, last_outcome, last_status, last_final_url, last_error,
        redirect_permanent, invalid_reason, archived_copy, snapshot_url,
-       snapshot_timestamp, title
+       snapshot_timestamp, snapshot_archive, title
 FROM links
 WHERE EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
               WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)

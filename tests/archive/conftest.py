@@ -40,6 +40,7 @@ def fast_settings(wb: FakeWayback, *, keys: bool = True, **archive: Any) -> Sett
         "request_timeout_s": 2.0,
         "backoff_429_s": 0.3,
         "retry_backoff_s": 600.0,
+        "memento_sources": (),  # the real archives are never asked from a test
     }
     values.update(archive)
     creds = Credentials(Secret(ACCESS), Secret(SECRET)) if keys else None

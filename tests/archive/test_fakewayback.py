@@ -6,12 +6,14 @@ import re
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
 
+from linkwatch.archive.memento import parse_link_format
 from tests.archive.conftest import ACCESS, SECRET
-from tests.kit.fakewayback import FakeWayback
+from tests.kit.fakewayback import WAYBACK_ERROR, FakeWayback
 
 AUTH = {"Authorization": f"LOW {ACCESS}:{SECRET}", "Accept": "application/json"}
 
@@ -143,3 +145,126 @@ def test_a_browser_accept_header_gets_the_html_form_reply(http) -> None:
         headers={**AUTH, "Accept": "text/html,application/xhtml+xml"},
     )
     assert re.search(r'spn\.watchJob\("spn2-[0-9a-f]{40}", "/_static/",6000\)', reply.text)
+
+
+# -- the rest of the real API (wayback-api.md §1.9, §3, §4) -------------------------------
+
+
+def test_cdx_collapse_drops_adjacent_duplicates(wayback, http) -> None:
+    for ts in ("20200101100000", "20200101103000", "20200101110000", "20200102100000"):
+        wayback.add_capture("http://c.test/", ts)
+    text = http.get(
+        "/cdx/search/cdx",
+        params={"url": "http://c.test/", "fl": "timestamp", "collapse": "timestamp:10"},
+    ).text
+    assert text.split() == ["20200101100000", "20200101110000", "20200102100000"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"url": "m.test/a"}, ["http://m.test/a"]),
+        ({"url": "m.test/a", "matchType": "prefix"}, ["http://m.test/a", "http://m.test/ab"]),
+        ({"url": "m.test/a*"}, ["http://m.test/a", "http://m.test/ab"]),
+        ({"url": "m.test/", "matchType": "host"}, ["http://m.test/a", "http://m.test/ab"]),
+        (
+            {"url": "*.m.test"},
+            ["http://m.test/a", "http://m.test/ab", "http://sub.m.test/x"],
+        ),
+    ],
+    ids=["exact", "prefix", "prefix-shortcut", "host", "domain-shortcut"],
+)
+def test_cdx_match_types(wayback, http, params, expected) -> None:
+    for url in (
+        "http://m.test/a",
+        "http://m.test/ab",
+        "http://sub.m.test/x",
+        "http://other.test/a",
+    ):
+        wayback.add_capture(url, "20200101000000")
+    text = http.get("/cdx/search/cdx", params={**params, "fl": "original"}).text
+    assert sorted(text.split()) == expected
+
+
+def test_cdx_resume_keys_page_through_in_text_and_json_even_double_encoded(wayback, http) -> None:
+    stamps = [f"20200101{h:02d}0000" for h in range(5)]
+    for ts in stamps:
+        wayback.add_capture("http://r.test/", ts)
+    base = {"url": "http://r.test/", "fl": "timestamp", "limit": "2", "showResumeKey": "true"}
+    seen: list[str] = []
+    key = None
+    for _ in range(5):
+        params = {**base, **({"resumeKey": quote(key, safe="")} if key else {})}
+        text = http.get("/cdx/search/cdx", params=params).text
+        rows, _, tail = text.partition("\n\n")
+        seen += rows.split()
+        key = tail.strip() or None
+        if key is None:
+            break
+    assert seen == stamps
+    data = http.get("/cdx/search/cdx", params={**base, "output": "json"}).json()
+    assert data[-2] == [] and isinstance(data[-1][0], str)  # ,\n[],\n["<key>"]
+
+
+def test_legacy_save_redirects_to_the_new_memento(wayback, http) -> None:
+    res = http.get("/save/http://legacy.test/page", follow_redirects=False)
+    assert res.status_code == 302 and res.headers["X-Page-Cache"] == "MISS"
+    assert re.fullmatch(
+        r"https://web\.archive\.org/web/\d{14}/http://legacy\.test/page", res.headers["Location"]
+    )
+    again = http.get("/save/http://legacy.test/page", follow_redirects=False)
+    assert again.headers["X-Page-Cache"] == "HIT"  # inside the same-URL window
+    assert len(wayback.state.captures_of("http://legacy.test/page")) == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "status", "header"),
+    [("content-location", 200, "Content-Location"), ("blocked", 403, WAYBACK_ERROR)],
+)
+def test_legacy_save_other_shapes(wayback, http, shape, status, header) -> None:
+    wayback.faults.legacy_save = shape
+    res = http.get("/save/http://shape.test/", follow_redirects=False)
+    assert res.status_code == status and header in res.headers
+
+
+def test_timemap_lists_every_capture_in_link_format_and_pages_with_a_resume_key(
+    wayback, http
+) -> None:
+    wayback.faults.timemap_page = 2
+    for year in range(2015, 2020):
+        wayback.add_capture("http://t.test/", f"{year}0101000000")
+    page: str | None = "/web/timemap/link/http://t.test/"
+    mementos: list[str] = []
+    pages = 0
+    while page and pages < 5:
+        res = http.get(page.replace("https://web.archive.org", ""))
+        assert res.headers["Content-Type"] == "application/link-format"
+        links = parse_link_format(res.text)
+        assert [sorted(x.rels) for x in links[:3]] == [["original"], ["self"], ["timegate"]]
+        mementos += [x.params["datetime"] for x in links if "memento" in x.rels]
+        page = next((x.uri for x in links if x.rels == {"timemap"}), None)
+        pages += 1
+    assert pages == 3
+    assert mementos[0] == "Thu, 01 Jan 2015 00:00:00 GMT" and len(mementos) == 5
+
+
+def test_replay_answers_as_memento_redirect_or_not_archived(wayback, http) -> None:
+    wayback.add_capture("http://p.test/", "20200101000000")
+    wayback.add_capture("http://p.test/", "20210101000000", 404)
+    ok = http.get("/web/20200101000000/http://p.test/", follow_redirects=False)
+    assert (
+        ok.status_code == 200 and ok.headers["Memento-Datetime"] == "Wed, 01 Jan 2020 00:00:00 GMT"
+    )
+    assert 'rel="memento"' in ok.headers["Link"] and 'rel="original"' in ok.headers["Link"]
+    archived_404 = http.get("/web/20210101000000id_/http://p.test/", follow_redirects=False)
+    assert archived_404.status_code == 404 and "Memento-Datetime" in archived_404.headers
+    near = http.get("/web/2020060/http://p.test/", follow_redirects=False)
+    assert near.status_code == 302 and "/web/20200101000000/" in near.headers["Location"]
+    gate = http.get(
+        "/web/http://p.test/",
+        headers={"Accept-Datetime": "Fri, 01 Jan 2021 00:00:00 GMT"},
+        follow_redirects=False,
+    )
+    assert gate.status_code == 302 and "/web/20210101000000/" in gate.headers["Location"]
+    never = http.get("/web/20200101000000/http://never.test/", follow_redirects=False)
+    assert never.status_code == 404 and "Memento-Datetime" not in never.headers

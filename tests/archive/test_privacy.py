@@ -43,7 +43,7 @@ def _home(tmp_path: Path, web: SimWeb, wayback: FakeWayback, urls: list[str]) ->
         '[corpus]\npaths = ["corpus/**/*"]\n[state]\npath = "state/lw.db"\n'
         '[report]\ndir = "reports/"\n'
         '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\ntimeout_s = 3.0\n'
-        f'[archive]\nwayback_url = "{wayback.base_url}"\n'
+        f'[archive]\nwayback_url = "{wayback.base_url}"\nmemento_sources = []\n'
         f'availability_url = "{wayback.base_url}"\npoll_interval_s = 0.05\n'
         "poll_timeout_s = 3.0\nrequest_timeout_s = 3.0\nrate_window_s = 1.0\n"
         f'submit_networks = ["{web.address(1)}/32"]\n',

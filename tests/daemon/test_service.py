@@ -73,6 +73,7 @@ timeout_s = 3.0
 strike_spacing = "1s"
 [archive]
 wayback_url = "{self.wayback.base_url}"
+memento_sources = []
 availability_url = "{self.wayback.base_url}"
 poll_interval_s = 0.1
 poll_timeout_s = 5.0

@@ -28,11 +28,20 @@ import json
 import re
 import signal
 import threading
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tests.kit.fakewayback_state import Capture, Clock, FakeState, Faults, parse_window
+from tests.kit.fakewayback_state import (
+    Capture,
+    Clock,
+    FakeState,
+    Faults,
+    parse_ts,
+    parse_window,
+    wayback_ts,
+)
 
 TOO_MANY_HTML = (
     "<html><head><title>Too Many Requests</title></head><body><h1>Too Many Requests</h1>"
@@ -46,6 +55,12 @@ SESSION_LIMIT = (
 )
 DAILY_LIMIT = "You cannot make more than 30,000 captures per day"
 NOT_LOGGED_IN = "You need to be logged in to use Save Page Now."
+PUBLIC = "https://web.archive.org"  # absolute URLs in Link/Location, as clients expect (§8)
+WAYBACK_ERROR = "X-Archive-Wayback-Runtime-Error"
+
+
+def http_date(timestamp: str) -> str:
+    return format_datetime(parse_ts(timestamp), usegmt=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -165,6 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._available()
         elif path == "/cdx/search/cdx":
             self._cdx()
+        elif path.startswith("/web/timemap/link/"):
+            self._timemap()
+        elif path.startswith("/web/"):
+            self._replay()
+        elif path.startswith("/save/"):
+            self._legacy_save(self.path[len("/save/") :])
         else:
             self._log("other")
             self._send(404, "<html>Wayback Machine: not found</html>", "text/html")
@@ -355,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not q.get("url", [""])[0]:
             self._send(400, "url parameter is required", "text/plain")
             return
-        rows = st.cdx_rows(q)
+        rows, resume = st.cdx_rows(q)
         fields = ["urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length"]
         fl = [f for f in q.get("fl", [""])[0].split(",") if f in fields]
         if fl:
@@ -366,10 +387,125 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             header = "[" + ",".join(json.dumps(f) for f in (fl or fields)) + "]"
             body_rows = ["[" + ", ".join(json.dumps(v) for v in r) + "]" for r in rows]
+            if resume:
+                body_rows += ["[]", f"[{json.dumps(resume)}]"]
             self._send(200, "[" + ",\n".join([header, *body_rows]) + "]\n", "application/json")
             return
         text = "".join(" ".join(r) + "\n" for r in rows)
+        if resume:
+            text += f"\n{resume}\n"
         self._send(200, text, "text/plain;charset=UTF-8")
+
+    # -- legacy save, Memento ------------------------------------------------------------
+    def _legacy_save(self, url: str) -> None:
+        """``GET /save/<url>`` (§1.9): a capture now, answered in ``faults.legacy_save``'s
+        shape: ``302`` (Location of the new memento), ``content-location`` (200 with the
+        replay), ``blocked`` (403 + ``X-Archive-Wayback-Runtime-Error``), or ``429``."""
+        st = self.state
+        self._log("save", url=url, legacy=True)
+        if st.over_limit("save") or st.faults.legacy_save == "429":
+            self._send(429, TOO_MANY_HTML, "text/html; charset=utf-8")
+            return
+        if st.faults.legacy_save == "blocked":
+            error = "RobotAccessControlException: Blocked By Robots"
+            self._send(403, "<html>Blocked</html>", "text/html", {WAYBACK_ERROR: error})
+            return
+        recent = st.recent_capture(url, st.same_url_window_s)
+        cached = recent is not None
+        cap = recent or st.add_capture(url, st.clock())
+        memento = f"/web/{cap.timestamp}/{url}"
+        cache = {"X-Page-Cache": "HIT" if cached else "MISS"}
+        if st.faults.legacy_save == "content-location":
+            headers = {"Content-Location": memento, **cache}
+            self._send(200, f"<html>replay of {url}</html>", "text/html", headers)
+            return
+        headers = {"Location": PUBLIC + memento, **cache}
+        self._send(302, "", "text/html", headers)
+
+    def _timemap(self) -> None:
+        """``GET /web/timemap/link/<url>`` (§4.4), exact line format, paged with a
+        ``rel="timemap"`` link carrying ``resumeKey`` after ``faults.timemap_page`` lines."""
+        st = self.state
+        raw = self.path[len("/web/timemap/link/") :]
+        q = self._query() if raw.startswith("?") else {}
+        url = q.get("url", [raw])[0]
+        start = int(unquote(q.get("resumeKey", ["0"])[0]) or 0)
+        self._log("cdx", url=url, timemap=True)
+        if st.over_limit("cdx"):  # TimeMaps share the CDX limit (§4.4)
+            self._send(429, TOO_MANY_HTML, "text/html; charset=utf-8")
+            return
+        caps = st.captures_of(url)
+        if not caps:
+            self._send(200, "", "application/link-format")
+            return
+        page = caps[start : start + st.faults.timemap_page]
+        first = caps[0]
+        lines = [
+            f'<{url}>; rel="original"',
+            f'<{PUBLIC}/web/timemap/link/{url}>; rel="self"; type="application/link-format"; '
+            f'from="{http_date(first.timestamp)}"',
+            f'<{PUBLIC}>; rel="timegate"',
+        ]
+        for n, cap in enumerate(page, start):
+            rel = "first memento" if n == 0 else "memento"
+            if cap is caps[-1]:
+                rel = "first last memento" if n == 0 else "last memento"
+            lines.append(
+                f'<{PUBLIC}/web/{cap.timestamp}/{cap.url}>; rel="{rel}"; '
+                f'datetime="{http_date(cap.timestamp)}"'
+            )
+        end = start + len(page)
+        if end < len(caps):
+            key = quote(str(end))
+            lines.append(
+                f"<{PUBLIC}/web/timemap/link/?url={quote(url, safe='')}&resumeKey={key}>; "
+                f'rel="timemap"; type="application/link-format"; '
+                f'from="{http_date(caps[end].timestamp)}"'
+            )
+        self._send(200, ",\n".join(lines) + "\n", "application/link-format")
+
+    def _replay(self) -> None:
+        """``/web/<ts>[id_]/<url>`` and the TimeGate ``/web/<url>`` (§4.2, §4.3)."""
+        st = self.state
+        rest = self.path[len("/web/") :]
+        m = re.match(r"^(\d{1,14})(?:[a-z]{2}_)?/(.+)$", rest)
+        self._log("replay", url=m.group(2) if m else rest)
+        if m is None:  # the TimeGate: closest to Accept-Datetime, else the latest
+            wanted = self.headers.get("Accept-Datetime")
+            ts = wayback_ts(parsedate_to_datetime(wanted)) if wanted else None
+            cap = st.closest(rest, ts)
+            if cap is None:
+                self._send(404, "<html>Wayback Machine: not archived</html>", "text/html")
+                return
+            location = f"{PUBLIC}/web/{cap.timestamp}/{cap.url}"
+            self._send(302, "", "text/html", {"Location": location, "Vary": "accept-datetime"})
+            return
+        ts, url = m.group(1), m.group(2)
+        caps = st.captures_of(url)
+        exact = next((c for c in caps if c.timestamp == ts.ljust(14, "0")), None)
+        if exact is None:
+            cap = st.closest(url, ts)
+            if cap is None:
+                self._send(404, "<html>Wayback Machine: not archived</html>", "text/html")
+                return
+            location = f"{PUBLIC}/web/{cap.timestamp}/{cap.url}"
+            reason = {"X-Archive-Redirect-Reason": f"found capture at {cap.timestamp}"}
+            self._send(302, "", "text/html", {"Location": location, **reason})
+            return
+        links = [
+            f'<{url}>; rel="original"',
+            f'<{PUBLIC}/web/timemap/link/{url}>; rel="timemap"; type="application/link-format"',
+            f'<{PUBLIC}/web/{url}>; rel="timegate"',
+            f'<{PUBLIC}/web/{caps[0].timestamp}/{caps[0].url}>; rel="first memento"; '
+            f'datetime="{http_date(caps[0].timestamp)}"',
+            f'<{PUBLIC}/web/{exact.timestamp}/{exact.url}>; rel="memento"; '
+            f'datetime="{http_date(exact.timestamp)}"',
+            f'<{PUBLIC}/web/{caps[-1].timestamp}/{caps[-1].url}>; rel="last memento"; '
+            f'datetime="{http_date(caps[-1].timestamp)}"',
+        ]
+        headers = {"Memento-Datetime": http_date(exact.timestamp), "Link": ", ".join(links)}
+        body = f"<html><title>{url}</title>archived {exact.timestamp}</html>"
+        self._send(int(exact.statuscode), body, "text/html", headers)
 
 
 class FakeWayback:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 Clock = Callable[[], datetime]
 
@@ -123,6 +123,8 @@ class Faults:
     status_retry_after: str | None = "6"
     slow_s: float = 2.0
     system_status: str = "ok"
+    legacy_save: str = "302"  # GET /save/<url>: 302 | content-location | blocked | 429
+    timemap_page: int = 1000  # TimeMap lines per page before a resumeKey link
 
 
 class FakeState:
@@ -374,9 +376,16 @@ class FakeState:
         target = parse_ts(timestamp)
         return min(caps, key=lambda c: abs((parse_ts(c.timestamp) - target).total_seconds()))
 
-    def cdx_rows(self, params: dict[str, list[str]]) -> list[list[str]]:
+    def cdx_rows(self, params: dict[str, list[str]]) -> tuple[list[list[str]], str | None]:
+        """The rows a CDX query lists (§3.1), and the resume key when ``showResumeKey``
+        is on and more rows follow (§3.3)."""
         url = params["url"][0]
-        caps = self.captures_of(url)
+        match = params.get("matchType", ["exact"])[0]
+        if url.endswith("*"):  # the shortcuts: archive.org/* and *.archive.org
+            url, match = url.rstrip("*"), "prefix"
+        if url.startswith("*."):
+            url, match = url[2:], "domain"
+        caps = self._matching(url, match)
         lo = params.get("from", [""])[0]
         hi = params.get("to", [""])[0]
         if lo:
@@ -386,17 +395,48 @@ class FakeState:
         rows = [c.cdx_row() for c in caps]
         for flt in params.get("filter", []):
             rows = [r for r in rows if _filter_ok(flt, r)]
+        for spec in params.get("collapse", []):
+            rows = _collapse(rows, spec)
         if params.get("sort", [""])[0] == "closest" and params.get("closest"):
             target = parse_ts(params["closest"][0])
             rows.sort(key=lambda r: abs((parse_ts(r[1]) - target).total_seconds()))
         elif params.get("sort", [""])[0] == "reverse":
             rows.reverse()
+        resume = params.get("resumeKey", [""])[0]
+        if resume:  # clients send the opaque key encoded once more; both forms work
+            key = unquote(unquote(resume))
+            rows = [r for r in rows if f"{r[0]} {r[1]}" > key.rstrip("!")]
+        offset = int(params.get("offset", ["0"])[0] or 0)
+        rows = rows[offset:]
         limit = int(params.get("limit", ["0"])[0] or 0)
+        more = limit > 0 and len(rows) > limit
         if limit > 0:
             rows = rows[:limit]
         elif limit < 0:
             rows = rows[limit:]
-        return rows
+        key_out = None
+        if more and params.get("showResumeKey", [""])[0] == "true":
+            last = rows[-1]
+            key_out = quote(f"{last[0]} {last[1]}!", safe="")
+        return rows, key_out
+
+    def _matching(self, url: str, match: str) -> list[Capture]:
+        if match == "exact":
+            return self.captures_of(url)
+        key = surt(url)
+        host = key.split(")", 1)[0]
+        with self.lock:
+            keys = list(self.captures)
+        if match == "prefix":
+            chosen = [k for k in keys if k.startswith(key)]
+        elif match == "host":
+            chosen = [k for k in keys if k.split(")", 1)[0] == host]
+        else:  # domain: the host and every subdomain
+            chosen = [k for k in keys if k.split(")", 1)[0] == host or k.startswith(host + ",")]
+        found: list[Capture] = []
+        for k in sorted(chosen):
+            found += self.captures_of(self.captures[k][0].url)
+        return found
 
     def day_start(self) -> datetime:
         now = self.clock()
@@ -415,3 +455,19 @@ def _filter_ok(flt: str, row: list[str]) -> bool:
     value = row[_FIELDS.index(name)] if name in _FIELDS else " ".join(row)
     hit = pattern in value if contains else re.fullmatch(pattern, value) is not None
     return hit != negate
+
+
+def _collapse(rows: list[list[str]], spec: str) -> list[list[str]]:
+    """``collapse=field[:N]``: drop rows whose field (its first N chars) equals the
+    previous row's (adjacent duplicates only, §3.1)."""
+    name, _, width = spec.partition(":")
+    if name not in _FIELDS:
+        return rows
+    index, n = _FIELDS.index(name), int(width) if width.isdigit() else None
+    kept: list[list[str]] = []
+    for row in rows:
+        value = row[index][:n] if n else row[index]
+        if kept and (kept[-1][index][:n] if n else kept[-1][index]) == value:
+            continue
+        kept.append(row)
+    return kept

@@ -108,6 +108,7 @@ def test_snapshot_is_the_chosen_wayback_copy(rdb: ReportDB, settings: Settings) 
     assert _model(rdb, settings).links[0].snapshot == {
         "url": WB + "https://a.example/",
         "timestamp": "20200101000000",
+        "archive": "Wayback Machine",
     }
 
 
@@ -118,6 +119,38 @@ def test_an_archived_copy_a_citation_used_counts_as_snapshot(
     assert _model(rdb, settings).links[0].snapshot == {
         "url": WB + "https://a.example/",
         "timestamp": "20200101000000",
+        "archive": "Wayback Machine",
+    }
+
+
+def test_a_copy_in_another_archive_is_a_snapshot_with_its_archive_name(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    copy = "https://archive.ph/20190101000000/https://a.example/"
+    _cited(
+        rdb,
+        "https://a.example/",
+        "dead",
+        snapshot_url=copy,
+        snapshot_timestamp="20190101000000",
+        snapshot_archive="archive.today",
+    )
+    assert _model(rdb, settings).links[0].snapshot == {
+        "url": copy,
+        "timestamp": "20190101000000",
+        "archive": "archive.today",
+    }
+
+
+def test_a_cited_copy_in_another_archive_counts_with_its_archive_name(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    copy = "https://archive.ph/20190101000000/https://a.example/"
+    _cited(rdb, "https://a.example/", "dead", archived_copy=copy)
+    assert _model(rdb, settings).links[0].snapshot == {
+        "url": copy,
+        "timestamp": "20190101000000",
+        "archive": "archive.today",
     }
 
 

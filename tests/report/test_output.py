@@ -128,7 +128,7 @@ def test_report_json_shape(rdb: ReportDB, settings: Settings) -> None:
             "snapshot",
             "citations",
         } <= set(link)
-        assert link["snapshot"] is None or set(link["snapshot"]) == {"url", "timestamp"}
+        assert link["snapshot"] is None or set(link["snapshot"]) == {"url", "timestamp", "archive"}
         for cite in link["citations"]:
             assert set(cite) == {"document", "line", "text"}
     dead = next(
@@ -138,6 +138,7 @@ def test_report_json_shape(rdb: ReportDB, settings: Settings) -> None:
         "url": "https://web.archive.org/web/20190611083010/"
         "http://www.census.gov/old/tables-2019.html",
         "timestamp": "20190611083010",
+        "archive": "Wayback Machine",
     }
     assert sorted((c["document"], c["line"]) for c in dead["citations"]) == [
         ("corpus/field-notes.txt", 6),
