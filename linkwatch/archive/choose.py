@@ -90,7 +90,7 @@ def choose_snapshot(
     candidates: Sequence[Candidate], *, state: str, access: datetime | None
 ) -> Candidate | None:
     """The snapshot to show for a link in ``state`` (a ``LinkState`` value)."""
-    citation = [c for c in candidates if c.source == "citation"]
+    citation = [c for c in candidates if c.source == "citation" and c.is_good]
     if citation:
         return citation[0]
     if state in (LinkState.FAILING.value, LinkState.DEAD.value):

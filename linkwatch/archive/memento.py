@@ -203,7 +203,7 @@ class MementoLookup:
                 break
         for memento in preferred(list(mementos.values()), access)[:VERIFY_AT_MOST]:
             try:
-                status = self._replay_status(memento.uri)
+                status = self.replay_status(memento.uri)
             except (ArchiveUnavailable, ArchiveRateLimited) as exc:
                 trouble.append(f"{memento.archive}: {exc}")
                 continue
@@ -226,7 +226,13 @@ class MementoLookup:
             page = next_page(links, page)
         return found
 
-    def _replay_status(self, uri: str) -> int:
+    def replay_status(self, uri: str) -> int:
+        """The status the archive replays ``uri`` with (a Wayback URL is asked of
+        ``archive.wayback_url``, where the Wayback Machine is configured to be)."""
+        wayback = self.settings.archive.wayback_url.rstrip("/")
+        for public in ("https://web.archive.org", "http://web.archive.org"):
+            if uri.startswith(public + "/") and wayback != public:
+                uri = wayback + uri[len(public) :]
         res = self._get(uri, "memento replay", body=False)
         if res.status_code == 429:
             _raise_for(res, "memento replay")

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from linkwatch.archive.attempt import NEED_KEYS, Context, Decision, attempt
-from linkwatch.archive.choose import Candidate, access_instant, choose_snapshot
+from linkwatch.archive.choose import REJECTED, Candidate, access_instant, choose_snapshot
 from linkwatch.archive.limits import ArchiveLimiter, shared_limiter
 from linkwatch.archive.lookup import Lookup
 from linkwatch.archive.memento import MementoLookup
@@ -39,6 +39,7 @@ from linkwatch.urls import InvalidURL, canonicalize
 log = logging.getLogger("linkwatch.archive")
 
 META_BACKOFF = "archive.backoff_until"
+VERIFY_COPIES_PER_RUN = 50  # cited archived copies replayed per run
 META_USER_STATUS = "archive.user_status"
 MAX_REQUEUES = 3  # per item per run, after 429s / session limits
 MAX_UNAVAILABLE = 5
@@ -120,7 +121,7 @@ def work_archive_queue(
         return summary
     items = store.due_archive_items(clock(), limit=max_items, link_ids=link_ids)
     summary.due = len(items)
-    if items:
+    if items or (not urls and store.unverified_cited_copies(1)):
         runner = _Runner(settings, store, clock, stop or threading.Event(), summary)
         runner.progress, runner.on_result = progress, on_result
         runner.run(items)
@@ -176,7 +177,8 @@ class _Runner:
         )
         ctx.on_session_limit = lambda: self._consult_user_status(ctx)
         try:
-            if ctx.capture_block is None:
+            self._verify_cited_copies(mementos)
+            if items and ctx.capture_block is None:
                 self._consult_user_status(ctx)
             self._work(items, ctx)
         finally:
@@ -314,6 +316,33 @@ class _Runner:
         self._choose(item)
         return _action(d, status), error if status != "done" else None
 
+    def _verify_cited_copies(self, mementos: MementoLookup) -> None:
+        """A citation that points at an archived copy is checked for what it is: the copy
+        is replayed once (a 2xx from the archive makes it a good snapshot; an archived
+        error page does not, and the link is then looked up like any other). The archive
+        answering slowly or not at all decides nothing: the copy is tried again later."""
+        with self.lock:
+            copies = self.store.unverified_cited_copies(VERIFY_COPIES_PER_RUN)
+        for copy in copies:
+            if self.stop.is_set():
+                return
+            try:
+                status = mementos.replay_status(copy["url"])
+            except (ArchiveUnavailable, ArchiveRateLimited) as exc:
+                log.info(
+                    "cited copy %s not replayed: %s", copy["url"], scrub(str(exc), self.secrets)
+                )
+                continue
+            verified = 1 if 200 <= status < 300 else REJECTED
+            with self.lock:
+                self.store.record_snapshots(
+                    copy["link_id"],
+                    [{**copy, "status": status, "source": "citation", "verified": verified}],
+                    self.clock(),
+                )
+                if verified == REJECTED:  # show another snapshot, if the link has one
+                    self.store.set_chosen_snapshot(copy["link_id"], None, None)
+
     def _choose(self, item: ArchiveItem) -> None:
         rows = self.store.link_snapshots(item.link_id)
         candidates = [
@@ -419,6 +448,10 @@ def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
         "availability_url": a.availability_url,
         "queue": store.archive_queue_figures(),
         "held_back": store.held_back_reasons(HELD_BACK),
+        # a link whose capture failed while it was down, alive again and queued anew
+        "recovered_capture_queued": store.recovered_awaiting_capture(),
+        # citations that point at an archived copy: is the original back?
+        "cited_copies": store.cited_copy_figures(),
         "budget": {
             "captures_per_minute": a.captures_per_minute,
             "concurrent_captures": a.concurrent_captures,

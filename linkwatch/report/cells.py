@@ -171,6 +171,7 @@ ROWS: dict[str, Callable[[LinkView, Row], str]] = {
     "redirected": _redirected_row,
     "unverifiable": _unverifiable_row,
     "no_snapshot": _no_snapshot_row,
+    "copies": _unverifiable_row,  # link, the original's state, why, the copy cited, cited in
 }
 
 
@@ -178,7 +179,7 @@ def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str
     """A row of a document's table: line, link, anchor text, state, why, evidence, copy."""
     row_id = f' id="{e(anchor)}"' if anchor else ""
     moved = f'<div class="muted">now at {c.moved_to}</div>' if link.is_redirected else ""
-    reason = c.reason if link.state != LinkState.ALIVE else ""
+    reason = c.reason if link.state != LinkState.ALIVE or link.original_back else ""
     line = filters.as_int(cite.line)
     return (
         f'<tr{row_id}><td class="num">{line}</td>\n<td>{c.link}{moved}</td>'

@@ -27,6 +27,8 @@ from linkwatch.report.views import (
 )
 from linkwatch.urls import WAYBACK, archive_name, archived_original
 
+REJECTED = -1  # snapshots.verified of a copy the archive replays as an error
+
 
 def best_snapshot(
     snapshot_url: str | None,
@@ -57,10 +59,11 @@ _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 def _link(row: Any) -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
+    copy_bad = row["copy_verified"] == REJECTED
     snapshot = best_snapshot(
         row["snapshot_url"],
         row["snapshot_timestamp"],
-        row["archived_copy"],
+        None if copy_bad else row["archived_copy"],
         row["snapshot_archive"],
     )
     redirected = row["last_outcome"] == Outcome.REDIRECTED and bool(row["last_final_url"])
@@ -81,6 +84,7 @@ def _link(row: Any) -> LinkView:
         permanent_redirect=None if permanent is None else bool(permanent),
         invalid_reason=row["invalid_reason"],
         archived_copy=row["archived_copy"],
+        copy_status=row["copy_status"] if copy_bad else None,
         snapshot_url=row["snapshot_url"],
         snapshot_timestamp=row["snapshot_timestamp"],
         title=row["title"],
@@ -273,7 +277,12 @@ def build_model(
         newly_recovered=recovered,
         checks_since=int(rows["checks_since"] or 0),
         checks_total=int(rows["checks_total"] or 0),
-        queue={r["status"]: r["n"] for r in rows["queue"]},
+        queue={r["status"]: r["n"] for r in rows["queue"]}
+        | (
+            {"recovered, capture queued": rows["recovered_queued"]}
+            if rows["recovered_queued"]
+            else {}
+        ),
         queue_errors=rows["queue_errors"],
         archive_meta=_meta(rows["archive_meta"]),
         captures_need_keys=not has_credentials,
@@ -285,7 +294,10 @@ def build_model(
         summary=summary,
         trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
         links=ordered,
-        problems=[lk for lk in ordered if lk.state in PROBLEM_STATES],
+        problems=[lk for lk in ordered if lk.state in PROBLEM_STATES and not lk.cited_as_copy],
+        cited_as_copies=sorted(
+            (lk for lk in links if lk.cited_as_copy), key=lambda lk: (not lk.original_back, lk.url)
+        ),
         unverifiable=[
             lk
             for lk in ordered

@@ -26,7 +26,15 @@ from linkwatch.report import cells, filters
 from linkwatch.report.chart import trend_chart
 from linkwatch.report.views import DocumentView, ReportModel
 
-SECTION_ANCHORS = ("problems", "redirected", "documents", "domains", "unverifiable", "no-snapshot")
+SECTION_ANCHORS = (
+    "problems",
+    "redirected",
+    "documents",
+    "domains",
+    "unverifiable",
+    "archived-citations",
+    "no-snapshot",
+)
 # the pages a report writes (and may remove when a newer report no longer has them)
 PAGE_PATTERN = re.compile(rf"^(?:(?:{'|'.join(SECTION_ANCHORS)})(?:-\d+)?\.html|docs/\d+\.html)$")
 
@@ -165,6 +173,14 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
             "inconclusive answers so far), that are not valid web addresses, or that "
             "were not checked (a private address, a scheme we do not check).",
             model.unverifiable,
+        ),
+        section(
+            "copies",
+            "archived-citations",
+            "Citations of archived copies",
+            "These citations point at an archived copy, so they work whatever the original "
+            "does. When the original is back, the live page can be cited again.",
+            model.cited_as_copies,
         ),
         section(
             "no_snapshot",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linkwatch.model import LinkState, Outcome
+from linkwatch.urls import archived_original
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({"dead", "failing"})
@@ -107,7 +108,9 @@ class LinkView:
     snapshot_url: str | None
     snapshot_timestamp: str | None
     title: str | None
-    snapshot: dict[str, str] | None = None  # {url, timestamp}: the copy to use instead
+    #: the archive's status for the copy the citations point at, when it is not a good one
+    copy_status: int | None = None
+    snapshot: dict[str, str] | None = None  # {url, timestamp, archive}: the copy to use
     is_redirected: bool = False  # the last check was redirected to final_url
     needs_attention: bool = False  # something to do in the citing documents
     needs_snapshot: bool = False  # no archived copy known (and the URL is valid)
@@ -132,8 +135,34 @@ class LinkView:
         return "not checked" if self.last_outcome in SKIPPED_OUTCOMES else "inconclusive"
 
     @property
+    def cited_as_copy(self) -> bool:
+        """Every citation of the link points at an archived copy of it (a Wayback,
+        archive.today, ... URL): the citations work whatever the original does."""
+        return bool(self.citations) and all(
+            archived_original(c.raw_url) is not None for c in self.citations
+        )
+
+    @property
+    def original_back(self) -> bool:
+        """Cited as an archived copy, and the original page answers again."""
+        return self.cited_as_copy and self.state == LinkState.ALIVE
+
+    @property
     def reason(self) -> str:
         """Why the link is in its state, in words (never the same fact twice)."""
+        text = self._reason()
+        if self.cited_as_copy:
+            if self.copy_status is not None:
+                return (
+                    f"the archived copy cited is no good snapshot (the archive answers HTTP "
+                    f"{self.copy_status}); the original: {text}"
+                )
+            if self.state == LinkState.ALIVE:
+                return "the original is back: the citations use an archived copy of a live page"
+            return f"cited as an archived copy; the original: {text}"
+        return text
+
+    def _reason(self) -> str:
         if self.state == LinkState.INVALID:
             return f"invalid URL: {self.invalid_reason or 'unknown reason'}"
         if self.last_outcome is None:
@@ -160,6 +189,8 @@ class LinkView:
             "state": self.state,
             "shown_state": self.shown_state,
             "reason": self.reason,
+            "cited_as_copy": self.cited_as_copy,
+            "original_back": self.original_back,
             "since": self.since,
             "last_outcome": self.last_outcome,
             "last_status": self.last_status,
@@ -304,6 +335,9 @@ class ReportModel:
     no_snapshot: list[LinkView]
     documents: list[DocumentView]
     domains: list[DomainView]
+    #: links whose every citation is an archived copy: working citations, the original's
+    #: state shown ("the original is back")
+    cited_as_copies: list[LinkView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

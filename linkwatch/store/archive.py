@@ -22,6 +22,19 @@ from linkwatch.store.core import StoreCore
 from linkwatch.urls import WAYBACK, archive_name, archived_original, host_of
 
 PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
+#: links the archive stage still has work for: not cited as an archived copy, or the
+#: original is live again (capture it too), or the copy cited turned out not to be good
+NOT_COVERED = (
+    "(l.archived_copy IS NULL OR l.state = 'alive' OR EXISTS (SELECT 1 FROM snapshots s "
+    "WHERE s.link_id = l.id AND s.source = 'citation' AND s.verified = -1))"
+)
+RECOVERED_AWAITING_CAPTURE = (  # NOT_COVERED is a fixed fragment, never a value
+    "SELECT count(*) FROM archive_queue q JOIN links l ON l.id = q.link_id "  # noqa: S608
+    "WHERE (q.reason = 'recovered' AND q.status IN ('pending', 'submitted')) OR "
+    "(q.status = 'failed' AND coalesce(q.last_error, '') NOT LIKE 'permanent:%' "
+    "AND l.state = 'alive' AND l.invalid_reason IS NULL "
+    f"AND {NOT_COVERED} AND l.last_ok_at > q.updated_at)"
+)
 ACTIVE = ("pending", "submitted")
 
 
@@ -53,12 +66,12 @@ class ArchiveStore(StoreCore):
             added = self._insert_new(at, "new", "('new', 'alive')", needs_citation=True)
             added += self._insert_new(at, "failing", "('failing', 'dead')", needs_citation=False)
             added += db.execute(
-                "UPDATE archive_queue SET reason = 'failing', priority = ?, status = 'pending', "
+                "UPDATE archive_queue SET reason = 'failing', priority = ?, status = 'pending', "  # noqa: S608
                 "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
                 "last_error = NULL, updated_at = ? "
                 "WHERE status IN ('done', 'failed') AND reason != 'failing' AND link_id IN "
-                "(SELECT id FROM links WHERE state IN ('failing', 'dead') "
-                "AND invalid_reason IS NULL AND archived_copy IS NULL)",
+                "(SELECT l.id FROM links l WHERE l.state IN ('failing', 'dead') "
+                f"AND l.invalid_reason IS NULL AND {NOT_COVERED})",
                 [PRIORITY["failing"], at, at],
             ).rowcount
             added += self._requeue_recovered(at)
@@ -70,12 +83,12 @@ class ArchiveStore(StoreCore):
         permanent refusal (``error:blocked-url`` and the like) stays failed."""
         return int(
             self.conn.execute(
-                "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "
+                "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "  # noqa: S608
                 "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
                 "last_error = NULL, updated_at = ? WHERE status = 'failed' "
                 "AND coalesce(last_error, '') NOT LIKE 'permanent:%' AND link_id IN "
                 "(SELECT l.id FROM links l WHERE l.state = 'alive' AND l.invalid_reason IS NULL "
-                "AND l.archived_copy IS NULL AND l.last_ok_at > archive_queue.updated_at)",
+                f"AND {NOT_COVERED} AND l.last_ok_at > archive_queue.updated_at)",
                 [PRIORITY["recovered"], at, at],
             ).rowcount
         )
@@ -86,14 +99,19 @@ class ArchiveStore(StoreCore):
             if needs_citation
             else ""
         )
-        snapshot = "AND l.snapshot_url IS NULL" if reason == "new" else ""
+        # a cited copy is no capture of the live original (the original is back)
+        snapshot = (
+            "AND (l.snapshot_url IS NULL OR l.snapshot_url = l.archived_copy)"
+            if reason == "new"
+            else ""
+        )
         # only fixed fragments are formatted in; every value is a parameter
         sql = (
             "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "  # noqa: S608
             "attempts, next_attempt_at, updated_at) "
             f"SELECT l.id, ?, ?, 'pending', ?, 0, ?, ? FROM links l WHERE l.state IN {states} "
             # host '': a mailto: (or other scheme) link, never requested, never captured
-            "AND l.invalid_reason IS NULL AND l.archived_copy IS NULL AND l.host != '' "
+            f"AND l.invalid_reason IS NULL AND {NOT_COVERED} AND l.host != '' "
             f"{snapshot} {cited} "
             "AND NOT EXISTS (SELECT 1 FROM archive_queue q WHERE q.link_id = l.id)"
         )
@@ -102,7 +120,9 @@ class ArchiveStore(StoreCore):
     def _adopt_citation_copies(self, at: str) -> None:
         rows = self.query(
             "SELECT id, archived_copy FROM links WHERE archived_copy IS NOT NULL "
-            "AND snapshot_url IS NULL AND invalid_reason IS NULL"
+            "AND snapshot_url IS NULL AND invalid_reason IS NULL AND NOT EXISTS (SELECT 1 "
+            "FROM snapshots s WHERE s.link_id = links.id AND s.source = 'citation' "
+            "AND s.verified = -1)"
         )
         for row in rows:
             parsed = archived_original(row["archived_copy"])
@@ -265,6 +285,34 @@ class ArchiveStore(StoreCore):
                         s.get("archive") or WAYBACK,
                     ],
                 )
+
+    def recovered_awaiting_capture(self) -> int:
+        """Links whose capture failed while they were down and that are alive again:
+        queued again (``recovered``), or to be at the archive stage's next planning."""
+        return int(self.scalar(RECOVERED_AWAITING_CAPTURE) or 0)
+
+    def unverified_cited_copies(self, limit: int) -> list[dict[str, Any]]:
+        """Archived copies that citations point at, not replayed yet."""
+        return self.query(
+            "SELECT s.link_id, s.timestamp, s.url, s.archive, l.state FROM snapshots s "
+            "JOIN links l ON l.id = s.link_id WHERE s.source = 'citation' AND s.verified = 0 "
+            "ORDER BY s.link_id LIMIT ?",
+            [limit],
+        )
+
+    def cited_copy_figures(self) -> dict[str, int]:
+        """Links cited as archived copies, by what the original does now."""
+        row = self.query(
+            "SELECT COUNT(*) AS cited, "
+            "coalesce(SUM(state = 'alive'), 0) AS original_back, "
+            "coalesce(SUM(state IN ('failing', 'dead')), 0) AS original_gone FROM links "
+            "WHERE archived_copy IS NOT NULL AND invalid_reason IS NULL"
+        )[0]
+        bad = self.scalar(
+            "SELECT COUNT(DISTINCT link_id) FROM snapshots WHERE source = 'citation' "
+            "AND verified = -1"
+        )
+        return {**{k: int(v or 0) for k, v in row.items()}, "copy_not_good": int(bad or 0)}
 
     def link_snapshots(self, link_id: int) -> list[dict[str, Any]]:
         return self.query(

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.core import StoreCore
 
 LAST_GENERATED_KEY = "report.last_generated_at"
@@ -21,7 +22,11 @@ _LINKS = """
 SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
        last_checked_at, last_outcome, last_status, last_final_url, last_error,
        redirect_permanent, invalid_reason, archived_copy, snapshot_url,
-       snapshot_timestamp, snapshot_archive, title
+       snapshot_timestamp, snapshot_archive, title,
+       (SELECT s.verified FROM snapshots s WHERE s.link_id = links.id
+        AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_verified,
+       (SELECT s.status FROM snapshots s WHERE s.link_id = links.id
+        AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_status
 FROM links
 WHERE EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
               WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)
@@ -88,6 +93,7 @@ class ReportStore(StoreCore):
                     "SELECT status, count(*) AS n, sum(attempts) AS attempts "
                     "FROM archive_queue GROUP BY status ORDER BY status"
                 ),
+                "recovered_queued": self.scalar(RECOVERED_AWAITING_CAPTURE),
                 "queue_errors": self.query(
                     "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
                     "FROM archive_queue q JOIN links l ON l.id = q.link_id "

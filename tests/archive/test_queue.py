@@ -10,6 +10,7 @@ import pytest
 
 from linkwatch.clock import iso, parse_instant
 from linkwatch.config import ArchiveSettings
+from linkwatch.errors import ArchiveUnavailable
 from linkwatch.jobs.archive import archive_status, work_archive_queue
 from linkwatch.store import Store, open_store
 from tests.archive.conftest import add_link, fast_settings
@@ -250,11 +251,16 @@ def test_a_capture_of_a_soft_404_is_rejected(wayback, store, clock) -> None:
     link_id = add_link(store, url, state="alive", last_outcome="ok")
     wayback.faults.pending_polls = 3
 
-    def check_flips_to_soft404(request_count: list[int] = []) -> None:  # noqa: B006
+    def check_flips_to_soft404() -> None:
+        # a check beside the run sees a soft 404 once the capture is submitted (the job
+        # stays pending for three polls, 0.15 s, before it is verified)
+        deadline = time.monotonic() + 5
+        while not wayback.requests_of("save") and time.monotonic() < deadline:
+            time.sleep(0.005)
         with store.write() as db:
             db["links"].update(link_id, {"last_outcome": "soft404"})
 
-    worker_store_update = threading.Timer(0.02, check_flips_to_soft404)
+    worker_store_update = threading.Thread(target=check_flips_to_soft404)
     worker_store_update.start()
     _, results = run(fast_settings(wayback, poll_interval_s=0.05), store, clock)
     worker_store_update.join()
@@ -395,17 +401,70 @@ def test_a_link_that_starts_failing_is_queued_again_and_sooner(wayback, store, c
     assert results[0]["snapshot_timestamp"] == "20190101000000"
 
 
-def test_a_citation_of_an_archived_copy_counts_as_archived(wayback, store, clock) -> None:
+def test_a_citation_of_an_archived_copy_counts_as_archived_once_the_copy_replays(
+    wayback, store, clock
+) -> None:
     copy = "https://web.archive.org/web/20200101000000/http://cited.test/"
+    wayback.add_capture("http://cited.test/", "20200101000000")
     add_link(store, "http://cited.test/", state="dead", archived_copy=copy)
 
     summary, _ = run(fast_settings(wayback), store, clock)
 
-    snap = store.query("SELECT source, url FROM snapshots")[0]
+    snap = store.query("SELECT source, url, status, verified FROM snapshots")[0]
     link = store.query("SELECT snapshot_url, snapshot_timestamp FROM links")[0]
-    assert summary.due == 0 and wayback.requests == []
-    assert snap == {"source": "citation", "url": copy}
+    # checked for what it is: one replay of the copy, no capture, no look-up of the original
+    assert summary.due == 0 and [r["kind"] for r in wayback.requests] == ["replay"]
+    assert snap == {"source": "citation", "url": copy, "status": 200, "verified": 1}
     assert link == {"snapshot_url": copy, "snapshot_timestamp": "20200101000000"}
+    run(fast_settings(wayback), store, clock)
+    assert len(wayback.requests) == 1  # verified once, not every run
+
+
+def test_a_cited_copy_that_replays_an_error_is_no_snapshot_and_the_original_is_looked_up(
+    wayback, store, clock
+) -> None:
+    copy = "https://web.archive.org/web/20200101000000/http://cited404.test/"
+    wayback.add_capture("http://cited404.test/", "20200101000000", 404)  # an archived 404
+    wayback.add_capture("http://cited404.test/", "20190101000000")
+    add_link(store, "http://cited404.test/", state="dead", archived_copy=copy)
+
+    run(fast_settings(wayback), store, clock)  # replays the copy: 404
+    run(fast_settings(wayback), store, clock)  # the link is looked up like any other
+
+    snap = store.query("SELECT status, verified FROM snapshots WHERE source = 'citation'")[0]
+    assert snap == {"status": 404, "verified": -1}
+    link = store.query("SELECT snapshot_url FROM links")[0]
+    assert (
+        link["snapshot_url"] == "https://web.archive.org/web/20190101000000/http://cited404.test/"
+    )
+
+
+def test_a_cited_copy_the_archive_cannot_replay_now_decides_nothing(wayback, store, clock) -> None:
+    copy = "https://web.archive.org/web/20200101000000/http://slowcopy.test/"
+    add_link(store, "http://slowcopy.test/", state="dead", archived_copy=copy)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            "linkwatch.archive.memento.MementoLookup.replay_status",
+            lambda self, uri: (_ for _ in ()).throw(ArchiveUnavailable("memento replay: timeout")),
+        )
+        run(fast_settings(wayback), store, clock)
+    snap = store.query("SELECT verified FROM snapshots")[0]
+    assert snap == {"verified": 0}  # still the snapshot; tried again on a later run
+    assert store.query("SELECT snapshot_url FROM links")[0]["snapshot_url"] == copy
+
+
+def test_when_the_original_of_a_cited_copy_is_back_it_is_captured_too(
+    wayback, store, clock
+) -> None:
+    copy = "https://web.archive.org/web/20200101000000/http://back.test/"
+    wayback.add_capture("http://back.test/", "20200101000000")
+    add_link(store, "http://back.test/", state="alive", archived_copy=copy)
+
+    run(fast_settings(wayback), store, clock)
+
+    assert wayback.state.new_captures == {"http://back.test/": 1}
+    # the citation's own copy stays the one to show
+    assert store.query("SELECT snapshot_url FROM links")[0]["snapshot_url"] == copy
 
 
 def test_invalid_links_are_never_queued(wayback, store, clock) -> None:

@@ -53,6 +53,7 @@ per-response latency):
 ``/robots.txt``                 disallows ``/private/``; 404 on host 6, 503 on host 7
 ``/reset/NAME``                 connection reset (RST) without an answer
 ``/mortal/NAME``                200 like ``/ok/`` until ``web.kill(host, path)``, then 404
+                                (``web.revive(host, path)``: 200 again)
 ``/unavailable-once/S/NAME``    the first request 503 with ``Retry-After: S``, then 200
 ``/etag/NAME``                  HEAD 405; GET 200 with an ``ETag``, 304 to a matching
                                 ``If-None-Match``
@@ -206,6 +207,10 @@ class SimWeb:
 
     def hits(self, host: int, path: str) -> list[Request]:
         return [r for r in list(self.requests) if r.host == host and r.path == path]
+
+    def revive(self, host: int, path: str) -> None:
+        """A killed ``/mortal/`` page answers 200 again (a site restored)."""
+        self.killed.discard((host, path))
 
     def kill(self, host: int, path: str) -> None:
         """``path`` on ``host`` (a ``/mortal/`` page) answers 404 from now on."""
