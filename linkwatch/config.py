@@ -246,6 +246,18 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class FixSettings:
+    #: "robustlinks": keep href, add data-originalurl/-versionurl/-versiondate;
+    #: "replace": also point href at the snapshot
+    html_style: str = "robustlinks"
+    #: "append": [text](original) ([archived](snapshot)); "replace": the snapshot instead
+    markdown_style: str = "append"
+
+
+FIX_STYLES = {"html_style": ("robustlinks", "replace"), "markdown_style": ("append", "replace")}
+
+
+@dataclass(frozen=True)
 class Credentials:
     access_key: Secret
     secret_key: Secret
@@ -263,6 +275,7 @@ class Settings:
     check: CheckSettings = field(default_factory=CheckSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    fix: FixSettings = field(default_factory=FixSettings)
     credentials: Credentials | None = None
     source: str = "defaults"
     base_dir: str = "."
@@ -443,6 +456,9 @@ def load_settings(
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
     _check_memento_sources(sections["archive"].memento_sources)
+    for key, allowed in FIX_STYLES.items():
+        if getattr(sections["fix"], key) not in allowed:
+            raise ConfigError(f"fix.{key}: must be one of {', '.join(allowed)}")
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
     return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
 

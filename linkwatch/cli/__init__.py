@@ -36,6 +36,7 @@ COMMAND_MODULES = {
     "check": "check",
     "archive": "archive",
     "report": "report",
+    "fix": "fix",
     "run": "service",
     "daemon": "service",
     "status": "service",

@@ -1,6 +1,6 @@
 """All SQL in linkwatch lives here. ``Store`` is one connection with area methods.
 
-Each area (corpus, checks, archive, reporting, runs) is a mixin in its own module over
+Each area (corpus, checks, archive, reporting, repair, runs) is a mixin in its own module over
 ``StoreCore`` (connection, migrations, ``write()``), so a later PostgreSQL store can
 replace this package without touching the stages.
 """
@@ -14,11 +14,12 @@ from linkwatch.store.archive import ArchiveStore
 from linkwatch.store.checks import CheckStore
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import CorpusStore
+from linkwatch.store.repair import RepairStore
 from linkwatch.store.reporting import ReportStore
 from linkwatch.store.runs import RunStore
 
 
-class Store(CorpusStore, CheckStore, ArchiveStore, ReportStore, RunStore):
+class Store(CorpusStore, CheckStore, ArchiveStore, ReportStore, RepairStore, RunStore):
     """The state database."""
 
 
