@@ -157,6 +157,9 @@ class CorpusSettings:
     max_links_per_doc: int = DEFAULT_MAX_LINKS_PER_DOC
     max_url_length: int = DEFAULT_MAX_URL_LENGTH
     jobs: int = DEFAULT_CORPUS_JOBS
+    #: a citation's access date from the first git commit that added its URL to the file
+    #: (when the document states none and the corpus is a git work tree)
+    git_dates: bool = True
 
 
 @dataclass(frozen=True)

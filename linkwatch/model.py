@@ -31,6 +31,9 @@ class Citation:
     text: str
     source: str
     raw: str
+    #: a date the document states for this citation (Robust Links ``data-versiondate``, a
+    #: link title "accessed 2021-05-01", an ``accessed`` field beside a front-matter URL)
+    accessed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,7 +172,15 @@ def test_json_has_one_object_per_change_with_its_evidence(site: dict[str, Any]) 
         first["reason"].startswith("dead since 2026-01-0")
         and "broken (HTTP 410)" in first["reason"]
     )
-    assert first["evidence"] == "Wayback Machine copy of 20200202"
+    assert first["evidence"] == (
+        "Wayback Machine copy of 20200202; access date 2026-01-01 (first seen by linkwatch)"
+    )
+    assert (first["access_date"], first["access_source"]) == (
+        "2026-01-01",
+        "first seen by linkwatch",
+    )
+    story = next(r for r in records if r["document"] == "corpus/story.md")
+    assert (story["access_date"], story["access_source"]) == ("2021-01-01", "the document's date")
 
 
 def test_only_and_doc_narrow_the_changes(site: dict[str, Any]) -> None:

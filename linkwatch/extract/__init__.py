@@ -83,6 +83,7 @@ def extract_document(
         extract_html(c, start, end)
     elif fmt is DocFormat.MARKDOWN:
         extract_markdown(c, start, end)
+        c.date_link_titles()
     else:
         extract_text(c, start, end)
     return _result(c, fmt, self_url, fm.access_date)

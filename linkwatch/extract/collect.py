@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from datetime import date
 from functools import lru_cache
 
 from linkwatch.model import Citation, ExtractWarning
@@ -54,6 +55,49 @@ class LineIndex:
         line = bisect_right(self._starts, offset)
         return line, offset - self._starts[line - 1] + 1
 
+    def offset(self, line: int, column: int) -> int:
+        return self._starts[min(max(line, 1), len(self._starts)) - 1] + max(column, 1) - 1
+
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        ["jan january", "feb february", "mar march", "apr april", "may", "jun june",
+         "jul july", "aug august", "sep sept september", "oct october", "nov november",
+         "dec december"],
+        1,
+    )
+    for m in names.split()
+}  # fmt: skip
+_ISO_DAY = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
+_DAY_MONTH = re.compile(r"\b(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+((?:19|20)\d\d)\b")
+_MONTH_DAY = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+((?:19|20)\d\d)\b")
+_TITLE = re.compile(r""">?[ \t]+(?:"([^"\n]*)"|'([^'\n]*)'|\(([^)\n]*)\))""")
+_ACCESS_WORDS = re.compile(r"access|retriev|seen|visit|consult|abgerufen|consulté", re.I)
+
+
+def stated_date(text: str, *, need_word: bool = False) -> str | None:
+    """The calendar date ``text`` states (``2021-05-01``, ``1 May 2021``, ``May 1, 2021``)
+    as ``YYYY-MM-DD``, or None. ``need_word``: only next to "accessed", "retrieved", ...
+    (a link title may also name a publication date, which is not when it was cited)."""
+    if not text or (need_word and not _ACCESS_WORDS.search(text)):
+        return None
+    found: tuple[int, int, int] | None = None
+    if m := _ISO_DAY.search(text):
+        found = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    elif m := _DAY_MONTH.search(text):
+        month = _MONTHS.get(m.group(2).lower())
+        found = (int(m.group(3)), month, int(m.group(1))) if month else None
+    elif m := _MONTH_DAY.search(text):
+        month = _MONTHS.get(m.group(1).lower())
+        found = (int(m.group(3)), month, int(m.group(2))) if month else None
+    if found is None:
+        return None
+    try:
+        return date(*found).isoformat()
+    except ValueError:
+        return None
+
 
 class Collector:
     """Accumulates citations and warnings for one document."""
@@ -68,6 +112,7 @@ class Collector:
         self._lines: LineIndex | None = None
         self._rows: list[tuple[str, int, int, str, str]] = []  # url, line, col, source, raw
         self._texts: list[str] = []
+        self._accessed: dict[int, str] = {}  # citation index -> the date the document states
         self.warnings: list[ExtractWarning] = []
         self._warned = 0
         self.keys: dict[str, tuple[str | None, str | None]] = {}
@@ -110,6 +155,7 @@ class Collector:
         *,
         url: str | None = None,
         line: int | None = None,
+        accessed: str | None = None,
     ) -> int:
         """Record a citation of ``raw`` (as written; ``url`` if it decodes differently).
 
@@ -143,7 +189,30 @@ class Collector:
             col = 0
         self._rows.append((url, line, col, source, raw))
         self._texts.append(text)
+        if accessed:
+            self._accessed[len(self._rows) - 1] = accessed
         return len(self._rows) - 1
+
+    def set_accessed(self, index: int, accessed: str) -> None:
+        if index >= 0:
+            self._accessed[index] = accessed
+
+    def date_link_titles(self) -> None:
+        """A Markdown link or reference definition titled with the day it was seen
+        (``[t](url "accessed 2021-05-01")``) states its citation's date."""
+        for i, (_url, line, col, source, raw) in enumerate(self._rows):
+            if source not in ("markdown:link", "markdown:reference") or i in self._accessed:
+                continue
+            if self._lines is None:
+                self._lines = LineIndex(self.text)
+            at = self._lines.offset(line, col) + len(raw)
+            title = _TITLE.match(self.text, at, min(len(self.text), at + 300))
+            if title:
+                stated = stated_date(
+                    next(g for g in title.groups() if g is not None), need_word=True
+                )
+                if stated:
+                    self._accessed[i] = stated
 
     def set_text(self, index: int, text: str) -> None:
         if index >= 0:
@@ -154,8 +223,14 @@ class Collector:
         doc, rows, texts = self.document, self._rows, self._texts
         order = sorted(range(len(rows)), key=lambda i: (rows[i][1], rows[i][2]))
         out = []
+        accessed = self._accessed
         for i in order:
             url, line, col, source, raw = rows[i]
             text = texts[i]
-            out.append(Citation(url, doc, line, col, clean_text(text) if text else "", source, raw))
+            out.append(
+                Citation(
+                    url, doc, line, col, clean_text(text) if text else "", source, raw,
+                    accessed.get(i),
+                )
+            )  # fmt: skip
         return out

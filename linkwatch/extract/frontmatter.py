@@ -211,7 +211,7 @@ def read_front_matter(c: Collector) -> FrontMatter:
         c.warn(f"front matter has more than {MAX_NODES} values; the rest were ignored", line=1)
     if deep:
         c.warn(f"front matter nested deeper than {MAX_DEPTH} levels; the rest were ignored", line=1)
-    _cite_fields(c, fields, start, end)
+    _cite_fields(c, fields, start, end, data)
     fm.self_url = next(
         (
             v.strip()
@@ -224,7 +224,29 @@ def read_front_matter(c: Collector) -> FrontMatter:
     return fm
 
 
-def _cite_fields(c: Collector, fields: list[tuple[str, str]], start: int, end: int) -> None:
+def _sibling_date(data: Any, path: str) -> str | None:
+    """An ``accessed`` (or other date) field beside a nested URL field
+    (``sources: [{url: ..., accessed: 2021-05-01}]``): that citation's own date."""
+    parts = path.split(".")[:-1]
+    if not parts:
+        return None  # a top-level field: the document's own date applies
+    parent = data
+    for part in parts:
+        if isinstance(parent, dict):
+            parent = parent.get(part)
+        elif isinstance(parent, list) and part.isdigit() and int(part) < len(parent):
+            parent = parent[int(part)]
+        else:
+            return None
+    if not isinstance(parent, dict):
+        return None
+    found = next((d for k in DATE_KEYS if (d := _iso_date(parent.get(k)))), None)
+    return found[:10] if found else None
+
+
+def _cite_fields(
+    c: Collector, fields: list[tuple[str, str]], start: int, end: int, data: Any
+) -> None:
     after: dict[str, int] = {}
     for path, url in fields:
         at = c.text.find(url, after.get(url, start), end)
@@ -234,4 +256,4 @@ def _cite_fields(c: Collector, fields: list[tuple[str, str]], start: int, end: i
             at = start if at < 0 else at
         else:
             after[url] = at + len(url)
-        c.add(url, at, f"frontmatter:{path}", path)
+        c.add(url, at, f"frontmatter:{path}", path, accessed=_sibling_date(data, path))

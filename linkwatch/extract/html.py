@@ -17,7 +17,7 @@ import re
 from bisect import bisect_left
 from html.entities import html5 as _ENTITIES
 
-from linkwatch.extract.collect import Collector
+from linkwatch.extract.collect import Collector, stated_date
 from linkwatch.extract.text import find_urls, url_starts
 
 _TOKEN = re.compile(
@@ -154,6 +154,10 @@ def _cite_attrs(c: Collector, tag: str, attrs: list[tuple[str, str, int]]) -> in
         index = c.add(value, offset, source, unescape_attr(alt), url=unescape_attr(value))
         if tag == "a" and name == "href":
             anchor = index
+            version = next((v for k, v, _ in attrs if k == "data-versiondate"), "")
+            stated = stated_date(unescape_attr(version))
+            if stated:  # Robust Links: the day the cited page was seen
+                c.set_accessed(index, stated)
     return anchor
 
 

@@ -92,6 +92,8 @@ class FixPlan:
                         "evidence": c.target.evidence,
                         "snapshot": c.target.snapshot,
                         "new_url": c.target.new_url,
+                        "access_date": c.target.access_date,
+                        "access_source": c.target.access_source,
                     }
                 )
             for s in d.skipped:
@@ -130,9 +132,12 @@ def _target(row: FixCandidate, only: str) -> Target | None:
             "dead",
             reason=f"dead since {(row.since or '')[:10]}: {row.last_outcome}{status}",
             evidence=f"{row.snapshot_archive or 'Wayback Machine'} copy of "
-            f"{(row.snapshot_timestamp or '')[:8]}",
+            f"{(row.snapshot_timestamp or '')[:8]}; access date {row.access_date[:10]} "
+            f"({row.access_source})",
             snapshot=row.snapshot_url,
             snapshot_timestamp=row.snapshot_timestamp,
+            access_date=row.access_date[:10],
+            access_source=row.access_source,
         )
     if only not in ("moved", "all") or not row.final_url:
         return None

@@ -17,7 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,13 @@ from linkwatch.extract import (
     read_capped,
 )
 from linkwatch.extract.collect import link_key
+from linkwatch.jobs.gitdates import first_added
 from linkwatch.model import DocFormat, ExtractWarning
 from linkwatch.store import Store
 from linkwatch.store.corpus import CitationRecord, DocumentRecord, DocumentState
 from linkwatch.urls import archived_original, cited_scheme, fragment_of, host_of, scheme_key
+
+EARLIEST_ACCESS = date(2001, 1, 1)  # the Wayback Machine opened to the public in 2001
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,7 @@ class _Task:
     max_links: int
     max_url_length: int
     known: bool = False  # the store has the document's citations from an earlier scan
+    git_dates: bool = False  # look up when each URL was first committed to the file
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class _Scanned:
     content_hash: str
     extraction: Extraction | None  # None: content unchanged (or unreadable, see below)
     unreadable: ExtractWarning | None = None  # a known document kept as it was
+    git_dates: dict[str, str] = field(default_factory=dict)  # raw URL -> first committed
 
 
 def document_label(path: Path | str, base_dir: str) -> str:
@@ -116,7 +122,10 @@ def _scan_one(task: _Task) -> _Scanned:
     )
     if too_big:
         result.warnings.insert(0, ExtractWarning(task.label, too_big))
-    return _Scanned(task.label, st.st_size, st.st_mtime, digest, result)
+    dated: dict[str, str] = {}
+    if task.git_dates and result.citations:
+        dated = first_added(path, {c.raw for c in result.citations if c.accessed is None})
+    return _Scanned(task.label, st.st_size, st.st_mtime, digest, result, git_dates=dated)
 
 
 def _invalid_key(raw: str) -> str:
@@ -199,7 +208,21 @@ def _link_of(
     return key, reason, None
 
 
-def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> DocumentRecord:
+def access_date(text: str | None, now: datetime) -> str | None:
+    """``text`` as a date (``YYYY-MM-DD``) when it can be a day a source was cited: not
+    before 2001 (the Wayback Machine's first public year) and not in the future."""
+    if not text or len(text) < 10:
+        return None
+    try:
+        day = date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+    return day.isoformat() if EARLIEST_ACCESS <= day <= now.date() else None
+
+
+def _record(
+    scanned: _Scanned, extraction: Extraction, max_url_length: int, now: datetime
+) -> DocumentRecord:
     return DocumentRecord(
         path=scanned.label,
         size=scanned.size,
@@ -207,9 +230,18 @@ def _record(scanned: _Scanned, extraction: Extraction, max_url_length: int) -> D
         content_hash=scanned.content_hash,
         format=str(extraction.format),
         self_url=extraction.self_url,
-        access_date=extraction.access_date,
+        access_date=access_date(extraction.access_date, now),
         warnings=[{"message": w.message, "line": w.line} for w in extraction.warnings],
-        citations=citation_records(extraction, max_url_length),
+        citations=[
+            replace(
+                r,
+                stated_date=access_date(c.accessed, now),
+                git_date=access_date(scanned.git_dates.get(c.raw), now),
+            )
+            for c, r in zip(
+                extraction.citations, citation_records(extraction, max_url_length), strict=True
+            )
+        ],
     )
 
 
@@ -294,6 +326,7 @@ def _plan(
                 c.max_links_per_doc,
                 c.max_url_length,
                 prev is not None and not prev.removed,
+                c.git_dates,
             )
         )
     return tasks, labels
@@ -362,7 +395,9 @@ def _consume(
             store.touch_document(scanned.label, scanned.size, scanned.mtime)
             summary.documents_unchanged += 1
         else:
-            record = _record(scanned, scanned.extraction, settings.corpus.max_url_length)
+            record = _record(
+                scanned, scanned.extraction, settings.corpus.max_url_length, store.clock()
+            )
             _note_warnings(summary, scanned.extraction.warnings)
             batch.append(record)
             pending += len(record.citations)

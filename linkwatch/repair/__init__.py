@@ -60,6 +60,8 @@ class Target:
     snapshot: str | None = None
     snapshot_timestamp: str | None = None
     new_url: str | None = None
+    access_date: str | None = None  # the day the source was cited, and where that came from
+    access_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

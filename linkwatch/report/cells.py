@@ -175,6 +175,15 @@ ROWS: dict[str, Callable[[LinkView, Row], str]] = {
 }
 
 
+def _accessed(cite: CitationView) -> str:
+    if not cite.access_date:
+        return ""
+    return (
+        f'<div class="muted">cited {e(filters.clean_text(cite.access_date))} '
+        f"({e(filters.clean_text(cite.access_source))})</div>"
+    )
+
+
 def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str:
     """A row of a document's table: line, link, anchor text, state, why, evidence, copy."""
     row_id = f' id="{e(anchor)}"' if anchor else ""
@@ -183,7 +192,7 @@ def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str
     line = filters.as_int(cite.line)
     return (
         f'<tr{row_id}><td class="num">{line}</td>\n<td>{c.link}{moved}</td>'
-        f'<td><bdi class="anchor">{short(cite.text, 100)}</bdi></td>'
+        f'<td><bdi class="anchor">{short(cite.text, 100)}</bdi>{_accessed(cite)}</td>'
         f'<td data-sort="{link.state_rank}">{c.state}</td><td>{reason}</td>'
         f"<td>{c.timeline}</td><td>{c.snapshot}</td></tr>\n"
     )

@@ -125,6 +125,8 @@ def _attach(rows: dict[str, Any]) -> tuple[dict[int, LinkView], list[DocumentVie
             row["source"] or "",
             row["raw_url"] or "",
             row["fragment"] or "",
+            (row["access_date"] or "")[:10],
+            row["access_source"] or "",
         )
         link.citations.append(cite)
         doc.citations.append((cite, link))

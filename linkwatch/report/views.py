@@ -60,6 +60,8 @@ class CitationView:
     source: str
     raw_url: str
     fragment: str
+    access_date: str = ""  # the day the source was cited (YYYY-MM-DD) ...
+    access_source: str = ""  # ... and where that date comes from
 
 
 @dataclass(slots=True)
@@ -202,7 +204,14 @@ class LinkView:
             "strikes": self.strikes,
             "snapshot": self.snapshot,
             "citations": [
-                {"document": c.document, "line": c.line, "text": c.text} for c in self.citations
+                {
+                    "document": c.document,
+                    "line": c.line,
+                    "text": c.text,
+                    "access_date": c.access_date or None,
+                    "access_source": c.access_source or None,
+                }
+                for c in self.citations
             ],
         }
 

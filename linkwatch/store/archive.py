@@ -19,6 +19,7 @@ from typing import Any
 from linkwatch.clock import iso
 from linkwatch.model import ArchiveItem
 from linkwatch.store.core import StoreCore
+from linkwatch.store.corpus import ACCESS_DATE
 from linkwatch.urls import WAYBACK, archive_name, archived_original, host_of
 
 PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
@@ -204,8 +205,8 @@ class ArchiveStore(StoreCore):
 
     def _item(self, row: dict[str, Any]) -> ArchiveItem:
         dates = self.query(
-            "SELECT COALESCE(d.access_date, c.first_seen_at) AS at FROM citations c "
-            "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ?",
+            f"SELECT {ACCESS_DATE} AS at FROM citations c "  # noqa: S608 - fixed SQL
+            "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ? AND c.ended_at IS NULL",
             [row["link_id"]],
         )
         return ArchiveItem(

@@ -34,6 +34,21 @@ class CitationRecord:
     archived_copy: str | None = None
     #: the scheme of a URL cited but never requested (``mailto``, ``tel``, ``data``, ...)
     skipped_scheme: str | None = None
+    #: the day the document says this source was seen, and the day git says the URL was
+    #: first committed to the file (``YYYY-MM-DD``; see ``ACCESS_DATE``)
+    stated_date: str | None = None
+    git_date: str | None = None
+
+
+#: a citation's access date, by the first source that has one: the date the document
+#: states for it, the document's own date, the first git commit adding it, first seen
+#: (SQL over ``citations c JOIN documents d``)
+ACCESS_DATE = "COALESCE(c.stated_date, d.access_date, c.git_date, c.first_seen_at)"
+ACCESS_SOURCE = (
+    "CASE WHEN c.stated_date IS NOT NULL THEN 'stated in the citation' "
+    "WHEN d.access_date IS NOT NULL THEN 'the document''s date' "
+    "WHEN c.git_date IS NOT NULL THEN 'first git commit' ELSE 'first seen by linkwatch' END"
+)
 
 
 @dataclass(frozen=True)
@@ -196,11 +211,14 @@ class CorpusStore(StoreCore):
         doc_id = self._upsert_document(doc, now)
         ids = self._link_ids(doc, now, counts)
         old = {
-            (link_id, source, occ): (cid, (line, col, text, raw, frag))
-            for cid, link_id, source, occ, line, col, text, raw, frag in self.conn.execute(
-                """SELECT id, link_id, source, occurrence, line, col, text, raw_url, fragment
-                FROM citations WHERE document_id = ? AND ended_at IS NULL""",
-                [doc_id],
+            (link_id, source, occ): (cid, (line, col, text, raw, frag, stated), git)
+            for cid, link_id, source, occ, line, col, text, raw, frag, stated, git in (
+                self.conn.execute(
+                    """SELECT id, link_id, source, occurrence, line, col, text, raw_url,
+                    fragment, stated_date, git_date FROM citations
+                    WHERE document_id = ? AND ended_at IS NULL""",
+                    [doc_id],
+                )
             )
         }
         seen: Counter[tuple[int, str]] = Counter()
@@ -209,26 +227,29 @@ class CorpusStore(StoreCore):
             link_id = ids[c.link]
             occurrence = seen[(link_id, c.source)]
             seen[(link_id, c.source)] += 1
-            values = (c.line, c.col, c.text, c.raw_url, c.fragment)
+            values = (c.line, c.col, c.text, c.raw_url, c.fragment, c.stated_date)
             prior = old.pop((link_id, c.source, occurrence), None)
             if prior is None:
-                inserts.append((doc_id, link_id, occurrence, *values, c.source, now, now))
-            elif prior[1] != values:
-                updates.append((*values, now, prior[0]))
+                inserts.append(
+                    (doc_id, link_id, occurrence, *values, c.git_date, c.source, now, now)
+                )
+            elif prior[1] != values or (prior[2] is None and c.git_date):
+                # a git date, once found, is kept (the history behind it does not change)
+                updates.append((*values, prior[2] or c.git_date, now, prior[0]))
         self.conn.executemany(
             """INSERT INTO citations (document_id, link_id, occurrence, line, col, text, raw_url,
-                fragment, source, first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                fragment, stated_date, git_date, source, first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             inserts,
         )
         self.conn.executemany(
             """UPDATE citations SET line = ?, col = ?, text = ?, raw_url = ?, fragment = ?,
-                last_seen_at = ? WHERE id = ?""",
+                stated_date = ?, git_date = ?, last_seen_at = ? WHERE id = ?""",
             updates,
         )
         self.conn.executemany(
             "UPDATE citations SET ended_at = ? WHERE id = ?",
-            [(now, cid) for cid, _ in old.values()],
+            [(now, cid) for cid, _values, _git in old.values()],
         )
         counts.citations_added = len(inserts)
         counts.citations_ended = len(old)

@@ -219,3 +219,16 @@ def m005_snapshots_of_other_archives(db: Database) -> None:
         CREATE UNIQUE INDEX snapshots_key ON snapshots(link_id, archive, timestamp)
         """,
     )
+
+
+@step
+def m006_citation_access_dates(db: Database) -> None:
+    """A citation's own date (stated in the document) and the day git says its URL was
+    first committed to the file: two links of the access-date chain (issue 15)."""
+    _run(
+        db,
+        """
+        ALTER TABLE citations ADD COLUMN stated_date TEXT;
+        ALTER TABLE citations ADD COLUMN git_date TEXT
+        """,
+    )

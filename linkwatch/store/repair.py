@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from linkwatch.store.core import StoreCore
+from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +31,16 @@ class FixCandidate:
     snapshot_url: str | None
     snapshot_timestamp: str | None
     snapshot_archive: str | None
+    access_date: str
+    access_source: str
 
 
-_CANDIDATES = """
+_CANDIDATES = f"""
 SELECT d.path AS document, d.content_hash, d.format, c.line, c.col AS "column", c.source,
        c.raw_url, l.url, l.state, coalesce(l.failing_since, l.state_since) AS since,
        l.last_outcome, l.last_status, l.last_error, l.last_final_url AS final_url,
-       l.snapshot_url, l.snapshot_timestamp, l.snapshot_archive
+       l.snapshot_url, l.snapshot_timestamp, l.snapshot_archive,
+       {ACCESS_DATE} AS access_date, {ACCESS_SOURCE} AS access_source
 FROM citations c
 JOIN documents d ON d.id = c.document_id
 JOIN links l ON l.id = c.link_id
@@ -45,7 +49,7 @@ WHERE c.ended_at IS NULL AND d.removed_at IS NULL AND l.invalid_reason IS NULL
        OR (l.state = 'alive' AND l.last_outcome = 'redirected' AND l.redirect_permanent = 1
            AND l.last_final_url IS NOT NULL))
 ORDER BY d.path, c.line, c.col, c.id
-"""
+"""  # noqa: S608 - fixed SQL fragments, no values
 
 
 class RepairStore(StoreCore):

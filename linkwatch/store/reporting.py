@@ -13,6 +13,7 @@ from typing import Any
 
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.core import StoreCore
+from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
 
 LAST_GENERATED_KEY = "report.last_generated_at"
 ARCHIVE_META_PREFIX = "archive."
@@ -33,12 +34,13 @@ WHERE EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
 ORDER BY id
 """
 
-_CITATIONS = """
-SELECT c.link_id, c.document_id, c.line, c.col, c.text, c.source, c.raw_url, c.fragment
+_CITATIONS = f"""
+SELECT c.link_id, c.document_id, c.line, c.col, c.text, c.source, c.raw_url, c.fragment,
+       {ACCESS_DATE} AS access_date, {ACCESS_SOURCE} AS access_source
 FROM citations c JOIN documents d ON d.id = c.document_id
 WHERE c.ended_at IS NULL AND d.removed_at IS NULL
 ORDER BY c.document_id, c.line, c.col, c.id
-"""
+"""  # noqa: S608 - fixed SQL fragments, no values
 
 _DOCUMENTS = """
 SELECT id, path, format, warnings, last_scanned_at

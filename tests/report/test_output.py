@@ -130,7 +130,7 @@ def test_report_json_shape(rdb: ReportDB, settings: Settings) -> None:
         } <= set(link)
         assert link["snapshot"] is None or set(link["snapshot"]) == {"url", "timestamp", "archive"}
         for cite in link["citations"]:
-            assert set(cite) == {"document", "line", "text"}
+            assert set(cite) == {"document", "line", "text", "access_date", "access_source"}
     dead = next(
         lk for lk in data["links"] if lk["url"] == "http://www.census.gov/old/tables-2019.html"
     )
