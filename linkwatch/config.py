@@ -204,6 +204,10 @@ class CheckSettings:
     unverifiable_after: str = DEFAULT_UNVERIFIABLE_AFTER
     retry_after_cap: str = DEFAULT_RETRY_AFTER_CAP
     soft404_probe: bool = True
+    #: a live page whose main text is less alike than this to the first time it was read
+    #: (SimHash similarity: ~1.0 edited, ~0.5 replaced) has drifted: its citation points
+    #: at something else now
+    drift_below: float = 0.75
     fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
     recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
     run_deadline: str = DEFAULT_RUN_DEADLINE

@@ -101,6 +101,8 @@ class CheckResult:
     retry_after_s: float | None = None
     title: str | None = None
     content_hash: str | None = None
+    #: a SimHash of the page's main text (``check.body.sketch``), for content drift
+    sketch: str | None = None
     #: the addresses the check connected to, every redirect hop included (the vetted
     #: answers for each hop's host): decides whether a public archive may be sent the URL
     addresses: tuple[str, ...] = ()

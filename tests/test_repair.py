@@ -100,3 +100,51 @@ def test_a_citation_moved_since_the_scan_is_not_guessed_at() -> None:
     target = dead(text, URL, "markdown:link")
     [found] = propose("nothing here now", "markdown", [target], Styles())
     assert isinstance(found, Skip) and "rescan first" in found.why
+
+
+@pytest.mark.parametrize(
+    "name", ["link-rot-explainer.md", "press-release-roundup.html", "field-notes.txt"]
+)
+def test_every_citation_of_a_real_looking_document_fixed_at_once_keeps_the_rest_intact(
+    name: str,
+) -> None:
+    from pathlib import Path
+
+    from linkwatch.extract import extract_document
+    from linkwatch.urls import archived_original
+
+    path = Path(__file__).parents[1] / "examples" / "corpus" / name
+    text = path.read_bytes().decode("utf-8")
+    fmt = {"md": "markdown", "html": "html", "txt": "text"}[name.rsplit(".", 1)[1]]
+    before = extract_document(name, text.encode()).citations
+    targets = [
+        Target(
+            c.line, c.column, c.raw, c.source, c.url, "dead", "dead", "cdx",
+            f"https://web.archive.org/web/20200101000000/{c.url}", "20200101000000",
+        )
+        for c in before
+        if c.url.startswith("http") and archived_original(c.raw) is None
+    ]  # fmt: skip
+    found = propose(text, fmt, targets, Styles())
+    changes = [c for c in found if isinstance(c, Change)]
+    after = apply(text, changes)
+    assert changes
+    # outside the edited spans, every character is where it was
+    at = shift = 0
+    for c in sorted(changes, key=lambda c: c.start):
+        assert after[at + shift : c.start + shift] == text[at : c.start]
+        shift += len(c.new) - (c.end - c.start)
+        at = c.end
+    assert after[at + shift :] == text[at:]
+    # nothing cited before is lost, and fixing again changes nothing
+    again = extract_document(name, after.encode()).citations
+    assert {c.url for c in before} <= {c.url for c in again}
+    redo = [
+        Target(
+            c.line, c.column, c.raw, c.source, c.url, "dead", "dead", "cdx",
+            f"https://web.archive.org/web/20200101000000/{c.url}", "20200101000000",
+        )
+        for c in again
+        if c.url.startswith("http") and archived_original(c.raw) is None
+    ]  # fmt: skip
+    assert [c for c in propose(after, fmt, redo, Styles()) if isinstance(c, Change)] == []

@@ -124,7 +124,10 @@ def attempt(item: ArchiveItem, ctx: Context) -> Decision:
     try:
         if item.status == "submitted" and item.job_id:
             return _resume(item, ctx)
-        if item.state in (LinkState.FAILING.value, LinkState.DEAD.value):
+        if (
+            item.state in (LinkState.FAILING.value, LinkState.DEAD.value)
+            or item.reason == "drifted"
+        ):
             return _for_failing(item, ctx)
         return _for_live(item, ctx)
     except Stopped:
@@ -192,7 +195,9 @@ def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
         return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", found)
     trouble = elsewhere.trouble if elsewhere is not None else ()
     gone = (
-        item.state == LinkState.DEAD.value or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES
+        item.state == LinkState.DEAD.value
+        or item.last_outcome in GONE_OUTCOMES | BAD_PAGE_OUTCOMES
+        or item.reason == "drifted"  # what answers now is not what was cited: no capture
     )
     if gone and trouble:  # another archive may still have it: ask again later
         return Decision(

@@ -287,6 +287,7 @@ async def check_url(
         retry_after_s=trace.retry_after_s,
         title=page.title if page else None,
         content_hash=page.content_hash if page else None,
+        sketch=page.sketch if page else None,
         addresses=addresses,
         etag=trace.etag,
         last_modified=trace.last_modified,
@@ -491,6 +492,8 @@ async def _final(
     if page is None:
         return alive, None
     trace.page = page
+    if page.parked:
+        return Outcome.SOFT404, "a domain parking page: the domain changed hands"
     if page.says_not_found:
         return Outcome.SOFT404, f"page says not found: {(page.heading or page.title or '')[:120]!r}"
     if ctx.settings.soft404_probe and not is_home(trace.final_url):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from lxml import etree
+from simhash import Simhash
 
 ACCEPT_ENCODING = "gzip, deflate, identity"
 #: inflated bytes handed on at a time: what one check holds of its body at any moment
@@ -49,6 +50,19 @@ NOT_FOUND = re.compile(
     re.IGNORECASE,
 )
 SHORT_PAGE_CHARS = 3000
+SAMPLE_CHARS = 20_000  # of the main text kept while streaming: what the sketch is taken of
+SKETCH_MIN_WORDS = 40
+PARKED_CHARS = 3000
+#: what the pages of domain parking services and registrars say (a domain that changed
+#: hands: the citation is gone, though the address answers 200)
+PARKED = re.compile(
+    r"\b(?:this domain (?:name )?(?:is|may be) for sale|buy this domain|"
+    r"the domain [\w.-]+ (?:is|may be) for sale|domain (?:is )?parked|parked (?:free|domain)|"
+    r"(?:courtesy|parking page) of (?:godaddy|sedo|namecheap|dan\.com|hugedomains)|"
+    r"sedoparking|hugedomains\.com|bodis\.com|dan\.com/buy-domain|"
+    r"related searches|inquire about this domain)\b",
+    re.IGNORECASE,
+)
 EXCERPT_CHARS = 300  # of the main text, kept for display and tests
 _LABEL_CHARS = 500  # of a title or heading
 #: whitespace runs, folded with one regex pass: ``str.split()`` of 64 KiB of words makes a
@@ -68,6 +82,11 @@ class Page:
     text_chars: int
     excerpt: str
     content_hash: str
+    #: a SimHash of the start of the main text (``sketch``): close for a page edited,
+    #: far for a page replaced; None for too little text to tell
+    sketch: str | None = None
+    #: the page is a domain parking / "this domain is for sale" page
+    parked: bool = False
 
     @property
     def says_not_found(self) -> bool:
@@ -77,6 +96,26 @@ class Page:
         if self.text_chars >= SHORT_PAGE_CHARS:
             return False
         return any(text and NOT_FOUND.search(text) for text in (self.heading, self.title))
+
+
+def sketch(text: str) -> str | None:
+    """A 64-bit SimHash (simhash) of the word 3-shingles of ``text``, as 16 hex digits."""
+    words = text.split()
+    if len(words) < SKETCH_MIN_WORDS:
+        return None
+    shingles = (" ".join(words[i : i + 3]) for i in range(len(words) - 2))
+    return f"{Simhash(shingles).value:016x}"
+
+
+def similarity(first: str | None, now: str | None) -> float | None:
+    """How alike two sketches are: 1.0 the same text, ~0.5 unrelated texts."""
+    if not first or not now:
+        return None
+    try:
+        distance = (int(first, 16) ^ int(now, 16)).bit_count()
+    except ValueError:
+        return None
+    return round(1 - distance / 64, 3)
 
 
 class _Inflater:
@@ -267,12 +306,13 @@ class _Text:
         if self.chars and (self._space or text[0].isspace()):
             folded = " " + folded
         self._space = text[-1].isspace()
-        if self.chars < EXCERPT_CHARS:
-            self._excerpt.append(folded[: EXCERPT_CHARS - self.chars])
+        if self.chars < SAMPLE_CHARS:
+            self._excerpt.append(folded[: SAMPLE_CHARS - self.chars])
         self.chars += len(folded)
         self._sink(folded)
 
     def finish(self) -> tuple[str, str]:
+        """The first ``SAMPLE_CHARS`` of the text, and the hash of all of it."""
         if isinstance(self._sink, _Dropped):
             self._sink.close()
         return "".join(self._excerpt), self._sha.hexdigest()
@@ -358,13 +398,16 @@ class _Fingerprint:
     def close(self) -> Page:
         self._flush()
         chosen = self._streams.get("main") or self._streams.get("article") or self.all
-        excerpt, digest = chosen.finish()
+        sample, digest = chosen.finish()
+        title = _clean(self._labels.get("title"))
         return Page(
-            title=_clean(self._labels.get("title")),
+            title=title,
             heading=_clean(self._labels.get("h1")),
             text_chars=chosen.chars,
-            excerpt=excerpt,
+            excerpt=sample[:EXCERPT_CHARS],
             content_hash=digest,
+            sketch=sketch(sample),
+            parked=bool(PARKED.search(f"{title or ''} {sample[:PARKED_CHARS]}")),
         )
 
 

@@ -22,10 +22,10 @@ from linkwatch.jobs.scan import document_label, scan_corpus
 )
 @click.option(
     "--only",
-    type=click.Choice(["dead", "moved", "all"]),
+    type=click.Choice(["dead", "drifted", "moved", "all"]),
     default="all",
     show_default=True,
-    help="Dead citations (add the archived copy), moved ones (the new address), or both.",
+    help="Dead or drifted citations (add the archived copy), moved ones (the new address).",
 )
 @click.option(
     "--format",
@@ -78,7 +78,7 @@ def fix(
         for skip in doc.skipped:
             click.echo(f"{doc.document}:{skip.target.line}: not fixed: {skip.why}", err=True)
     if write and patch is None and plan.changes:
-        written = write_fixes(plan, store)
+        written = write_fixes(plan)
         scan_corpus(settings, store)  # the store learns the new citations
         click.echo(
             f"fixed {sum(len(d.changes) for d in plan.documents if d.document in written)} "

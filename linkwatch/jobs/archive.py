@@ -31,7 +31,7 @@ from linkwatch.archive.spn2 import SPN2Client
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
-from linkwatch.model import ArchiveAction, ArchiveItem
+from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
 from linkwatch.scrub import scrub
 from linkwatch.store import Store
 from linkwatch.urls import InvalidURL, canonicalize
@@ -115,7 +115,7 @@ def work_archive_queue(
     link_ids = None
     if urls:
         link_ids = store.enqueue_archive_urls([_canonical(u) for u in urls], clock())
-    summary.planned = store.plan_archive_queue(clock())
+    summary.planned = store.plan_archive_queue(clock(), settings.check.drift_below)
     if not settings.archive.enabled and not urls:
         summary.captures_note = "archiving is off (archive.enabled = false)"
         return summary
@@ -352,7 +352,9 @@ class _Runner:
             for r in rows
         ]
         access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
-        chosen = choose_snapshot(candidates, state=item.state, access=access)
+        # a drifted page answers, but not with what was cited: the IABot rule, like a dead one
+        state = LinkState.FAILING.value if item.reason == "drifted" else item.state
+        chosen = choose_snapshot(candidates, state=state, access=access)
         if chosen is not None:
             self.store.set_chosen_snapshot(
                 item.link_id, chosen.url, chosen.timestamp, chosen.archive

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from linkwatch.check import CheckContext, check_url, open_context
+from linkwatch.check.body import similarity
 from linkwatch.check.classify import is_unreachable
 from linkwatch.check.hosts import Host, Job, run_hosts
 from linkwatch.check.loop import run as run_loop
@@ -408,8 +409,9 @@ class _Run:
                     and result.outcome.is_alive
                 ):
                     self.summary.recovered.append(target.url)
+            alike = similarity(link.get("first_sketch"), result.sketch)
             self.records.append(
-                CheckRecord(int(link["id"]), result, verdict, prev.state, network_down)
+                CheckRecord(int(link["id"]), result, verdict, prev.state, network_down, alike)
             )
         if self.on_result is not None:
             self.on_result(result_record(result, state, network_down))

@@ -27,7 +27,7 @@ from linkwatch.store import Store
 from linkwatch.store.repair import FixCandidate
 from linkwatch.urls import archived_original, host_of
 
-KINDS = ("dead", "moved")
+KINDS = ("dead", "drifted", "moved")
 _SECOND_LEVEL = frozenset(["co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go"])
 _LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 
@@ -36,6 +36,7 @@ _LINES = re.compile(r"[^\n]*\n|[^\n]+$")
 class DocumentFix:
     document: str  # as stored (relative to the config's folder when inside it)
     path: Path
+    content_hash: str = ""  # of the bytes the last scan read
     before: str = ""
     changes: list[Change] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
@@ -116,21 +117,28 @@ def _site(host: str) -> str:
     return ".".join(labels[-2:])
 
 
-def _target(row: FixCandidate, only: str) -> Target | None:
+def _target(row: FixCandidate, only: str, drift_below: float) -> Target | None:
     if archived_original(row.raw_url) is not None:
         return None  # the citation is the archived copy itself
-    if row.state == "dead":
-        if only not in ("dead", "all") or not row.snapshot_url:
+    drifted = row.state == "alive" and row.similarity is not None and row.similarity < drift_below
+    if row.state == "dead" or drifted:
+        kind = "drifted" if drifted else "dead"
+        if only not in (kind, "all") or not row.snapshot_url:
             return None
         status = f" (HTTP {row.last_status})" if row.last_status else ""
+        reason = (
+            f"content drift: the page's text is {row.similarity:.0%} like the one first read"
+            if drifted
+            else f"dead since {(row.since or '')[:10]}: {row.last_outcome}{status}"
+        )
         return Target(
             row.line,
             row.column,
             row.raw_url,
             row.source,
             row.url,
-            "dead",
-            reason=f"dead since {(row.since or '')[:10]}: {row.last_outcome}{status}",
+            kind,
+            reason=reason,
             evidence=f"{row.snapshot_archive or 'Wayback Machine'} copy of "
             f"{(row.snapshot_timestamp or '')[:8]}; access date {row.access_date[:10]} "
             f"({row.access_source})",
@@ -184,14 +192,15 @@ def plan_fixes(
     """The changes ``fix`` proposes (nothing is written)."""
     styles = Styles(settings.fix.html_style, settings.fix.markdown_style)
     by_doc: dict[str, list[FixCandidate]] = {}
-    for row in store.fix_candidates(documents):
+    drift_below = settings.check.drift_below
+    for row in store.fix_candidates(documents, drift_below):
         by_doc.setdefault(row.document, []).append(row)
     plan = FixPlan([])
     for document, rows in by_doc.items():
-        targets = [t for row in rows if (t := _target(row, only)) is not None]
+        targets = [t for row in rows if (t := _target(row, only, drift_below)) is not None]
         if not targets or rows[0].format not in ("html", "markdown", "text"):
             continue
-        doc = DocumentFix(document, _path(settings, document))
+        doc = DocumentFix(document, _path(settings, document), rows[0].content_hash)
         plan.documents.append(doc)
         if not _read(doc, rows[0].content_hash):
             continue
@@ -203,19 +212,19 @@ def plan_fixes(
     return plan
 
 
-def write_fixes(plan: FixPlan, store: Store) -> list[str]:
+def write_fixes(plan: FixPlan) -> list[str]:
     """Write every document with changes (refused when it changed since it was read);
     returns the documents written. Nothing half-written is ever left behind."""
     written = []
-    hashes = {d.document: d for d in plan.documents if d.changes and not d.error}
-    known = {row.document: row.content_hash for row in store.fix_candidates(list(hashes))}
-    for document, doc in hashes.items():
+    for doc in plan.documents:
+        if not doc.changes or doc.error:
+            continue
         data = doc.path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != known.get(document):
+        if hashlib.sha256(data).hexdigest() != doc.content_hash:  # changed since it was read
             doc.error = "changed since the last scan: run `linkwatch scan` first"
             continue
         _atomic_write(doc.path, doc.after.encode("utf-8"))
-        written.append(document)
+        written.append(doc.document)
     return written
 
 

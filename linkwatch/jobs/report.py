@@ -80,6 +80,7 @@ def load_model(settings: Settings, store: Store, *, clock: Clock) -> ReportModel
         previous_at=previous,
         trend_days=days,
         has_credentials=settings.credentials is not None,
+        drift_below=settings.check.drift_below,
     )
 
 

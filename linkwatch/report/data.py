@@ -56,7 +56,7 @@ def best_snapshot(
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 
-def _link(row: Any) -> LinkView:
+def _link(row: Any, drift_below: float = 0.0) -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
     copy_bad = row["copy_verified"] == REJECTED
@@ -85,6 +85,10 @@ def _link(row: Any) -> LinkView:
         invalid_reason=row["invalid_reason"],
         archived_copy=row["archived_copy"],
         copy_status=row["copy_status"] if copy_bad else None,
+        similarity=row["similarity"],
+        drifted=state == LinkState.ALIVE
+        and row["similarity"] is not None
+        and row["similarity"] < drift_below,
         snapshot_url=row["snapshot_url"],
         snapshot_timestamp=row["snapshot_timestamp"],
         title=row["title"],
@@ -106,8 +110,10 @@ def _warnings(raw: str | None) -> list[str]:
     return [w.get("message", str(w)) if isinstance(w, dict) else str(w) for w in value]
 
 
-def _attach(rows: dict[str, Any]) -> tuple[dict[int, LinkView], list[DocumentView]]:
-    links = {row["id"]: _link(row) for row in rows["links"]}
+def _attach(
+    rows: dict[str, Any], drift_below: float = 0.0
+) -> tuple[dict[int, LinkView], list[DocumentView]]:
+    links = {row["id"]: _link(row, drift_below) for row in rows["links"]}
     docs = {
         row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
         for row in rows["documents"]
@@ -258,9 +264,10 @@ def build_model(
     previous_at: str | None,
     trend_days: int,
     has_credentials: bool,
+    drift_below: float = 0.0,
 ) -> ReportModel:
     """The report's view model from ``ReportStore.report_rows()``."""
-    by_id, documents = _attach(rows)
+    by_id, documents = _attach(rows, drift_below)
     links = list(by_id.values())
     ordered = sorted(links, key=lambda lk: (lk.state_rank, lk.since or "", lk.url))
     newly_dead, recovered = _changes(rows["changes"], by_id)
@@ -297,6 +304,7 @@ def build_model(
         trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
         links=ordered,
         problems=[lk for lk in ordered if lk.state in PROBLEM_STATES and not lk.cited_as_copy],
+        drifted=sorted((lk for lk in links if lk.drifted), key=lambda lk: lk.similarity or 0),
         cited_as_copies=sorted(
             (lk for lk in links if lk.cited_as_copy), key=lambda lk: (not lk.original_back, lk.url)
         ),

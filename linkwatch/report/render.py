@@ -32,6 +32,7 @@ SECTION_ANCHORS = (
     "documents",
     "domains",
     "unverifiable",
+    "drifted",
     "archived-citations",
     "no-snapshot",
 )
@@ -173,6 +174,14 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
             "inconclusive answers so far), that are not valid web addresses, or that "
             "were not checked (a private address, a scheme we do not check).",
             model.unverifiable,
+        ),
+        section(
+            "unverifiable",  # the same columns: link, state, why, snapshot, cited in
+            "drifted",
+            "Drifted links",
+            "The page still answers, but its text is not the one that was cited (replaced, "
+            "or the domain changed hands): use the snapshot nearest the day it was cited.",
+            model.drifted,
         ),
         section(
             "copies",

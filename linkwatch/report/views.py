@@ -112,6 +112,10 @@ class LinkView:
     title: str | None
     #: the archive's status for the copy the citations point at, when it is not a good one
     copy_status: int | None = None
+    #: how alike the main text is now to the first time it was read, and whether that is
+    #: below ``check.drift_below``: the page answers, but with something else
+    similarity: float | None = None
+    drifted: bool = False
     snapshot: dict[str, str] | None = None  # {url, timestamp, archive}: the copy to use
     is_redirected: bool = False  # the last check was redirected to final_url
     needs_attention: bool = False  # something to do in the citing documents
@@ -165,6 +169,11 @@ class LinkView:
         return text
 
     def _reason(self) -> str:
+        if self.drifted:
+            return (
+                f"content drift: the page answers, but its text is {self.similarity:.0%} "
+                "like the one first read (replaced?)"
+            )
         if self.state == LinkState.INVALID:
             return f"invalid URL: {self.invalid_reason or 'unknown reason'}"
         if self.last_outcome is None:
@@ -192,6 +201,8 @@ class LinkView:
             "shown_state": self.shown_state,
             "reason": self.reason,
             "cited_as_copy": self.cited_as_copy,
+            "similarity": self.similarity,
+            "drifted": self.drifted,
             "original_back": self.original_back,
             "since": self.since,
             "last_outcome": self.last_outcome,
@@ -347,6 +358,8 @@ class ReportModel:
     #: links whose every citation is an archived copy: working citations, the original's
     #: state shown ("the original is back")
     cited_as_copies: list[LinkView] = field(default_factory=list)
+    #: live links whose text is not the one cited any more
+    drifted: list[LinkView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

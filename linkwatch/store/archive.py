@@ -22,7 +22,7 @@ from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import ACCESS_DATE
 from linkwatch.urls import WAYBACK, archive_name, archived_original, host_of
 
-PRIORITY = {"manual": 0, "failing": 10, "recovered": 15, "new": 20}
+PRIORITY = {"manual": 0, "failing": 10, "drifted": 10, "recovered": 15, "new": 20}
 #: links the archive stage still has work for: not cited as an archived copy, or the
 #: original is live again (capture it too), or the copy cited turned out not to be good
 NOT_COVERED = (
@@ -45,7 +45,7 @@ def _at(now: datetime | str) -> str:
 
 class ArchiveStore(StoreCore):
     # -- planning ----------------------------------------------------------------------
-    def plan_archive_queue(self, now: datetime | str) -> int:
+    def plan_archive_queue(self, now: datetime | str, drift_below: float = 0.0) -> int:
         """Enqueue links that need archiving; returns how many were (re-)enqueued.
 
         New or alive links with an active citation and nothing chosen yet -> ``new``;
@@ -76,7 +76,34 @@ class ArchiveStore(StoreCore):
                 [PRIORITY["failing"], at, at],
             ).rowcount
             added += self._requeue_recovered(at)
+            added += self._queue_drifted(at, drift_below)
         return added
+
+    def _queue_drifted(self, at: str, drift_below: float) -> int:
+        """Live links whose text drifted from the one first read: a snapshot from before
+        the change is looked up (reason ``drifted``); the page as it is now is never
+        captured (it is not what was cited)."""
+        if drift_below <= 0:
+            return 0
+        drifted = (
+            "SELECT l.id FROM links l WHERE l.state = 'alive' AND l.similarity < ? "  # noqa: S608
+            f"AND l.invalid_reason IS NULL AND l.host != '' AND {NOT_COVERED}"
+        )
+        moved = self.conn.execute(
+            "UPDATE archive_queue SET reason = 'drifted', priority = ?, status = 'pending', "  # noqa: S608
+            "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
+            "last_error = NULL, updated_at = ? "
+            f"WHERE reason != 'drifted' AND link_id IN ({drifted})",
+            [PRIORITY["drifted"], at, at, drift_below],
+        ).rowcount
+        added = self.conn.execute(
+            "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "  # noqa: S608
+            "attempts, next_attempt_at, updated_at) "
+            f"SELECT id, 'drifted', ?, 'pending', ?, 0, ?, ? FROM ({drifted}) d "
+            "WHERE NOT EXISTS (SELECT 1 FROM archive_queue q WHERE q.link_id = d.id)",
+            [PRIORITY["drifted"], at, at, at, drift_below],
+        ).rowcount
+        return int(moved) + int(added)
 
     def _requeue_recovered(self, at: str) -> int:
         """A link whose capture ended ``failed`` (the page was down when we tried) and

@@ -20,7 +20,7 @@ from linkwatch.verdict import LinkStatus, Verdict
 _LINK_COLUMNS = (
     "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "
     "failing_since, last_ok_at, check_interval_s, next_check_at, title, content_hash, "
-    "fingerprint_at, etag, last_modified"
+    "fingerprint_at, etag, last_modified, first_sketch"
 )
 _CHUNK = 500
 
@@ -34,6 +34,8 @@ class CheckRecord:
     verdict: Verdict
     previous: LinkState
     network_down: bool = False
+    #: how alike the page's main text is now to the first time it was read (drift)
+    similarity: float | None = None
 
 
 def _when(text: str | None) -> datetime | None:
@@ -245,7 +247,9 @@ _UPDATE_LINK = (
     "content_hash = coalesce(?, content_hash), "
     "fingerprint_at = CASE WHEN ? IS NULL THEN fingerprint_at ELSE ? END, "
     "last_addresses = ?, etag = CASE WHEN ? THEN ? ELSE etag END, "
-    "last_modified = CASE WHEN ? THEN ? ELSE last_modified END WHERE id = ?"
+    "last_modified = CASE WHEN ? THEN ? ELSE last_modified END, "
+    "first_sketch = coalesce(first_sketch, ?), sketch = coalesce(?, sketch), "
+    "similarity = coalesce(?, similarity) WHERE id = ?"
 )
 
 
@@ -295,5 +299,8 @@ def _link_row(r: CheckRecord) -> tuple[Any, ...]:
         res.etag,
         alive,
         res.last_modified,
+        res.sketch,
+        res.sketch,
+        r.similarity,
         r.link_id,
     )

@@ -232,3 +232,17 @@ def m006_citation_access_dates(db: Database) -> None:
         ALTER TABLE citations ADD COLUMN git_date TEXT
         """,
     )
+
+
+@step
+def m007_links_content_sketch(db: Database) -> None:
+    """A SimHash of the page's main text the first time it was read and the latest one,
+    and how alike they are: content drift (issue 15)."""
+    _run(
+        db,
+        """
+        ALTER TABLE links ADD COLUMN first_sketch TEXT;
+        ALTER TABLE links ADD COLUMN sketch TEXT;
+        ALTER TABLE links ADD COLUMN similarity REAL
+        """,
+    )

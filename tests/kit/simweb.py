@@ -55,6 +55,9 @@ per-response latency):
 ``/mortal/NAME``                200 like ``/ok/`` until ``web.kill(host, path)``, then 404
                                 (``web.revive(host, path)``: 200 again)
 ``/unavailable-once/S/NAME``    the first request 503 with ``Retry-After: S``, then 200
+``/drift/NAME``                 an article until ``web.replace(host, path)``, then a different
+                                page at the same address with 200 (content drift)
+``/parked/NAME``                a domain parking page ("this domain is for sale"), 200
 ``/etag/NAME``                  HEAD 405; GET 200 with an ``ETag``, 304 to a matching
                                 ``If-None-Match``
 ``/garbage/NAME``               a garbage status line
@@ -168,6 +171,21 @@ def home(host: int) -> bytes:
     return page(f"Home of host {host}", f"Welcome to host {host}, the front page.")
 
 
+REPORT_TEXT = " ".join(
+    f"In {2010 + i % 9} the ministry allocated {i * 37 % 900} million to programme {i}, "
+    f"of which {i * 13 % 100} per cent went to regional offices."
+    for i in range(40)
+)
+LANDING_TEXT = " ".join(
+    f"Discover offer {i}: subscribe to our newsletter and save {i % 50} per cent on "
+    "premium products, free shipping on every order today."
+    for i in range(40)
+)
+PARKED_PAGE = (
+    b"<!doctype html><html><head><title>gov-example.org is for sale</title></head><body>"
+    b"<h1>This domain is for sale!</h1><p>Buy this domain today. Related searches: "
+    b"budget, finance, loans.</p></body></html>"
+)
 APP_SHELL = (
     b"<!doctype html><html><head><title>News App</title><script src=/app.js>"
     b"</script></head><body><div id=root></div><noscript>You need to enable "
@@ -186,6 +204,7 @@ class SimWeb:
         self.requests: collections.deque[Request] = collections.deque(maxlen=20_000)
         self._counters: collections.Counter[tuple[int, str]] = collections.Counter()
         self.killed: set[tuple[int, str]] = set()
+        self.replaced: set[tuple[int, str]] = set()
         self.in_flight: collections.Counter[int] = collections.Counter()
         self.max_in_flight: collections.Counter[int] = collections.Counter()
         self.starts: dict[int, list[float]] = collections.defaultdict(list)
@@ -207,6 +226,10 @@ class SimWeb:
 
     def hits(self, host: int, path: str) -> list[Request]:
         return [r for r in list(self.requests) if r.host == host and r.path == path]
+
+    def replace(self, host: int, path: str) -> None:
+        """A ``/drift/`` page is replaced by another one (same address, 200)."""
+        self.replaced.add((host, path))
 
     def revive(self, host: int, path: str) -> None:
         """A killed ``/mortal/`` page answers 200 again (a site restored)."""
@@ -482,6 +505,12 @@ class SimWeb:
             return Reply(code, page(f"Status {code}", "status page"))
         if top == "gone":
             return Reply(410, page("Gone", "This page is gone."))
+        if top == "drift":
+            if (host, path) in self.replaced:
+                return Reply(200, page(f"Welcome to {name}", LANDING_TEXT))
+            return Reply(200, page(f"Report {name}", REPORT_TEXT))
+        if top == "parked":
+            return Reply(200, PARKED_PAGE)
         if top == "mortal":
             if (host, path) in self.killed:
                 return Reply(404, page("Not Found", "404 not found"))
