@@ -1,6 +1,6 @@
 """``linkwatch fix`` from the user's view: a small corpus (HTML with CRLF line endings,
 Markdown with front matter and a reference link, plain text without a final newline), a
-simulated web where some citations die and one moves, a fake archive with snapshots."""
+simulated web where some citations die, one moves and one drifts, a fake archive with snapshots."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ source: {d1}
 
 The [budget report]({d1}) was cut, see <{d2}> and {d3} too.
 The office [moved]({moved}).
+Its [press release]({drift}) is a landing page now.
 
 Read [the ref][ref].
 
@@ -55,8 +56,9 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "d3": web.url(0, "/status/404/tables"),
             "d4": web.url(0, "/gone/reference"),
             "moved": web.url(0, "/redirect/301/ok/new-office"),
+            "drift": web.url(0, "/drift/press-release"),
         }
-        for key in ("d1", "d2", "d3", "d4"):
+        for key in ("d1", "d2", "d3", "d4", "drift"):
             wayback.add_capture(urls[key], TS)
         corpus = tmp_path / "corpus"
         corpus.mkdir()
@@ -68,13 +70,16 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             '[corpus]\npaths = ["corpus/**/*"]\n[state]\npath = "state/lw.db"\n'
             '[report]\ndir = "reports/"\n'
             '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\n'
-            'timeout_s = 3.0\nstrikes = 2\nstrike_spacing = "1h"\n'
+            'timeout_s = 3.0\nstrikes = 2\nstrike_spacing = "1h"\nfingerprint_every = "1s"\n'
             f'[archive]\nwayback_url = "{wayback.base_url}"\n'
             f'availability_url = "{wayback.base_url}"\nrate_window_s = 1.0\n'
             'memento_sources = []\nsubmit_networks = ["127.0.0.0/8"]\n',
             encoding="utf-8",
         )
-        for now in RUNS:
+        for n, now in enumerate(RUNS):
+            if n:  # after the first reading, the press release is replaced
+                web.replace(0, "/drift/press-release")
+                lw(config, "--now", now, "check", "--all")
             lw(config, "--now", now, "run")
         yield {
             "config": config,
@@ -101,6 +106,9 @@ def expected(site: dict[str, Any]) -> dict[str, bytes]:
     story = story.replace(f"<{u['d2']}>", f"<{u['d2']}> ([archived]({snap(u['d2'])}))")
     story = story.replace(f"{u['d3']} too", f"{u['d3']} ([archived]({snap(u['d3'])})) too")
     story = story.replace(f"({u['moved']})", f"({new})")
+    story = story.replace(
+        f"({u['drift']}) is", f"({u['drift']}) ([archived]({snap(u['drift'])})) is"
+    )
     story = story.replace(f"[ref]: {u['d4']}\n", f'[ref]: {snap(u["d4"])} "Archived copy"\n')
     page = PAGE.format(**u)
     page = page.replace(
@@ -129,7 +137,7 @@ def test_fix_shows_the_diff_and_writes_nothing(site: dict[str, Any]) -> None:
     assert diff.count("+++ b/corpus/") == 3
     assert f"+source_archived: {snap(site['urls']['d1'])}" in diff
     assert "\\ No newline at end of file" in diff  # notes.txt ends without one
-    assert "9 changes proposed in 3 documents" in result.stderr
+    assert "10 changes proposed in 3 documents" in result.stderr
 
 
 def test_fix_write_applies_exactly_the_diff_and_a_second_run_proposes_nothing(
