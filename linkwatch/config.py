@@ -204,6 +204,10 @@ class CheckSettings:
     unverifiable_after: str = DEFAULT_UNVERIFIABLE_AFTER
     retry_after_cap: str = DEFAULT_RETRY_AFTER_CAP
     soft404_probe: bool = True
+    #: URLs never requested (regexes, or ``glob:`` patterns), shown "not checked"
+    exclude: tuple[str, ...] = ()
+    #: statuses that count as alive: ``"403"`` or ``"403@<regex of URLs>"``
+    accept: tuple[str, ...] = ()
     #: a live page whose main text is less alike than this to the first time it was read
     #: (SimHash similarity: ~1.0 edited, ~0.5 replaced) has drifted: its citation points
     #: at something else now
@@ -463,6 +467,9 @@ def load_settings(
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
     _check_memento_sources(sections["archive"].memento_sources)
+    from linkwatch.urlrules import UrlRules
+
+    UrlRules.compile(sections["check"].exclude, sections["check"].accept)  # errors name keys
     for key, allowed in FIX_STYLES.items():
         if getattr(sections["fix"], key) not in allowed:
             raise ConfigError(f"fix.{key}: must be one of {', '.join(allowed)}")

@@ -62,6 +62,7 @@ class Outcome(StrEnum):
     SKIPPED_POLICY = "skipped_policy"
     SKIPPED_SCHEME = "skipped_scheme"
     SKIPPED_ROBOTS = "skipped_robots"
+    SKIPPED_EXCLUDED = "skipped_excluded"  # check.exclude: cited, never requested
     INVALID_URL = "invalid_url"
 
     @property

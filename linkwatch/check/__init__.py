@@ -52,6 +52,7 @@ from linkwatch.check.transport import Resolver, open_session, system_resolver
 from linkwatch.clock import Clock, retry_after_seconds
 from linkwatch.config import CheckSettings, Settings
 from linkwatch.model import CheckResult, Outcome
+from linkwatch.urlrules import UrlRules
 from linkwatch.urls import ALLOWED_SCHEMES, InvalidURL, canonicalize, host_of, resolve
 
 PROBE_TIMEOUT_S = 10.0
@@ -81,6 +82,7 @@ class CheckContext:
     probes: ProbeCache = field(default_factory=ProbeCache)
     rng: random.Random = field(default_factory=random.Random)
     robots: RobotsCache | None = None
+    rules: UrlRules = field(default_factory=UrlRules)  # check.exclude / check.accept
     #: every address the resolver vetted, by host (what a check connected to)
     addresses: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _headers: dict[str, CIMultiDict[str]] = field(default_factory=dict)
@@ -175,6 +177,7 @@ async def open_context(
         clock,
         rng=rng or random.Random(),  # noqa: S311 - probe names only
         addresses=addresses,
+        rules=UrlRules.compile(cs.exclude, cs.accept),
     )
     if cs.honor_robots:
         ctx.robots = RobotsCache(lambda url: _fetch_robots(ctx, url))
@@ -261,6 +264,10 @@ async def check_url(
     key = url if canonical else _precheck(url)
     if isinstance(key, tuple):
         return CheckResult(url, key[0], checked_at, error=key[1])
+    excluded = ctx.rules.excluded_by(key)
+    if excluded is not None:
+        why = f"excluded by check.exclude {excluded!r}"
+        return CheckResult(key, Outcome.SKIPPED_EXCLUDED, checked_at, error=why)
     trace = _Trace(key)
     try:
         async with asyncio.timeout(ctx.settings.timeout_s) as budget:
@@ -274,6 +281,8 @@ async def check_url(
         outcome, error = outcome_for_exception(exc)
     page = trace.page
     addresses = tuple(dict.fromkeys(a for h in trace.hosts for a in _addresses_of(ctx, h)))
+    if not outcome.is_alive and ctx.rules.accepts(trace.url, trace.status):
+        outcome, error = Outcome.OK, f"HTTP {trace.status} accepted (check.accept)"
     return CheckResult(
         url=trace.url,
         outcome=outcome,

@@ -37,6 +37,8 @@ COMMAND_MODULES = {
     "archive": "archive",
     "report": "report",
     "fix": "fix",
+    "ack": "fix",
+    "unack": "fix",
     "run": "service",
     "daemon": "service",
     "status": "service",

@@ -1,4 +1,4 @@
-"""CLI commands: fix."""
+"""CLI commands: fix, ack, unack (what a curator does with the findings)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 import click
 
 from linkwatch.cli.app import App, emit_json
+from linkwatch.clock import iso, parse_instant
+from linkwatch.errors import CorpusError
 from linkwatch.jobs.fix import plan_fixes, write_fixes
 from linkwatch.jobs.scan import document_label, scan_corpus
+from linkwatch.urls import InvalidURL, canonicalize
 
 
 @click.command()
@@ -99,3 +102,49 @@ def fix(
 
 
 COMMANDS: list[click.Command] = [fix]
+
+
+@click.command()
+@click.argument("url")
+@click.option("--note", required=True, metavar="TEXT", help="Why (shown in the report).")
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="Acknowledged until this day (ISO-8601), then a finding again (default: for good).",
+)
+@click.pass_obj
+def ack(app: App, url: str, note: str, until: str | None) -> None:
+    """Acknowledge a finding: a known-dead or intentionally gone link is kept out of the
+    dead list (and every alert) and shown under "Acknowledged findings" with NOTE."""
+    store = app.store()
+    until_iso = None
+    if until:
+        try:
+            until_iso = iso(parse_instant(until))
+        except ValueError:
+            raise click.BadParameter(
+                f"not an ISO-8601 date: {until!r}", param_hint="--until"
+            ) from None
+    if not store.acknowledge(_key(url), note.strip(), iso(app.clock()), until_iso):
+        raise CorpusError(f"{url} is not a link of the corpus: run `linkwatch scan` first?")
+    click.echo(f"acknowledged {_key(url)}" + (f" until {until_iso[:10]}" if until_iso else ""))
+
+
+@click.command()
+@click.argument("url")
+@click.pass_obj
+def unack(app: App, url: str) -> None:
+    """Take an acknowledgement back: the link is a finding again."""
+    if not app.store().unacknowledge(_key(url)):
+        raise CorpusError(f"{url} is not acknowledged")
+    click.echo(f"no longer acknowledged: {_key(url)}")
+
+
+def _key(url: str) -> str:
+    try:
+        return canonicalize(url)
+    except InvalidURL as exc:
+        raise click.BadParameter(f"{url!r}: {exc}", param_hint="URL") from None
+
+
+COMMANDS += [ack, unack]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from linkwatch.cli.app import App, emit_json
@@ -22,10 +24,10 @@ FAIL_ON = ("dead", "failing")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="Summary format.",
+    help="Summary format (markdown: the findings, ready for an issue; also summary.md).",
 )
 @click.option(
     "--fail-on",
@@ -46,6 +48,8 @@ def report(
     summary = run_job("report", JobContext(settings, app.store(), app.clock))
     if fmt == "json":
         emit_json(summary)
+    elif fmt == "markdown":
+        click.echo((Path(summary["index"]).parent / "summary.md").read_text(encoding="utf-8"))
     else:
         states = ", ".join(f"{n} {state}" for state, n in summary["states"].items()) or "none"
         click.echo(

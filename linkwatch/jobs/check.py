@@ -340,6 +340,7 @@ class _Run:
             Outcome.SKIPPED_SCHEME,
             Outcome.INVALID_URL,
             Outcome.SKIPPED_ROBOTS,
+            Outcome.SKIPPED_EXCLUDED,
         ):
             self.window[target.host] = is_unreachable(result.outcome, result.error, result.status)
             self.window.move_to_end(target.host)

@@ -12,6 +12,7 @@ import json
 
 from linkwatch.config import Settings
 from linkwatch.errors import ReportError
+from linkwatch.report.markdown import render_markdown
 from linkwatch.report.output import write_report
 from linkwatch.report.render import render_pages
 from linkwatch.report.views import ReportModel
@@ -28,6 +29,7 @@ def build_report(model: ReportModel, settings: Settings) -> dict[str, str]:
             page_rows=max(settings.report.page_rows, 1),
         )
         files["report.json"] = json.dumps(model.to_json(), ensure_ascii=False)
+        files["summary.md"] = render_markdown(model)
     except Exception as exc:  # a template or data bug: keep the previous report, say why
         raise ReportError(f"cannot render the report: {type(exc).__name__}: {exc}") from exc
     return files

@@ -56,7 +56,11 @@ def best_snapshot(
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 
-def _link(row: Any, drift_below: float = 0.0) -> LinkView:
+def _acknowledged(row: Any, now: str) -> bool:
+    return bool(row["ack_at"]) and (not row["ack_until"] or row["ack_until"] > now)
+
+
+def _link(row: Any, drift_below: float = 0.0, now: str = "") -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
     copy_bad = row["copy_verified"] == REJECTED
@@ -86,6 +90,9 @@ def _link(row: Any, drift_below: float = 0.0) -> LinkView:
         archived_copy=row["archived_copy"],
         copy_status=row["copy_status"] if copy_bad else None,
         similarity=row["similarity"],
+        ack_note=row["ack_note"],
+        ack_until=row["ack_until"],
+        acknowledged=_acknowledged(row, now),
         drifted=state == LinkState.ALIVE
         and row["similarity"] is not None
         and row["similarity"] < drift_below,
@@ -111,9 +118,9 @@ def _warnings(raw: str | None) -> list[str]:
 
 
 def _attach(
-    rows: dict[str, Any], drift_below: float = 0.0
+    rows: dict[str, Any], drift_below: float = 0.0, now: str = ""
 ) -> tuple[dict[int, LinkView], list[DocumentView]]:
-    links = {row["id"]: _link(row, drift_below) for row in rows["links"]}
+    links = {row["id"]: _link(row, drift_below, now) for row in rows["links"]}
     docs = {
         row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
         for row in rows["documents"]
@@ -267,7 +274,7 @@ def build_model(
     drift_below: float = 0.0,
 ) -> ReportModel:
     """The report's view model from ``ReportStore.report_rows()``."""
-    by_id, documents = _attach(rows, drift_below)
+    by_id, documents = _attach(rows, drift_below, iso(generated_at))
     links = list(by_id.values())
     ordered = sorted(links, key=lambda lk: (lk.state_rank, lk.since or "", lk.url))
     newly_dead, recovered = _changes(rows["changes"], by_id)
@@ -303,7 +310,12 @@ def build_model(
         summary=summary,
         trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
         links=ordered,
-        problems=[lk for lk in ordered if lk.state in PROBLEM_STATES and not lk.cited_as_copy],
+        problems=[
+            lk
+            for lk in ordered
+            if lk.state in PROBLEM_STATES and not lk.cited_as_copy and not lk.acknowledged
+        ],
+        acknowledged=[lk for lk in ordered if lk.acknowledged],
         drifted=sorted((lk for lk in links if lk.drifted), key=lambda lk: lk.similarity or 0),
         cited_as_copies=sorted(
             (lk for lk in links if lk.cited_as_copy), key=lambda lk: (not lk.original_back, lk.url)

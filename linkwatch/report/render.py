@@ -33,6 +33,7 @@ SECTION_ANCHORS = (
     "domains",
     "unverifiable",
     "drifted",
+    "acknowledged",
     "archived-citations",
     "no-snapshot",
 )
@@ -182,6 +183,14 @@ def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Sec
             "The page still answers, but its text is not the one that was cited (replaced, "
             "or the domain changed hands): use the snapshot nearest the day it was cited.",
             model.drifted,
+        ),
+        section(
+            "unverifiable",
+            "acknowledged",
+            "Acknowledged findings",
+            "Known to a curator (linkwatch ack): kept out of the dead list, with the note "
+            "given; `linkwatch unack URL` brings a finding back.",
+            model.acknowledged,
         ),
         section(
             "copies",

@@ -18,7 +18,9 @@ PROBLEM_STATES = frozenset({"dead", "failing"})
 ATTENTION_STATES = frozenset({"dead", "failing", "unverifiable", "invalid"})
 BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
 #: outcomes of a URL linkwatch did not request at all (shown as "not checked: <why>")
-SKIPPED_OUTCOMES = frozenset({"skipped_policy", "skipped_scheme", "skipped_robots"})
+SKIPPED_OUTCOMES = frozenset(
+    {"skipped_policy", "skipped_scheme", "skipped_robots", "skipped_excluded"}
+)
 
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.OK: "OK",
@@ -35,6 +37,7 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.SKIPPED_POLICY: "address not allowed",
     Outcome.SKIPPED_SCHEME: "scheme not checked",
     Outcome.SKIPPED_ROBOTS: "disallowed by robots.txt",
+    Outcome.SKIPPED_EXCLUDED: "excluded by check.exclude",
     Outcome.INVALID_URL: "invalid URL",
 }
 
@@ -116,6 +119,10 @@ class LinkView:
     #: below ``check.drift_below``: the page answers, but with something else
     similarity: float | None = None
     drifted: bool = False
+    #: a curator's acknowledgement (``linkwatch ack``): out of the dead list, with its note
+    ack_note: str | None = None
+    ack_until: str | None = None
+    acknowledged: bool = False
     snapshot: dict[str, str] | None = None  # {url, timestamp, archive}: the copy to use
     is_redirected: bool = False  # the last check was redirected to final_url
     needs_attention: bool = False  # something to do in the citing documents
@@ -157,6 +164,9 @@ class LinkView:
     def reason(self) -> str:
         """Why the link is in its state, in words (never the same fact twice)."""
         text = self._reason()
+        if self.acknowledged:
+            until = f" until {self.ack_until[:10]}" if self.ack_until else ""
+            return f"acknowledged{until}: {self.ack_note or 'no note'}; {text}"
         if self.cited_as_copy:
             if self.copy_status is not None:
                 return (
@@ -203,6 +213,9 @@ class LinkView:
             "cited_as_copy": self.cited_as_copy,
             "similarity": self.similarity,
             "drifted": self.drifted,
+            "acknowledged": self.acknowledged,
+            "ack_note": self.ack_note if self.acknowledged else None,
+            "ack_until": self.ack_until if self.acknowledged else None,
             "original_back": self.original_back,
             "since": self.since,
             "last_outcome": self.last_outcome,
@@ -360,6 +373,8 @@ class ReportModel:
     cited_as_copies: list[LinkView] = field(default_factory=list)
     #: live links whose text is not the one cited any more
     drifted: list[LinkView] = field(default_factory=list)
+    #: findings a curator acknowledged (``linkwatch ack``)
+    acknowledged: list[LinkView] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -255,6 +255,24 @@ class CorpusStore(StoreCore):
         counts.citations_ended = len(old)
         return counts
 
+    def acknowledge(self, url: str, note: str, at: str, until: str | None) -> bool:
+        """Mark the link ``url`` (canonical) acknowledged; False when no such link."""
+        with self.write() as db:
+            cur = db.execute(
+                "UPDATE links SET ack_note = ?, ack_at = ?, ack_until = ? WHERE url = ?",
+                [note, at, until, url],
+            )
+        return cur.rowcount > 0
+
+    def unacknowledge(self, url: str) -> bool:
+        with self.write() as db:
+            cur = db.execute(
+                "UPDATE links SET ack_note = NULL, ack_at = NULL, ack_until = NULL "
+                "WHERE url = ? AND ack_at IS NOT NULL",
+                [url],
+            )
+        return cur.rowcount > 0
+
     def document_link_ids(self, path: str) -> list[int]:
         """Links the document at ``path`` cites now (for ``check --doc``)."""
         rows = self.conn.execute(

@@ -246,3 +246,17 @@ def m007_links_content_sketch(db: Database) -> None:
         ALTER TABLE links ADD COLUMN similarity REAL
         """,
     )
+
+
+@step
+def m008_links_acknowledged(db: Database) -> None:
+    """A finding a curator acknowledged (known dead, gone on purpose): kept out of the
+    dead list, shown with its note, until a date or for good (issue 14)."""
+    _run(
+        db,
+        """
+        ALTER TABLE links ADD COLUMN ack_note TEXT;
+        ALTER TABLE links ADD COLUMN ack_at TEXT;
+        ALTER TABLE links ADD COLUMN ack_until TEXT
+        """,
+    )

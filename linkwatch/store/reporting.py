@@ -23,7 +23,7 @@ _LINKS = """
 SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
        last_checked_at, last_outcome, last_status, last_final_url, last_error,
        redirect_permanent, invalid_reason, archived_copy, snapshot_url,
-       snapshot_timestamp, snapshot_archive, title, similarity,
+       snapshot_timestamp, snapshot_archive, title, similarity, ack_note, ack_at, ack_until,
        (SELECT s.verified FROM snapshots s WHERE s.link_id = links.id
         AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_verified,
        (SELECT s.status FROM snapshots s WHERE s.link_id = links.id
