@@ -130,9 +130,86 @@ def srcset_candidates(value: str) -> list[tuple[str, int]]:
     return out
 
 
+_ASCII_SPACE = "\t\n\f\r "
+
+
+def refresh_url(content: str) -> tuple[str, int] | None:
+    """The URL of a ``<meta http-equiv=refresh content=...>`` and its offset in
+    ``content``, by the HTML standard's shared declarative refresh steps; None when the
+    value is not a refresh or names no URL (a plain reload)."""
+    n, i = len(content), 0
+    while i < n and content[i] in _ASCII_SPACE:
+        i += 1
+    start = i
+    while i < n and content[i].isascii() and content[i].isdigit():
+        i += 1
+    if i == start and (i >= n or content[i] != "."):
+        return None
+    while i < n and (content[i] == "." or (content[i].isascii() and content[i].isdigit())):
+        i += 1
+    if i < n:
+        if content[i] not in ";," + _ASCII_SPACE:
+            return None
+        while i < n and content[i] in _ASCII_SPACE:
+            i += 1
+        if i < n and content[i] in ";,":
+            i += 1
+        while i < n and content[i] in _ASCII_SPACE:
+            i += 1
+    if i >= n:
+        return None
+    url_at = i
+    if content[i] in "Uu":
+        i += 1
+        if not (i < n and content[i] in "Rr"):
+            return _refresh_parse(content, url_at)
+        i += 1
+        if not (i < n and content[i] in "Ll"):
+            return _refresh_parse(content, url_at)
+        i += 1
+        while i < n and content[i] in _ASCII_SPACE:
+            i += 1
+        if not (i < n and content[i] == "="):
+            return _refresh_parse(content, url_at)
+        i += 1
+        while i < n and content[i] in _ASCII_SPACE:
+            i += 1
+    quote = content[i] if i < n and content[i] in "'\"" else ""
+    if quote:
+        i += 1
+    url = content[i:]
+    if quote and quote in url:
+        url = url[: url.index(quote)]
+    return _refresh_parse(url, 0, at=i)
+
+
+def _refresh_parse(text: str, start: int, at: int | None = None) -> tuple[str, int] | None:
+    url = text[start:].strip(_ASCII_SPACE)
+    if not url:
+        return None
+    return url, (start if at is None else at)
+
+
+def _cite_refresh(c: Collector, attrs: list[tuple[str, str, int]]) -> None:
+    if next((v for k, v, _ in attrs if k == "http-equiv"), "").strip().lower() != "refresh":
+        return
+    found = next(((v, off) for k, v, off in attrs if k == "content"), None)
+    if found is None:
+        return
+    value, offset = found
+    decoded = unescape_attr(value)
+    refresh = refresh_url(decoded)
+    if refresh is not None:
+        url, at = refresh
+        c.add(url, offset + (at if decoded == value else 0), "meta@refresh")
+
+
 def _cite_attrs(c: Collector, tag: str, attrs: list[tuple[str, str, int]]) -> int:
     """Record the tag's URL attributes; returns the index of an ``<a href>`` citation."""
     if tag == "base":
+        return -1
+    if tag == "meta":
+        _cite_refresh(c, attrs)
         return -1
     if tag == "link":
         rels = next((v for k, v, _ in attrs if k == "rel"), "").lower().split()

@@ -63,7 +63,7 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 # a reference definition; ``[^label]:`` is a GFM footnote (prose), not one
 _REFERENCE = re.compile(
-    r"^[ \t>]*\[(?!\^)((?:[^\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
+    r"^[ \t>]*\[(?!\^)((?:[^\[\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
     re.MULTILINE,
 )
 _INNER_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
@@ -210,12 +210,72 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
 
 
 def _references(c: Collector, start: int, end: int, masks: Spans) -> None:
-    for m in _REFERENCE.finditer(c.text, start, end):
+    """Link reference definitions at the start of a paragraph (CommonMark §4.7): one
+    cannot interrupt a paragraph, so the first paragraph line that is not one ends them
+    (a heading line before them is no paragraph)."""
+    text = c.text
+    pos = start
+    for m in _REFERENCE.finditer(text, start, end):
+        before = text[pos : m.start()]
+        if any(
+            line.strip(" \t>") and not line.lstrip(" \t>").startswith("#")
+            for line in before.split("\n")
+        ):
+            return  # paragraph text came first: what follows is its continuation
+        line_end = _definition_end(text, m.end(2), end)
+        if line_end is None:
+            return  # not a definition: this line is paragraph text
         dest, at = m.group(2), m.start(2)
         if dest.startswith("<"):
             dest, at = dest[1:-1], at + 1
         c.add(dest, at, "markdown:reference", m.group(1), url=unescape_destination(dest))
-        masks.add(m.start(), m.end())
+        masks.add(m.start(), line_end)
+        pos = line_end
+
+
+def _definition_end(text: str, i: int, end: int) -> int | None:
+    """Where a definition whose destination ends at ``i`` ends (after its title, if any,
+    and the rest of that line), or None when the line is no definition: a title not set
+    off by whitespace, a title with a blank line in it, text after the title. A title on
+    the next line that is not one leaves the definition without a title."""
+    j = i
+    while j < end and text[j] in " \t":
+        j += 1
+    if j >= end or text[j] in "\r\n":
+        nxt = j + 1
+        while nxt < end and text[nxt] in " \t":
+            nxt += 1
+        if nxt < end and text[nxt] in "\"'(":
+            after = _title_end(text, nxt, end)
+            if after is not None:
+                return after
+        return j
+    if j == i or text[j] not in "\"'(":
+        return None
+    return _title_end(text, j, end)
+
+
+def _title_end(text: str, j: int, end: int) -> int | None:
+    """The end of the line after a title that opens at ``j``, or None (no such title)."""
+    closer = ")" if text[j] == "(" else text[j]
+    k = j + 1
+    while k < end and text[k] != closer:
+        if text[k] == "\\":
+            k += 2
+            continue
+        if closer == ")" and text[k] == "(":
+            return None
+        if text[k] == "\n":
+            line_end = text.find("\n", k + 1)
+            if not text[k + 1 : end if line_end < 0 else line_end].strip():
+                return None  # a blank line ends the paragraph: the title never closes
+        k += 1
+    if k >= end:
+        return None
+    k += 1
+    while k < end and text[k] in " \t":
+        k += 1
+    return k if k >= end or text[k] in "\r\n" else None
 
 
 def _code_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -193,3 +193,31 @@ def test_srcset_is_split_after_character_references_are_decoded() -> None:
 def test_a_backslash_in_an_html_href_is_a_slash_as_in_a_browser() -> None:
     result = extract_document("x.html", b'<a href="https://ex.example.org/a\\b">x</a>')
     assert [key for key, _ in result.keys.values()] == ["https://ex.example.org/a/b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("0; url=https://r.example/next", "https://r.example/next"),
+        ("5;URL='https://r.example/quoted'then", "https://r.example/quoted"),
+        ('0 ,  url = "https://r.example/spaced"', "https://r.example/spaced"),
+        (".5; https://r.example/no-url-word", "https://r.example/no-url-word"),
+        ("0; urlfoo", "https://site.example/dir/urlfoo"),  # "url" without "=": all of it
+        ("3", None),  # a plain reload names no page
+        ("soon; url=https://r.example/no-time", None),
+        ("0x; url=https://r.example/bad-separator", None),
+    ],
+)
+def test_meta_refresh_follows_the_html_standards_parsing(
+    content: str, expected: str | None
+) -> None:
+    html = (
+        '<!doctype html><html><head><base href="https://site.example/dir/">'
+        f'<meta http-equiv="Refresh" content="{content.replace(chr(34), "&quot;")}">'
+        "<title>moved</title></head><body><p>This page moved.</p></body></html>"
+    )
+    found = [
+        c.url for c in extract_document("r.html", html.encode()).citations
+        if c.source == "meta@refresh"
+    ]  # fmt: skip
+    assert found == ([expected] if expected else [])

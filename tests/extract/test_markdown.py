@@ -179,3 +179,39 @@ def test_a_literal_backslash_in_a_destination_is_percent_encoded() -> None:
     body = b"---\nurl: https://base.example.org/dir/page\n---\n[x](foo\\bar) [y](\\*z)\n"
     found = [c.url for c in extract_document("b.md", body).citations if c.source == "markdown:link"]
     assert found == ["https://base.example.org/dir/foo%5Cbar", "https://base.example.org/dir/*z"]
+
+
+def _md_urls(body: str) -> list[str]:
+    doc = "---\nurl: https://site.example/dir/page\n---\n" + body
+    found = extract_document("doc.md", doc.encode()).citations
+    return [c.url for c in found if c.source == "markdown:reference"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[ref]: /kept\n[ref2]: /also 'title'\n  \n[ref] [ref2]\n", ["/kept", "/also"]),
+        ("Some words\n[ref]: /inside-a-paragraph\n\n[ref]\n", []),
+        ("## Heading\n[ref]: /after-a-heading\n\n[ref]\n", ["/after-a-heading"]),
+        ("[ref]: /url 'unclosed\n\nafter a blank line'\n\n[ref]\n", []),
+        ("[ref]: /url 'title' and more\n\n[ref]\n", []),
+        ("[ref]: <dest>(no-space)\n\n[ref]\n", []),
+        (
+            "[a]: /one\n[b]: /two\n  'its title on the next line'\n[c]: /three\n",
+            ["/one", "/two", "/three"],
+        ),
+        ("[la[bel]: /bracket-in-label\n\n[la[bel]\n", []),
+    ],
+    ids=[
+        "definitions-in-a-row",
+        "cannot-interrupt-a-paragraph",
+        "after-a-heading",
+        "title-with-a-blank-line",
+        "text-after-the-title",
+        "title-not-set-off",
+        "title-on-the-next-line",
+        "unescaped-bracket-in-label",
+    ],
+)
+def test_link_reference_definitions_follow_commonmark(body: str, expected: list[str]) -> None:
+    assert _md_urls(body) == [f"https://site.example{p}" for p in expected]
