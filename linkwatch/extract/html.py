@@ -30,6 +30,9 @@ _TOKEN = re.compile(
 _UNTERMINATED_TAG = re.compile(r"</?[a-zA-Z]")
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]*)))?""")
 _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[a-zA-Z][a-zA-Z0-9]*;?)")
+#: elements whose text is code or sample output: bare URLs there are not citations (an
+#: ``<a href>`` inside one still is)
+_VERBATIM = frozenset({"pre", "code", "kbd", "samp", "var", "listing"})
 _RAW_TEXT = frozenset(
     {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "plaintext"}
 )
@@ -276,6 +279,7 @@ class _HtmlReader:
         self.c, self.text, self.start, self.end = c, c.text, start, end
         self.candidates = url_starts(c.text, start, end)
         self.anchor, self.anchor_from = -1, 0
+        self.verbatim = 0  # open <pre>, <code>, <kbd>, <samp>, <var>: text there is code
 
     def read(self) -> None:
         c, text, pos = self.c, self.text, self.start
@@ -301,7 +305,8 @@ class _HtmlReader:
     def _text_node(self, a: int, b: int) -> None:
         i = bisect_left(self.candidates, a - 5)
         if i < len(self.candidates) and self.candidates[i] < b and self.anchor < 0:
-            find_urls(self.c, a, b, entities=True)
+            if not self.verbatim:  # a URL written in code is an example, not a citation
+                find_urls(self.c, a, b, entities=True)
 
     def _close_anchor(self, at: int) -> None:
         if self.anchor >= 0:
@@ -321,6 +326,11 @@ class _HtmlReader:
         tag = name.lower()
         if tag == "a":
             self._close_anchor(lt)  # </a>, or a new <a> implicitly closing the last one
+        if tag in _VERBATIM:
+            if m.group(1):
+                self.verbatim = max(0, self.verbatim - 1)
+            elif not m.group().endswith("/>"):
+                self.verbatim += 1
         if m.group(1):
             return pos
         if "=" in m.group(3):

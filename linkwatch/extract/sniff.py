@@ -41,8 +41,10 @@ _BINARY_MAGIC = (
 _CONTROL_TABLE = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _HTML_DOCUMENT = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I)
 _HTML_START = re.compile(
-    r"\s*(?:<(?:a|p|div|span|figure|img|section|article|header|main|nav|h[1-6]|ul|ol|table|"
-    r"blockquote|meta|link|title|picture|iframe|video|br|hr|em|strong|b|i|pre)[\s/>])",
+    r"\s*(?:<!--|<(?:a|p|div|span|figure|img|section|article|header|main|nav|h[1-6]|ul|ol|"
+    r"table|blockquote|meta|link|title|picture|iframe|video|br|hr|em|strong|b|i|pre|base|"
+    r"script|style|template|noscript|code|kbd|samp|form|li|dl|tr|td|source|audio|object|"
+    r"embed|svg|time|small|sup|sub|abbr|cite|q|u|s|mark|label|aside|footer)[\s/>])",
     re.IGNORECASE,
 )
 _HTML_SIGNALS = ("</p>", "</a>", "</div>", "<br", "<img ", "</li>", "</h", "</span>", "</td>")

@@ -221,3 +221,27 @@ def test_meta_refresh_follows_the_html_standards_parsing(
         if c.source == "meta@refresh"
     ]  # fmt: skip
     assert found == ([expected] if expected else [])
+
+
+def test_urls_written_in_code_are_examples_but_links_there_are_citations() -> None:
+    html = (
+        "<!doctype html><html><body><p>Run <code>curl https://api.example/v1</code> or "
+        "<kbd>open https://kbd.example/</kbd>, see <a href=https://docs.example/>docs</a>.</p>"
+        "<pre>\n  GET https://pre.example/path\n  <a href='https://inpre.example/'>x</a>\n</pre>"
+        "<p>After the block: https://after.example/page</p></body></html>"
+    )
+    found = [c.url for c in extract_document("v.html", html.encode()).citations]
+    assert found == [
+        "https://docs.example/",
+        "https://inpre.example/",
+        "https://after.example/page",
+    ]
+
+
+@pytest.mark.parametrize(
+    "start", ["<script src='https://cdn.example/app.js'></script>", "<code>x</code>", "<!-- c -->"]
+)
+def test_a_short_fragment_starting_with_a_tag_is_html(start: str) -> None:
+    fragment = f'{start} see <a href="https://a.example/q?x=1&amp;y=2">a</a>'
+    cited = [c.url for c in extract_document("f.html", fragment.encode()).citations]
+    assert "https://a.example/q?x=1&y=2" in cited  # the reference decoded, as a browser does
