@@ -256,6 +256,25 @@ class ScheduleSettings:
     stall_after: str = DEFAULT_STALL_AFTER
 
 
+NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    #: an Atom feed of the latest events beside the report (reports/feed.xml)
+    feed: bool = True
+    #: a JSON POST of each event (or of a digest) to this URL
+    webhook_url: str = ""
+    #: a file (mode 0600) holding the webhook's bearer token
+    webhook_secret_file: str = ""
+    #: a command given each event (or the digest) as JSON on its stdin, e.g. ["notify-send"]
+    exec: tuple[str, ...] = ()
+    #: one message per run with every new event, instead of one per event
+    digest: bool = False
+    #: the kinds of event to send
+    events: tuple[str, ...] = NOTIFY_EVENTS
+
+
 @dataclass(frozen=True)
 class FixSettings:
     #: "robustlinks": keep href, add data-originalurl/-versionurl/-versiondate;
@@ -287,6 +306,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     fix: FixSettings = field(default_factory=FixSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     credentials: Credentials | None = None
     source: str = "defaults"
     base_dir: str = "."
@@ -470,6 +490,13 @@ def load_settings(
     from linkwatch.urlrules import UrlRules
 
     UrlRules.compile(sections["check"].exclude, sections["check"].accept)  # errors name keys
+    unknown = set(sections["notify"].events) - set(NOTIFY_EVENTS)
+    if unknown:
+        known = ", ".join(NOTIFY_EVENTS)
+        raise ConfigError(f"notify.events: unknown {', '.join(sorted(unknown))} (known: {known})")
+    hook = sections["notify"].webhook_url
+    if hook and urlsplit(hook).scheme not in ("http", "https"):
+        raise ConfigError(f"notify.webhook_url: {hook!r} is not an http(s) URL")
     for key, allowed in FIX_STYLES.items():
         if getattr(sections["fix"], key) not in allowed:
             raise ConfigError(f"fix.{key}: must be one of {', '.join(allowed)}")
@@ -539,6 +566,21 @@ def load_credentials(
     if access or secret:
         raise ConfigError("set both LINKWATCH_IA_ACCESS_KEY and LINKWATCH_IA_SECRET_KEY")
     return None
+
+
+def load_secret_file(path_text: str) -> Secret:
+    """One secret (a webhook token) from a file others cannot read, or a ConfigError."""
+    path = Path(path_text)
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"secret file {path} is readable by others; run: chmod 600 {path}")
+    if not text:
+        raise ConfigError(f"secret file {path} is empty")
+    return Secret(text)
 
 
 def duration_s(text: str) -> float:

@@ -38,6 +38,14 @@ def _scan(ctx: JobContext) -> dict[str, Any]:
     return scan_corpus(ctx.settings, ctx.store, progress=ctx.progress, stop=ctx.stop).to_dict()
 
 
+def _notify(ctx: JobContext, summary: dict[str, Any]) -> dict[str, Any]:
+    """Deliver the events a job recorded (feed, webhook, command) right after it."""
+    from linkwatch.jobs.notify import deliver
+
+    sent = deliver(ctx.settings, ctx.store, ctx.clock)
+    return {**summary, "notify": sent} if sent else summary
+
+
 def _check(ctx: JobContext) -> dict[str, Any]:
     from linkwatch.jobs.check import check_links
 
@@ -49,7 +57,7 @@ def _check(ctx: JobContext) -> dict[str, Any]:
         stop=ctx.stop,
         progress=ctx.progress,
     )
-    return summary.to_dict()
+    return _notify(ctx, summary.to_dict())
 
 
 def _archive(ctx: JobContext) -> dict[str, Any]:
@@ -59,7 +67,7 @@ def _archive(ctx: JobContext) -> dict[str, Any]:
     summary = work_archive_queue(
         ctx.settings, ctx.store, clock=ctx.clock, stop=ctx.stop, progress=ctx.progress
     )
-    return summary.to_dict()
+    return _notify(ctx, summary.to_dict())
 
 
 def _report(ctx: JobContext) -> dict[str, Any]:

@@ -233,6 +233,10 @@ def check(
             )
         finally:
             lines.flush()
+    if not adhoc and store is not None:  # what this check changed, to the notifiers
+        from linkwatch.jobs.notify import deliver
+
+        deliver(settings, store, app.clock)
     if fmt == "json":
         emit_json({"results": results, "summary": summary.to_dict()})
     elif fmt == "text":

@@ -142,6 +142,8 @@ def status(app: App, fmt: str) -> None:
     archive = info.get("archive", {})
     if archive:
         click.echo("archive:  " + _one_line(archive))
+    if info.get("notify"):
+        click.echo("notify:   " + _one_line(info["notify"]))
 
 
 def collect_status(app: App) -> dict[str, Any]:
@@ -166,6 +168,9 @@ def collect_status(app: App) -> dict[str, Any]:
         info["archive"] = {}
     else:
         info["archive"] = archive_status(settings, store)
+    from linkwatch.jobs.notify import channels
+
+    info["notify"] = store.event_figures(channels(settings))
     return info
 
 

@@ -34,6 +34,7 @@ from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailabl
 from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
 from linkwatch.scrub import scrub
 from linkwatch.store import Store
+from linkwatch.store.events import Event
 from linkwatch.urls import InvalidURL, canonicalize
 
 log = logging.getLogger("linkwatch.archive")
@@ -313,6 +314,14 @@ class _Runner:
             add_attempt=d.add_attempt,
             keep_job=status == "submitted" or d.keep_job,
         )
+        if status == "failed":  # for good: no capture, and no copy found to show
+            store.add_events(
+                [
+                    Event(
+                        "capture_failed", item.url, iso(now), scrub(error or "", self.secrets) or ""
+                    )
+                ]
+            )
         self._choose(item)
         return _action(d, status), error if status != "done" else None
 

@@ -52,6 +52,7 @@ from linkwatch.errors import CorpusError
 from linkwatch.model import CheckResult, LinkState, Outcome
 from linkwatch.store import Store
 from linkwatch.store.checks import CheckRecord, link_status
+from linkwatch.store.events import Event
 from linkwatch.urls import host_of, try_canonicalize
 from linkwatch.verdict import Rules, judge
 
@@ -211,6 +212,8 @@ class _Run:
         self.summary = CheckSummary()
         self.done = 0
         self.records: list[CheckRecord] = []
+        self.events: list[Event] = []
+        self.drift_below = settings.check.drift_below
         self.answered: set[str] = set()
         self.answered_unsaved: set[str] = set()
         self.targets: list[Target] = []
@@ -414,6 +417,9 @@ class _Run:
             self.records.append(
                 CheckRecord(int(link["id"]), result, verdict, prev.state, network_down, alike)
             )
+            self.events += events_of(
+                link, prev.state, verdict.status.state, result, alike, self.drift_below
+            )
         if self.on_result is not None:
             self.on_result(result_record(result, state, network_down))
 
@@ -459,9 +465,34 @@ class _Run:
         if not (force or due) or not (self.records or self.answered_unsaved):
             return
         self.store.record_checks(self.records, self.answered_unsaved)
+        self.store.add_events(self.events)
+        self.events = []
         self.records = []
         self.answered_unsaved = set()
         self.last_flush = time.monotonic()
+
+
+def events_of(
+    link: dict[str, Any],
+    before: LinkState,
+    after: LinkState,
+    result: CheckResult,
+    alike: float | None,
+    drift_below: float,
+) -> list[Event]:
+    """What a check changed that people want to hear of (each once)."""
+    at, url, out = iso(result.checked_at), str(link["url"]), []
+    if after is LinkState.DEAD and before is not LinkState.DEAD:
+        out.append(Event("dead", url, at, result.error or result.outcome.value))
+    elif before in (LinkState.DEAD, LinkState.FAILING) and after is LinkState.ALIVE:
+        out.append(Event("recovered", url, at, f"answers again: {result.outcome.value}"))
+    was = link.get("similarity")
+    if alike is not None and alike < drift_below and (was is None or was >= drift_below):
+        out.append(Event("drifted", url, at, f"its text is {alike:.0%} like the one first read"))
+    moved = result.permanent_redirect and result.outcome is Outcome.REDIRECTED
+    if moved and not (link.get("last_outcome") == "redirected" and link.get("redirect_permanent")):
+        out.append(Event("moved", url, at, f"moved permanently to {result.final_url}"))
+    return out
 
 
 def result_record(

@@ -14,12 +14,13 @@ from linkwatch.store.archive import ArchiveStore
 from linkwatch.store.checks import CheckStore
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import CorpusStore
+from linkwatch.store.events import EventStore
 from linkwatch.store.repair import RepairStore
 from linkwatch.store.reporting import ReportStore
 from linkwatch.store.runs import RunStore
 
 
-class Store(CorpusStore, CheckStore, ArchiveStore, ReportStore, RepairStore, RunStore):
+class Store(CorpusStore, CheckStore, ArchiveStore, ReportStore, RepairStore, EventStore, RunStore):
     """The state database."""
 
 

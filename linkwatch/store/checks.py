@@ -20,7 +20,8 @@ from linkwatch.verdict import LinkStatus, Verdict
 _LINK_COLUMNS = (
     "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "
     "failing_since, last_ok_at, check_interval_s, next_check_at, title, content_hash, "
-    "fingerprint_at, etag, last_modified, first_sketch"
+    "fingerprint_at, etag, last_modified, first_sketch, similarity, last_outcome, "
+    "redirect_permanent"
 )
 _CHUNK = 500
 

@@ -260,3 +260,26 @@ def m008_links_acknowledged(db: Database) -> None:
         ALTER TABLE links ADD COLUMN ack_until TEXT
         """,
     )
+
+
+@step
+def m009_events(db: Database) -> None:
+    """What changed, for the notification channels (Atom feed, webhook, command):
+    each event once per channel, retried until delivered (issue 14)."""
+    _run(
+        db,
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                 -- dead, recovered, drifted, moved, capture_failed
+            url TEXT NOT NULL,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            delivered TEXT NOT NULL DEFAULT '{}', -- channel -> when
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX events_at ON events(at)
+        """,
+    )

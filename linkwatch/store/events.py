@@ -1,0 +1,97 @@
+"""Events for the notification channels: recorded by the jobs, delivered once each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from linkwatch.store.core import StoreCore
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str  # dead, recovered, drifted, moved, capture_failed
+    url: str
+    at: str
+    detail: str = ""
+    id: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": f"tag:linkwatch,2026:event/{self.id}",
+            "kind": self.kind,
+            "url": self.url,
+            "at": self.at,
+            "detail": self.detail,
+        }
+
+
+class EventStore(StoreCore):
+    def add_events(self, events: Iterable[Event]) -> int:
+        rows = [(e.kind, e.url, e.at, e.detail) for e in events]
+        if rows:
+            with self.write():
+                self.conn.executemany(
+                    "INSERT INTO events (kind, url, at, detail) VALUES (?, ?, ?, ?)", rows
+                )
+        return len(rows)
+
+    def recent_events(self, limit: int) -> list[Event]:
+        return [
+            Event(
+                r["kind"], r["url"], r["at"], r["detail"], r["id"], r["attempts"], r["last_error"]
+            )
+            for r in self.query("SELECT * FROM events ORDER BY id DESC LIMIT ?", [limit])
+        ]
+
+    def undelivered(self, channel: str, now: str, limit: int = 500) -> list[Event]:
+        """Events not yet delivered to ``channel`` whose retry time has come."""
+        rows = self.query(
+            "SELECT * FROM events WHERE json_extract(delivered, '$.' || ?) IS NULL "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+            [channel, now, limit],
+        )
+        return [
+            Event(
+                r["kind"], r["url"], r["at"], r["detail"], r["id"], r["attempts"], r["last_error"]
+            )
+            for r in rows
+        ]
+
+    def mark_delivered(self, channel: str, ids: Iterable[int], at: str) -> None:
+        with self.write():
+            self.conn.executemany(
+                "UPDATE events SET delivered = json_set(delivered, '$.' || ?, ?), "
+                "last_error = NULL, next_attempt_at = NULL WHERE id = ?",
+                [(channel, at, i) for i in ids],
+            )
+
+    def mark_failed(self, ids: Iterable[int], error: str, retry_at: str) -> None:
+        with self.write():
+            self.conn.executemany(
+                "UPDATE events SET attempts = attempts + 1, last_error = ?, "
+                "next_attempt_at = ? WHERE id = ?",
+                [(error[:500], retry_at, i) for i in ids],
+            )
+
+    def event_figures(self, channels: Iterable[str]) -> dict[str, object]:
+        pending = {
+            ch: int(
+                self.scalar(
+                    "SELECT count(*) FROM events WHERE json_extract(delivered, '$.' || ?) IS NULL",
+                    [ch],
+                )
+                or 0
+            )
+            for ch in channels
+        }
+        error = self.scalar(
+            "SELECT last_error FROM events WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        total = int(self.scalar("SELECT count(*) FROM events") or 0)
+        return {"events": total, "undelivered": pending, "last_error": error}
+
+
+__all__ = ["Event", "EventStore"]
