@@ -13,6 +13,7 @@ read, e.g. a systemd credential) or, for development, ``LINKWATCH_IA_ACCESS_KEY`
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import os
@@ -410,7 +411,9 @@ def _merge(
 ) -> None:
     for section, values in data.items():
         if section not in _SECTIONS:
-            raise ConfigError(f"unknown section [{section}] in {origin}")
+            near = difflib.get_close_matches(section, sorted(_SECTIONS), n=1)
+            hint = f" (did you mean [{near[0]}]?)" if near else ""
+            raise ConfigError(f"unknown section [{section}] in {origin}{hint}")
         if not isinstance(values, Mapping):
             raise ConfigError(f"[{section}] in {origin} must be a table")
         defaults = _SECTIONS[section]()
@@ -422,7 +425,9 @@ def _merge(
                     f"{REMOVED_KEYS[section + '.' + key]}; delete the line"
                 )
             if key not in known:
-                raise ConfigError(f"unknown key {section}.{key} in {origin}")
+                near = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean {section}.{near[0]}?)" if near else ""
+                raise ConfigError(f"unknown key {section}.{key} in {origin}{hint}")
             value = _coerce(section, key, raw, getattr(defaults, key), origin, typed=typed)
             layers.setdefault(section, {})[key] = value
 
@@ -486,6 +491,7 @@ def load_settings(
         )
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
+    _check_ranges(sections)
     _check_memento_sources(sections["archive"].memento_sources)
     from linkwatch.urlrules import UrlRules
 
@@ -518,6 +524,29 @@ def _check_networks(sections: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"{section}.{key}: {text!r} is not a CIDR network (e.g. 10.0.0.0/8)"
                 ) from None
+
+
+#: numbers that must be positive (a zero would stop the work or divide by it)
+POSITIVE = {
+    "check": ("concurrency", "per_host", "timeout_s", "connect_timeout_s", "max_redirects",
+              "max_body_bytes", "strikes"),
+    "archive": ("captures_per_minute", "concurrent_captures", "cdx_per_minute",
+                "request_timeout_s", "poll_timeout_s", "max_attempts", "rate_window_s",
+                "memento_per_minute"),
+    "corpus": ("max_file_bytes", "max_links_per_doc", "max_url_length", "jobs"),
+    "report": ("index_rows", "page_rows", "trend_days"),
+}  # fmt: skip
+
+
+def _check_ranges(sections: Mapping[str, Any]) -> None:
+    for section, keys in POSITIVE.items():
+        for key in keys:
+            value = getattr(sections[section], key, None)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"{section}.{key} must be greater than 0 (it is {value})")
+    drift = sections["check"].drift_below
+    if not 0 <= drift <= 1:
+        raise ConfigError(f"check.drift_below must be between 0 and 1 (it is {drift})")
 
 
 def _check_memento_sources(entries: tuple[str, ...]) -> None:

@@ -176,3 +176,38 @@ class TestSecrets:
 
     def test_secret_repr(self) -> None:
         assert repr(Secret("x")) == "Secret('***')" and str(Secret("x")) == "***"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[check]\nconcurrency = 0\n", "check.concurrency must be greater than 0 (it is 0)"),
+        ("[check]\ntimeout_s = 0\n", "check.timeout_s must be greater than 0"),
+        ("[archive]\ncaptures_per_minute = -1\n", "archive.captures_per_minute must be greater"),
+        ("[check]\ndrift_below = 1.5\n", "check.drift_below must be between 0 and 1"),
+        ("[corpus]\npath = ['x']\n", "unknown key corpus.path in"),
+        ("[corpus]\npath = ['x']\n", "(did you mean corpus.paths?)"),
+        ("[chek]\ntimeout_s = 3\n", "(did you mean [check]?)"),
+    ],
+)
+def test_values_are_checked_for_range_and_unknown_keys_get_a_suggestion(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "linkwatch.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert message in str(info.value)
+
+
+def test_a_backup_into_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from linkwatch.cli import cli
+
+    state = tmp_path / "state.db"
+    result = CliRunner().invoke(
+        cli, ["--state", str(state), "db", "backup", str(tmp_path / "no" / "such" / "b.db")]
+    )
+    assert result.exit_code == 3
+    assert result.output.strip().count("\n") == 0 and "create it first" in result.output

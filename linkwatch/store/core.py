@@ -148,7 +148,12 @@ class StoreCore:
         target = Path(target)
         if target.exists():
             raise StoreError(f"backup target {target} exists; choose a new file name")
-        self.conn.execute("VACUUM INTO ?", [str(target)])
+        if not target.parent.is_dir():
+            raise StoreError(f"no folder {target.parent} for the backup: create it first")
+        try:
+            self.conn.execute("VACUUM INTO ?", [str(target)])
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the backup {target}: {exc}") from None
 
     def get_meta(self, key: str) -> str | None:
         value = self.scalar("SELECT value FROM meta WHERE key = ?", [key])
