@@ -184,4 +184,6 @@ def test_spacing_counts_from_when_a_request_really_went_out(web: SimWeb, clock: 
     check_links(settings, None, clock=clock, urls=urls, resolver=slow_resolver)
     starts = sorted(t for t in web.starts[5] if t >= since)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert slow_dns_calls and min(gaps) >= 0.3 - 0.005, gaps
+    # measured where the server sees each request: its own arrival jitter (a loaded
+    # machine delays one accept more than the next) is the 20 ms allowed here
+    assert slow_dns_calls and min(gaps) >= 0.3 - 0.02, gaps
