@@ -98,3 +98,28 @@ def test_every_test_the_reliability_section_names_exists() -> None:
     # a name may be a -k prefix of a longer test name
     missing = sorted(n for n in named if not any(d.startswith(n) for d in defined))
     assert len(named) > 40 and missing == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["check", "-q", "--all"], ["-q", "check", "--all"]),
+        (
+            ["--now", "2026-01-01", "report", "--config", "a.toml"],
+            ["--now", "2026-01-01", "--config", "a.toml", "report"],
+        ),
+        (["db", "backup", "x.db", "--state=s.db"], ["--state=s.db", "db", "backup", "x.db"]),
+        (["extract", "--", "-q"], ["extract", "--", "-q"]),
+    ],
+)
+def test_global_options_may_follow_the_command(args: list[str], expected: list[str]) -> None:
+    from linkwatch.cli import hoist_global_options
+
+    assert hoist_global_options(args) == expected
+
+
+def test_a_global_option_after_the_command_takes_effect(tmp_path: Path) -> None:
+    state = tmp_path / "after.db"
+    result = CliRunner().invoke(cli, ["status", "--format", "json", "--state", str(state)])
+    assert result.exit_code == 0, result.output
+    assert str(state) in result.output

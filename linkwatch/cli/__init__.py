@@ -46,6 +46,45 @@ COMMAND_MODULES = {
 }
 
 
+GLOBAL_FLAGS = frozenset({"-v", "--verbose", "-vv", "-q", "--quiet"})
+GLOBAL_VALUES = frozenset({"--config", "--state", "--now"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with the global options found after the command name moved before it
+    (the values of ``--config FILE`` / ``--config=FILE`` go with them; ``--`` ends it)."""
+    command = next(
+        (
+            i
+            for i, a in enumerate(args)
+            if not a.startswith("-") and (i == 0 or args[i - 1] not in GLOBAL_VALUES)
+        ),
+        None,
+    )
+    if command is None:
+        return args
+    front, rest, moved = list(args[:command]), [], []
+    tail = args[command:]
+    i = 0
+    while i < len(tail):
+        a = tail[i]
+        if a == "--":
+            rest += tail[i:]
+            break
+        name = a.split("=", 1)[0]
+        if a in GLOBAL_FLAGS:
+            moved.append(a)
+        elif name in GLOBAL_VALUES and "=" in a:
+            moved.append(a)
+        elif a in GLOBAL_VALUES and i + 1 < len(tail):
+            moved += [a, tail[i + 1]]
+            i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return front + moved + rest
+
+
 class LinkwatchGroup(click.Group):
     """Loads commands on demand and turns ``LinkwatchError`` into a one-line message and
     its exit code, for every command (also under ``CliRunner``)."""
@@ -60,6 +99,11 @@ class LinkwatchGroup(click.Group):
         module = importlib.import_module(f"linkwatch.cli.{module_name}")
         commands: list[click.Command] = module.COMMANDS
         return next((c for c in commands if c.name == cmd_name), None)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Global options may also come after the command (``linkwatch check -q``): they
+        are moved in front of it (no command has options of these names)."""
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> object:
         try:
