@@ -94,3 +94,25 @@ def test_the_markdown_summary_lists_the_findings_escaped(tmp_path: Path) -> None
     row = next(line for line in md.splitlines() if "gone" in line)
     assert row.count(" | ") == 3  # the | in the URL and the backtick in the path are escaped
     assert "corpus/a\\`b.md:1" in row
+
+
+def test_run_fail_on_exits_1_only_for_a_finding_and_not_for_an_acknowledged_one(
+    tmp_path: Path,
+) -> None:
+    with SimWeb(hosts=1) as web:
+        gone = web.url(0, "/gone/ci-page")
+        (tmp_path / "corpus").mkdir()
+        (tmp_path / "corpus" / "a.md").write_text(f"[x]({gone})\n", encoding="utf-8")
+        config = tmp_path / "linkwatch.toml"
+        config.write_text(
+            '[corpus]\npaths = ["corpus/**/*"]\n[state]\npath = "state/lw.db"\n'
+            '[report]\ndir = "reports/"\n[archive]\nenabled = false\n'
+            '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\n'
+            "timeout_s = 3.0\nstrikes = 1\n",
+            encoding="utf-8",
+        )
+        fail = ("run", "--fail-on", "dead", "--fail-on", "failing")
+        assert _lw(config, "--now", RUNS[0], *fail).exit_code == 1
+        assert _lw(config, "--now", RUNS[0], "run", "--fail-on", "drifted").exit_code == 0
+        _lw(config, "ack", gone, "--note", "known")
+        assert _lw(config, "--now", RUNS[0], *fail).exit_code == 0

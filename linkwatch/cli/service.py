@@ -31,12 +31,18 @@ from linkwatch.store.migrations import migrations
     show_default=True,
     help="Summary format.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["dead", "failing", "drifted"]),
+    multiple=True,
+    help="Exit 1 if any cited link is in this state after the run (repeatable; for CI).",
+)
 @click.pass_obj
-def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
+def run(app: App, skip: tuple[str, ...], fmt: str, fail_on: tuple[str, ...]) -> None:
     """Run one whole cycle now: scan -> check due -> archive queue -> report.
 
     A stage that fails is reported and the later stages still run; the exit code is then
-    that stage's error code.
+    that stage's error code (2-9). Findings are not failures: with --fail-on they exit 1.
     """
     settings, store = app.settings(), app.store()
     summaries: dict[str, Any] = {}
@@ -72,6 +78,8 @@ def run(app: App, skip: tuple[str, ...], fmt: str) -> None:
             click.echo(f"report: {report['index']}")
     if first_error is not None:
         raise click.exceptions.Exit(first_error.exit_code)
+    if fail_on and store.links_in_states(fail_on, settings.check.drift_below):
+        raise click.exceptions.Exit(1)
 
 
 def _one_line(summary: dict[str, Any]) -> str:

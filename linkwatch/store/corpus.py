@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,6 +255,23 @@ class CorpusStore(StoreCore):
         counts.citations_added = len(inserts)
         counts.citations_ended = len(old)
         return counts
+
+    def links_in_states(self, states: Sequence[str], drift_below: float) -> int:
+        """Cited links (not acknowledged) in any of ``states`` (``drifted``: alive but
+        less alike than ``drift_below``)."""
+        plain = [s for s in states if s != "drifted"]
+        marks = ",".join("?" * len(plain)) or "NULL"
+        drifted = "drifted" in states
+        return int(
+            self.scalar(
+                f"SELECT count(*) FROM links l WHERE (l.state IN ({marks}) "  # noqa: S608
+                "OR (? AND l.state = 'alive' AND l.similarity < ?)) AND l.ack_at IS NULL "
+                "AND EXISTS (SELECT 1 FROM citations c WHERE c.link_id = l.id "
+                "AND c.ended_at IS NULL)",
+                [*plain, int(drifted), drift_below],
+            )
+            or 0
+        )
 
     def acknowledge(self, url: str, note: str, at: str, until: str | None) -> bool:
         """Mark the link ``url`` (canonical) acknowledged; False when no such link."""
