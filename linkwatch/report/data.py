@@ -199,6 +199,8 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
         entry = days.get(row["day"])
         if entry is not None:
             kind = outcome_kind(row["outcome"])
+            if kind == "fail" and row["network_down"]:
+                kind = "warn"  # our network was down: no conclusive failure of the link
             setattr(entry, kind, getattr(entry, kind) + row["n"])
     series = list(days.values())
     first = next((i for i, d in enumerate(series) if d.total), len(series))

@@ -57,8 +57,8 @@ SELECT link_id, checked_at, outcome, status, error, strike, network_down FROM (
 """
 
 _TREND = """
-SELECT substr(checked_at, 1, 10) AS day, outcome, count(*) AS n
-FROM checks WHERE checked_at >= ? GROUP BY day, outcome ORDER BY day
+SELECT substr(checked_at, 1, 10) AS day, outcome, network_down, count(*) AS n
+FROM checks WHERE checked_at >= ? GROUP BY day, outcome, network_down ORDER BY day
 """
 
 _CHANGES = """

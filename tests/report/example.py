@@ -94,6 +94,7 @@ class ReportDB:
         status: int | None = None,
         error: str | None = None,
         strike: bool = False,
+        network_down: bool = False,
     ) -> None:
         with self.store.write() as db:
             db["checks"].insert(
@@ -104,6 +105,7 @@ class ReportDB:
                     "status": status,
                     "error": error,
                     "strike": int(strike),
+                    "network_down": int(network_down),
                 }
             )
 

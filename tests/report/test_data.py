@@ -236,6 +236,17 @@ def test_trend_counts_checks_per_day_by_kind(rdb: ReportDB, settings: Settings) 
     assert trend[-1].day == "2026-01-01"
 
 
+def test_failures_during_a_network_outage_are_drawn_as_inconclusive(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    link = _cited(rdb, "https://a.example/")
+    rdb.check(link, days_ago(rdb.clock, 1.9), "broken")
+    rdb.check(link, days_ago(rdb.clock, 1.8), "network_error", network_down=True)
+    rdb.check(link, days_ago(rdb.clock, 1.7), "broken", network_down=True)
+    day = next(d for d in _model(rdb, settings).trend if d.total)
+    assert (day.ok, day.warn, day.fail) == (0, 2, 1)
+
+
 def test_trend_starts_at_the_first_check_but_shows_two_weeks(
     rdb: ReportDB, settings: Settings
 ) -> None:
