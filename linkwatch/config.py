@@ -150,6 +150,28 @@ class Secret:
         return hash(self._value)
 
 
+#: the settings that are durations ("90s", "15m", "7d", "1h 30m"), declared once: they are
+#: checked when the settings are loaded and each has a ``<key>_s`` field in seconds
+DURATIONS: dict[str, tuple[str, ...]] = {
+    "check": (
+        "strike_spacing", "recheck_alive", "recheck_max", "recheck_failing",
+        "unverifiable_after", "retry_after_cap", "fingerprint_every", "recheck_rate_limited",
+        "run_deadline",
+    ),
+    "archive": ("if_not_archived_within",),
+    "schedule": ("scan_every", "check_every", "archive_every", "report_every", "stall_after"),
+}  # fmt: skip
+#: the settings that are a time of day ("06:00"), or empty
+TIMES_OF_DAY: dict[str, tuple[str, ...]] = {"schedule": ("report_at",)}
+
+
+def _seconds(section: object, name: str) -> None:
+    """Set ``<key>_s`` for every duration of ``section`` (a frozen dataclass)."""
+    for key in DURATIONS[name]:
+        text = getattr(section, key)
+        object.__setattr__(section, f"{key}_s", parse_duration(text) if text else 0.0)
+
+
 @dataclass(frozen=True)
 class CorpusSettings:
     paths: tuple[str, ...] = DEFAULT_CORPUS_PATHS
@@ -216,6 +238,19 @@ class CheckSettings:
     fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
     recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
     run_deadline: str = DEFAULT_RUN_DEADLINE
+    # seconds, set from the durations above (DURATIONS)
+    strike_spacing_s: float = field(default=0.0, init=False, repr=False)
+    recheck_alive_s: float = field(default=0.0, init=False, repr=False)
+    recheck_max_s: float = field(default=0.0, init=False, repr=False)
+    recheck_failing_s: float = field(default=0.0, init=False, repr=False)
+    unverifiable_after_s: float = field(default=0.0, init=False, repr=False)
+    retry_after_cap_s: float = field(default=0.0, init=False, repr=False)
+    fingerprint_every_s: float = field(default=0.0, init=False, repr=False)
+    recheck_rate_limited_s: float = field(default=0.0, init=False, repr=False)
+    run_deadline_s: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "check")
 
 
 @dataclass(frozen=True)
@@ -244,6 +279,11 @@ class ArchiveSettings:
     #: no good copy of from before it was cited: ``name=TimeMap URL prefix``
     memento_sources: tuple[str, ...] = DEFAULT_MEMENTO_SOURCES
     memento_per_minute: int = DEFAULT_MEMENTO_PER_MINUTE
+    # seconds, set from the durations above (DURATIONS)
+    if_not_archived_within_s: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "archive")
 
 
 @dataclass(frozen=True)
@@ -255,6 +295,15 @@ class ScheduleSettings:
     report_at: str = DEFAULT_REPORT_AT
     # the watchdog stops pinging when a running job has made no progress for this long
     stall_after: str = DEFAULT_STALL_AFTER
+    # seconds, set from the durations above (DURATIONS)
+    scan_every_s: float = field(default=0.0, init=False, repr=False)
+    check_every_s: float = field(default=0.0, init=False, repr=False)
+    archive_every_s: float = field(default=0.0, init=False, repr=False)
+    report_every_s: float = field(default=0.0, init=False, repr=False)
+    stall_after_s: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "schedule")
 
 
 NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed")
@@ -333,7 +382,9 @@ class Settings:
             if f.name == "credentials":
                 out[f.name] = None if value is None else {"access_key": "***", "secret_key": "***"}
             elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                out[f.name] = {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+                out[f.name] = {
+                    g.name: _plain(getattr(value, g.name)) for g in fields(value) if g.init
+                }
             else:
                 out[f.name] = value
         return out
@@ -391,12 +442,11 @@ def _coerce(section: str, key: str, raw: Any, default: Any, origin: str, *, type
             return dict(raw)
         if not isinstance(raw, str):
             raise ValueError(f"expected a string, got {type(raw).__name__}")
-        if key.endswith("_at") and raw and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
-            raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
-        durations = ("_every", "_spacing", "_within", "_after", "_cap", "_deadline")
-        if key.endswith(durations) or key.startswith("recheck_"):
-            if raw:
-                parse_duration(raw)
+        if key in TIMES_OF_DAY.get(section, ()) and raw:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
+                raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
+        if key in DURATIONS.get(section, ()) and raw:
+            parse_duration(raw)
         return raw
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"invalid value for {where}: {exc}") from None
@@ -417,7 +467,7 @@ def _merge(
         if not isinstance(values, Mapping):
             raise ConfigError(f"[{section}] in {origin} must be a table")
         defaults = _SECTIONS[section]()
-        known = {f.name for f in fields(defaults)}
+        known = {f.name for f in fields(defaults) if f.init}  # not the derived *_s seconds
         for key, raw in values.items():
             if f"{section}.{key}" in REMOVED_KEYS:
                 raise ConfigError(
@@ -444,7 +494,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
                 continue
             raise ConfigError(f"unknown environment variable {name} (no section {rest!r})")
         key = rest[len(section) + 1 :]
-        if key not in {f.name for f in fields(_SECTIONS[section])}:
+        if key not in {f.name for f in fields(_SECTIONS[section]) if f.init}:
             raise ConfigError(f"unknown key {section}.{key} in environment variable {name}")
         data.setdefault(section, {})[key] = value
     return data

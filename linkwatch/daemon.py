@@ -36,7 +36,7 @@ from typing import IO, Any
 import schedule
 
 from linkwatch.clock import Clock, parse_instant, system_clock
-from linkwatch.config import Settings, duration_s, load_settings
+from linkwatch.config import Settings, load_settings
 from linkwatch.cycle import JOB_ORDER, JobContext, run_job
 from linkwatch.errors import ConfigError, DaemonRunningError, LinkwatchError, StoreError
 from linkwatch.notify import Notifier
@@ -127,10 +127,10 @@ def daemon_pid(settings: Settings) -> int | None:
 def job_intervals(settings: Settings) -> dict[str, float]:
     s = settings.schedule
     return {
-        "scan": duration_s(s.scan_every),
-        "check": duration_s(s.check_every),
-        "archive": duration_s(s.archive_every),
-        "report": duration_s(s.report_every),
+        "scan": s.scan_every_s,
+        "check": s.check_every_s,
+        "archive": s.archive_every_s,
+        "report": s.report_every_s,
     }
 
 
@@ -301,7 +301,7 @@ class Daemon:
     # -- the main loop ----------------------------------------------------------------
     def _watchdog_due(self) -> bool:
         """Ping only while every lane progresses and no job is long overdue."""
-        stall = duration_s(self.settings.schedule.stall_after)
+        stall = self.settings.schedule.stall_after_s
         now = time.monotonic()
         for lane in self._lanes.values():
             if lane.busy is not None and now - lane.heartbeat >= stall:

@@ -30,7 +30,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from linkwatch.config import CheckSettings, duration_s
+from linkwatch.config import CheckSettings
 from linkwatch.model import LinkState, Outcome
 
 GROWTH = 2.0
@@ -68,11 +68,11 @@ class Rules:
     def from_settings(cls, cs: CheckSettings) -> Rules:
         return cls(
             strikes=max(1, cs.strikes),
-            strike_spacing_s=duration_s(cs.strike_spacing),
-            recheck_alive_s=duration_s(cs.recheck_alive),
-            recheck_max_s=duration_s(cs.recheck_max),
-            recheck_failing_s=duration_s(cs.recheck_failing),
-            unverifiable_after_s=duration_s(cs.unverifiable_after),
+            strike_spacing_s=cs.strike_spacing_s,
+            recheck_alive_s=cs.recheck_alive_s,
+            recheck_max_s=cs.recheck_max_s,
+            recheck_failing_s=cs.recheck_failing_s,
+            unverifiable_after_s=cs.unverifiable_after_s,
         )
 
 

@@ -211,3 +211,16 @@ def test_a_backup_into_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> N
     )
     assert result.exit_code == 3
     assert result.output.strip().count("\n") == 0 and "create it first" in result.output
+
+
+def test_durations_are_parsed_once_into_seconds_and_the_seconds_are_not_settings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "linkwatch.toml"
+    path.write_text('[check]\nstrike_spacing = "1h 30m"\n[schedule]\ncheck_every = "90s"\n')
+    s = load_settings(path)
+    assert (s.check.strike_spacing_s, s.schedule.check_every_s) == (5400.0, 90.0)
+    assert s.archive.if_not_archived_within_s == 30 * 86400.0  # the default, "30d"
+    path.write_text("[check]\nstrike_spacing_s = 10.0\n")
+    with pytest.raises(ConfigError, match="unknown key check.strike_spacing_s"):
+        load_settings(path)

@@ -40,7 +40,7 @@ from linkwatch.archive.lookup import Capture, Stopped
 from linkwatch.archive.privacy import lookup_refusal, submit_refusal
 from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_status_ext
 from linkwatch.clock import Clock, parse_instant
-from linkwatch.config import Settings, duration_s
+from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
 from linkwatch.urls import host_of
@@ -94,7 +94,7 @@ class Context:
 
     @property
     def window_s(self) -> float:
-        return duration_s(self.settings.archive.if_not_archived_within)
+        return self.settings.archive.if_not_archived_within_s
 
     def retry_in(self, attempts: int) -> float:
         base = self.settings.archive.retry_backoff_s

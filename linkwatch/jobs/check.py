@@ -47,7 +47,7 @@ from linkwatch.check.hosts import Host, Job, run_hosts
 from linkwatch.check.loop import run as run_loop
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.clock import Clock, iso, parse_instant
-from linkwatch.config import CheckSettings, Settings, duration_s
+from linkwatch.config import CheckSettings, Settings
 from linkwatch.errors import CorpusError
 from linkwatch.model import CheckResult, LinkState, Outcome
 from linkwatch.store import Store
@@ -189,8 +189,8 @@ def retry_wait(settings: CheckSettings, result: CheckResult) -> float | None:
         return None
     wait = result.retry_after_s
     if wait is None:
-        wait = duration_s(settings.recheck_rate_limited)
-    return min(wait, duration_s(settings.retry_after_cap))
+        wait = settings.recheck_rate_limited_s
+    return min(wait, settings.retry_after_cap_s)
 
 
 class _Run:
@@ -222,9 +222,9 @@ class _Run:
         self.window_min = 0
         self.waiting: list[tuple[Target, CheckResult]] = []
         self.last_flush = time.monotonic()
-        self.fingerprint_every_s = duration_s(settings.check.fingerprint_every)
+        self.fingerprint_every_s = settings.check.fingerprint_every_s
         #: monotonic: the run waits for no Retry-After window that ends after this
-        self.deadline = time.monotonic() + duration_s(settings.check.run_deadline)
+        self.deadline = time.monotonic() + settings.check.run_deadline_s
 
     def execute(self, targets: list[Target]) -> None:
         self.targets = targets
