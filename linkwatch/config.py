@@ -660,8 +660,3 @@ def load_secret_file(path_text: str) -> Secret:
     if not text:
         raise ConfigError(f"secret file {path} is empty")
     return Secret(text)
-
-
-def duration_s(text: str) -> float:
-    """A duration setting in seconds (settings are validated at load time)."""
-    return parse_duration(text) if text else 0.0
