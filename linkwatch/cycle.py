@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,21 @@ JOBS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
     "archive": _archive,
     "report": _report,
 }
+
+
+@contextmanager
+def recorded_run(store: Store, name: str) -> Iterator[dict[str, Any]]:
+    """Record a job run by hand (``linkwatch scan``, ``check``, ``archive``) in ``runs``
+    like the daemon's: fill the yielded dict with the summary."""
+    run_id = store.start_run(name)
+    summary: dict[str, Any] = {}
+    try:
+        yield summary
+    except BaseException as exc:
+        status = "aborted" if isinstance(exc, KeyboardInterrupt) else "error"
+        store.finish_run(run_id, status=status, error=f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_run(run_id, status="ok", summary=summary)
 
 
 def run_job(name: str, ctx: JobContext) -> dict[str, Any]:

@@ -116,3 +116,25 @@ def test_run_fail_on_exits_1_only_for_a_finding_and_not_for_an_acknowledged_one(
         assert _lw(config, "--now", RUNS[0], "run", "--fail-on", "drifted").exit_code == 0
         _lw(config, "ack", gone, "--note", "known")
         assert _lw(config, "--now", RUNS[0], *fail).exit_code == 0
+
+
+def test_runs_by_hand_are_recorded_and_shown_in_status(tmp_path: Path) -> None:
+    with SimWeb(hosts=1) as web:
+        (tmp_path / "corpus").mkdir()
+        (tmp_path / "corpus" / "a.md").write_text(f"[x]({web.url(0, '/ok/a')})\n", "utf-8")
+        config = tmp_path / "linkwatch.toml"
+        config.write_text(
+            '[corpus]\npaths = ["corpus/**/*"]\n[state]\npath = "state/lw.db"\n'
+            '[report]\ndir = "reports/"\n[archive]\nenabled = false\n'
+            '[check]\nallow_networks = ["127.0.0.0/8"]\nhost_interval_s = 0.0\n',
+            encoding="utf-8",
+        )
+        for job in ("scan", "check", "archive"):
+            assert _lw(config, "--now", RUNS[0], job).exit_code == 0, job
+    status = json.loads(_lw(config, "status", "--format", "json").stdout)
+    assert {job: status["last_runs"][job]["status"] for job in ("scan", "check", "archive")} == {
+        "scan": "ok",
+        "check": "ok",
+        "archive": "ok",
+    }
+    assert status["last_runs"]["check"]["summary"]["checked"] == 1

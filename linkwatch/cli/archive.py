@@ -9,6 +9,7 @@ import click
 
 from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
+from linkwatch.cycle import recorded_run
 from linkwatch.errors import ArchiveError
 from linkwatch.jobs.archive import ArchiveSummary, work_archive_queue
 from linkwatch.store import Store
@@ -94,15 +95,17 @@ def archive(app: App, urls: tuple[str, ...], max_items: int | None, fmt: str) ->
             click.echo(_text_line(record))
 
     with stage_progress(app.interactive and fmt == "text", "archive") as progress:
-        summary = work_archive_queue(
-            settings,
-            store,
-            clock=app.clock,
-            progress=progress,
-            on_result=on_result,
-            max_items=max_items,
-            urls=list(urls) or None,
-        )
+        with recorded_run(store, "archive") as record:
+            summary = work_archive_queue(
+                settings,
+                store,
+                clock=app.clock,
+                progress=progress,
+                on_result=on_result,
+                max_items=max_items,
+                urls=list(urls) or None,
+            )
+            record.update(summary.to_dict())
     if fmt == "json":
         click.echo(json.dumps({"summary": summary.to_dict(), "results": results}, indent=2))
     elif fmt == "text" or app.verbosity >= 0:

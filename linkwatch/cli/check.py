@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import click
 
 from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
+from linkwatch.cycle import recorded_run
 from linkwatch.errors import ConfigError
 from linkwatch.jobs.check import CheckSummary, check_links
 from linkwatch.model import Outcome
@@ -217,7 +218,14 @@ def check(
         elif fmt == "text" and (adhoc or record["outcome"] not in ("ok",)):
             lines.add(_text_line(record))
 
-    with _stop_on_signal() as stop, stage_progress(app.interactive, "check") as progress:
+    run: AbstractContextManager[dict[str, Any]] = (
+        recorded_run(store, "check") if store is not None and not adhoc else nullcontext({})
+    )
+    with (
+        _stop_on_signal() as stop,
+        stage_progress(app.interactive, "check") as progress,
+        run as rec,
+    ):
         try:
             summary = check_links(
                 settings,
@@ -231,6 +239,7 @@ def check(
                 on_result=on_result,
                 limit=limit,
             )
+            rec.update(summary.to_dict())
         finally:
             lines.flush()
     if not adhoc and store is not None:  # what this check changed, to the notifiers

@@ -14,6 +14,7 @@ import click
 
 from linkwatch.cli.app import App, emit_records
 from linkwatch.cli.progress import stage_progress
+from linkwatch.cycle import recorded_run
 from linkwatch.errors import CorpusError
 from linkwatch.extract import Extraction, walk_files
 from linkwatch.jobs.scan import ScanSummary, extract_paths, scan_corpus
@@ -194,7 +195,9 @@ def scan(app: App, fmt: str, jobs: int | None) -> None:
     settings = app.settings(corpus={"jobs": jobs})
     store = app.store()
     with stage_progress(app.interactive, "scan") as progress:
-        summary = scan_corpus(settings, store, progress=progress)
+        with recorded_run(store, "scan") as record:
+            summary = scan_corpus(settings, store, progress=progress)
+            record.update(summary.to_dict())
     if fmt == "json":
         emit_records([summary.to_dict()], "jsonl")
     else:
