@@ -155,3 +155,25 @@ def test_everything_is_readable_without_javascript(browser: Any, report_dir: Pat
         assert "census.gov" in tab.locator("#problems").inner_text()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280], ids=["phone", "desktop"])
+def test_no_page_is_wider_than_the_screen_tables_scroll_inside(
+    browser: Any, report_dir: Path, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    context.route("http*://**/*", lambda route: route.abort())
+    tab = context.new_page()
+    try:
+        pages = ["index.html", "problems.html", "docs/1.html"]
+        for name in pages:
+            path = report_dir / name
+            if not path.exists():
+                continue
+            tab.goto(path.as_uri())
+            overflow = tab.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
+    finally:
+        context.close()
