@@ -113,6 +113,9 @@ class LinkwatchGroup(click.Group):
             ctx.exit(exc.exit_code)
         except BrokenPipeError:
             ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo("linkwatch: stopped at once; results recorded so far are kept", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=LinkwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})

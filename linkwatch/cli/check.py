@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -41,8 +42,9 @@ def _read_urls(path: str) -> list[str]:
 
 
 @contextmanager
-def _stop_on_signal() -> Iterator[threading.Event]:
-    """SIGTERM (and a first Ctrl-C) stop taking new URLs; a second one exits at once."""
+def _stop_on_signal(grace_s: float = 0.0) -> Iterator[threading.Event]:
+    """SIGTERM (and a first Ctrl-C) stop taking new URLs, saying so at once; a second one
+    exits at once. The event's ``interrupted`` attribute tells a Ctrl-C (exit 130)."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -52,6 +54,13 @@ def _stop_on_signal() -> Iterator[threading.Event]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
+        if signum == signal.SIGINT:
+            stop.interrupted = True  # type: ignore[attr-defined]
+            message = (
+                f"\nstopping: finishing the checks in flight (at most {grace_s:g} s), every "
+                "finished result is kept; Ctrl-C again to stop at once\n"
+            )
+            os.write(2, message.encode())
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -63,6 +72,7 @@ def _stop_on_signal() -> Iterator[threading.Event]:
 
 #: ad-hoc URLs were left unchecked (their host's window outlasted the run, or it stopped)
 NOT_CHECKED_EXIT = 9
+INTERRUPTED_EXIT = 130  # Ctrl-C, as shells report it
 
 
 def _text_line(r: dict[str, Any]) -> str:
@@ -222,7 +232,7 @@ def check(
         recorded_run(store, "check") if store is not None and not adhoc else nullcontext({})
     )
     with (
-        _stop_on_signal() as stop,
+        _stop_on_signal(settings.check.timeout_s) as stop,
         stage_progress(app.interactive, "check") as progress,
         run as rec,
     ):
@@ -252,6 +262,8 @@ def check(
         click.echo(summary_text(summary))
     elif app.verbosity >= 0:
         click.echo(summary_text(summary), err=True)
+    if getattr(stop, "interrupted", False):
+        raise SystemExit(INTERRUPTED_EXIT)
     if failed[0]:
         raise SystemExit(1)
     if summary.not_checked:
