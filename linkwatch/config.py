@@ -635,6 +635,8 @@ def load_credentials(
             raise ConfigError(
                 f"archive credentials file {path} is readable by others; run: chmod 600 {path}"
             )
+        if text.strip().lower() in ("", "none"):
+            return None  # the units' SetCredential=ia-s3:none default (no key file): no keys
         parts = [p.strip() for p in re.split(r"[:\n]", text.strip(), maxsplit=1)]
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"archive credentials file {path} must hold 'ACCESS_KEY:SECRET_KEY'")

@@ -258,7 +258,7 @@ def check(
         deliver(settings, store, app.clock)
     if fmt == "json":
         emit_json({"results": results, "summary": summary.to_dict()})
-    elif fmt == "text":
+    elif fmt == "text" and app.verbosity >= 0:
         click.echo(summary_text(summary))
     elif app.verbosity >= 0:
         click.echo(summary_text(summary), err=True)

@@ -60,7 +60,7 @@ def run(app: App, skip: tuple[str, ...], fmt: str, fail_on: tuple[str, ...]) -> 
                 first_error = first_error or exc
     if fmt == "json":
         emit_json(summaries)
-    else:
+    elif app.verbosity >= 0:  # --quiet: errors only
         for job, summary in summaries.items():
             click.echo(f"{job:8} {_one_line(summary)}")
             if summary.get("network_down"):
