@@ -123,10 +123,13 @@ def srcset_candidates(value: str) -> list[tuple[str, int]]:
         url = value[start:i]
         if url.endswith(","):
             url = url.rstrip(",")
-        else:
-            depth = 0
-            while i < n and (depth or value[i] != ","):
-                depth += {"(": 1, ")": -1}.get(value[i], 0)
+        else:  # descriptors; "(" ... ")" may hold commas, and parentheses do not nest
+            in_parens = False
+            while i < n and (in_parens or value[i] != ","):
+                if value[i] == "(":
+                    in_parens = True
+                elif value[i] == ")":
+                    in_parens = False
                 i += 1
         if url:
             out.append((url, start))

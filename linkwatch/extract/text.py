@@ -45,7 +45,9 @@ def url_starts(text: str, start: int, end: int) -> list[int]:
 
 
 _CANDIDATE = re.compile(
-    rf"(?<![\w@.+/-])(?:https?://[^{_STOP}/?#][^{_STOP}]*|www\.[^{_STOP}.][^{_STOP}]*)",
+    # a scheme URL may follow "@" (linkify-it: "name@http://vk.com"); "www." there is the
+    # domain of an e-mail address ("me@www.example.org"), no link
+    rf"(?<![\w.+/-])https?://[^{_STOP}/?#][^{_STOP}]*|(?<![\w@.+/-])www\.[^{_STOP}.][^{_STOP}]*",
     re.IGNORECASE,
 )
 _TRAILING = frozenset("?!.,:;*_~'")

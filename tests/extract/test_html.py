@@ -245,3 +245,10 @@ def test_a_short_fragment_starting_with_a_tag_is_html(start: str) -> None:
     fragment = f'{start} see <a href="https://a.example/q?x=1&amp;y=2">a</a>'
     cited = [c.url for c in extract_document("f.html", fragment.encode()).citations]
     assert "https://a.example/q?x=1&y=2" in cited  # the reference decoded, as a browser does
+
+
+def test_srcset_descriptors_do_not_nest_parentheses() -> None:
+    value = "https://i.example/a 1x 1x ((( , https://i.example/b 1x, ), https://i.example/c"
+    found = [url for url, _ in srcset_candidates(value)]
+    assert found[-1] == "https://i.example/c"  # one ")" ends "(((": the comma after it splits
+    assert "https://i.example/b" not in found  # inside the parentheses: a descriptor

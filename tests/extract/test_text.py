@@ -87,3 +87,10 @@ def test_text_positions_and_context() -> None:
 )
 def test_bare_urls_with_impossible_hosts_are_not_citations(text: str) -> None:
     assert urls(extract_document("t.txt", text.encode())) == []
+
+
+def test_a_scheme_url_after_an_at_sign_is_a_link_but_an_email_domain_is_not() -> None:
+    text = "Ask name@http://vk.com/page or write to press@www.example.org today.\n"
+    found = [c.url for c in extract_document("t.txt", text.encode()).citations]
+    assert "http://vk.com/page" in found
+    assert not any("www.example.org" in url for url in found)
