@@ -125,3 +125,14 @@ def test_a_global_option_after_the_command_takes_effect(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["status", "--format", "json", "--state", str(state)])
     assert result.exit_code == 0, result.output
     assert str(state) in result.output
+
+
+def test_a_first_run_without_a_config_says_where_things_will_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["status"], env={})
+    assert result.exit_code == 0, result.output
+    assert f"the state goes to {tmp_path / 'state' / 'linkwatch.db'}" in result.output
+    again = CliRunner().invoke(cli, ["status"], env={})  # the state exists now: said once
+    assert "no linkwatch.toml here" not in again.output

@@ -45,6 +45,15 @@ class App:
 
         if self._store is None:
             s = self.settings()
+            first = s.source == "defaults" and "state" not in self.overrides
+            if first and not s.state_path.exists() and self.verbosity >= 0:
+                # a first run with no config: say where things will go before they do
+                click.echo(
+                    f"linkwatch: no linkwatch.toml here (or --config): using the defaults; "
+                    f"the state goes to {s.state_path.resolve()}, the report to "
+                    f"{s.report_dir.resolve()}/",
+                    err=True,
+                )
             self._store = open_store(
                 s.state_path, busy_timeout_s=s.state.busy_timeout_s, clock=self.clock
             )
