@@ -624,17 +624,7 @@ def load_credentials(
         creds_dir = env.get("CREDENTIALS_DIRECTORY")
         if not path.exists() and creds_dir and (Path(creds_dir) / path.name).exists():
             path = Path(creds_dir) / path.name
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read archive credentials file {path}: {exc.strerror}"
-            ) from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"archive credentials file {path} is readable by others; run: chmod 600 {path}"
-            )
+        text = _read_private(path, "archive credentials file")
         if text.strip().lower() in ("", "none"):
             return None  # the units' SetCredential=ia-s3:none default (no key file): no keys
         parts = [p.strip() for p in re.split(r"[:\n]", text.strip(), maxsplit=1)]
@@ -649,16 +639,22 @@ def load_credentials(
     return None
 
 
+def _read_private(path: Path, what: str) -> str:
+    """A secret file's text; a ConfigError when it cannot be read or others can read it."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{what} {path} is readable by others; run: chmod 600 {path}")
+    return text
+
+
 def load_secret_file(path_text: str) -> Secret:
     """One secret (a webhook token) from a file others cannot read, or a ConfigError."""
     path = Path(path_text)
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"secret file {path} is readable by others; run: chmod 600 {path}")
+    text = _read_private(path, "secret file").strip()
     if not text:
         raise ConfigError(f"secret file {path} is empty")
     return Secret(text)

@@ -112,6 +112,11 @@ class CheckResult:
     last_modified: str | None = None
 
 
+#: ``snapshots.verified`` of a copy known not to be a good snapshot (an archived error
+#: page, a capture of a soft 404)
+SNAPSHOT_REJECTED = -1
+
+
 class ArchiveAction(StrEnum):
     CAPTURED = "captured"
     ALREADY_ARCHIVED = "already_archived"

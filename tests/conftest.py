@@ -46,3 +46,13 @@ def _no_linkwatch_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("LINKWATCH_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_archive_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no archive limiter from an earlier one: the registry is per
+    process (one daemon, one budget), and a fake archive's port can be reused by a later
+    test, which would inherit the earlier test's back-off."""
+    from linkwatch.archive import limits
+
+    monkeypatch.setattr(limits, "_SHARED", {})

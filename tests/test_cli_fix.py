@@ -216,4 +216,4 @@ def test_permissions_are_kept(site: dict[str, Any]) -> None:
     page.chmod(0o640)
     lw(site["config"], "fix", "--write")
     assert page.stat().st_mode & 0o777 == 0o640
-    assert not [p for p in site["corpus"].iterdir() if p.name.startswith(".linkwatch-fix-")]
+    assert not [p for p in site["corpus"].iterdir() if p.name.startswith(".linkwatch-")]

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from linkwatch.clock import parse_instant
-from linkwatch.model import LinkState, Outcome
+from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome
 from linkwatch.urls import WAYBACK
 
-REJECTED = -1  # snapshots.verified: a capture we know is not a good snapshot
+REJECTED = SNAPSHOT_REJECTED  # snapshots.verified: a capture we know is not a good snapshot
 # A 2xx capture is not the cited page when our check saw a page that says "not found".
 # ``blocked`` is not here: a site that refuses linkwatch (a bot challenge, a 403) often
 # lets the archive in, and then the archive's own 2xx is the proof; a block page served to

@@ -291,8 +291,12 @@ _SHARED_LOCK = threading.Lock()
 
 def shared_limiter(settings: Settings) -> ArchiveLimiter:
     """The process's limiter for this archive (one per ``archive.wayback_url``)."""
-    limits = Limits.from_settings(settings)
-    key = settings.archive.wayback_url.rstrip("/")
+    return limiter_for(settings.archive.wayback_url.rstrip("/"), Limits.from_settings(settings))
+
+
+def limiter_for(key: str, limits: Limits) -> ArchiveLimiter:
+    """The process's limiter for ``key`` (an archive's address or host), kept across runs
+    and brought up to ``limits``."""
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:

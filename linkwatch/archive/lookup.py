@@ -105,7 +105,7 @@ def retry_after_or_unknown(seconds: float | None) -> float:
     return -1.0 if seconds is None else seconds
 
 
-def _raise_for_status(res: httpx.Response, what: str) -> None:
+def raise_for_status(res: httpx.Response, what: str) -> None:
     if res.status_code == 429:
         raise ArchiveRateLimited(
             f"{what} answered 429 Too Many Requests",
@@ -133,7 +133,7 @@ class Lookup:
             res.read()
         if _blocked(res):
             raise ArchiveError("the Wayback Machine excludes this site")
-        _raise_for_status(res, what)
+        raise_for_status(res, what)
         return res
 
     def newest(self, url: str, at: datetime) -> Capture | None:

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from linkwatch.archive.deadline import call_with_deadline
-from linkwatch.archive.limits import ArchiveLimiter, Limits
-from linkwatch.archive.lookup import archive_client, retry_after_or_unknown, retry_after_s
+from linkwatch.archive.limits import Limits, limiter_for
+from linkwatch.archive.lookup import archive_client, raise_for_status, retry_after_s
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveRateLimited, ArchiveUnavailable
 from linkwatch.urls import WAYBACK, archive_name
@@ -132,26 +132,6 @@ def preferred(mementos: list[Memento], access: datetime | None) -> list[Memento]
     return before[::-1] + after
 
 
-class _Budgets:
-    """One limiter per archive host, for the whole process (like the Wayback limiter)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_host: dict[str, ArchiveLimiter] = {}
-
-    def of(self, host: str, limits: Limits) -> ArchiveLimiter:
-        with self._lock:
-            limiter = self._by_host.get(host)
-            if limiter is None:
-                limiter = self._by_host[host] = ArchiveLimiter(limits)
-            elif limiter.limits != limits:
-                limiter.configure(limits)
-            return limiter
-
-
-_BUDGETS = _Budgets()
-
-
 @dataclass(frozen=True)
 class Found:
     """What the other archives had: the chosen memento (replayed 2xx) and whether any
@@ -220,7 +200,7 @@ class MementoLookup:
             res = self._get(page, f"{source.name} TimeMap")
             if res.status_code == 404:
                 break  # never archived there
-            _raise_for(res, f"{source.name} TimeMap")
+            raise_for_status(res, f"{source.name} TimeMap")
             links = parse_link_format(res.text[:MAX_TIMEMAP_BYTES])
             found += mementos_of(links, source)
             page = next_page(links, page)
@@ -235,12 +215,12 @@ class MementoLookup:
                 uri = wayback + uri[len(public) :]
         res = self._get(uri, "memento replay", body=False)
         if res.status_code == 429:
-            _raise_for(res, "memento replay")
+            raise_for_status(res, "memento replay")
         return res.status_code
 
     def _get(self, url: str, what: str, *, body: bool = True) -> httpx.Response:
         host = (urlsplit(url).hostname or "").lower()
-        limiter = _BUDGETS.of(host, self._limits)
+        limiter = limiter_for(f"memento:{host}", self._limits)
         ticket = limiter.acquire_lookup(self.stop)
         if ticket is None:
             raise ArchiveUnavailable(f"{what}: no budget left in this run")
@@ -264,13 +244,3 @@ class MementoLookup:
                 seconds if seconds is not None else self.settings.archive.backoff_429_s
             )
         return res
-
-
-def _raise_for(res: httpx.Response, what: str) -> None:
-    if res.status_code == 429:
-        raise ArchiveRateLimited(
-            f"{what} answered 429 Too Many Requests",
-            retry_after_or_unknown(retry_after_s(res.headers.get("Retry-After"))),
-        )
-    if res.status_code >= 400:
-        raise ArchiveUnavailable(f"{what} answered HTTP {res.status_code}")

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import re
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linkwatch.atomic import replace_file
 from linkwatch.config import Settings
 from linkwatch.errors import CorpusError
 from linkwatch.repair import Change, Skip, Styles, Target, apply, propose
@@ -229,20 +228,8 @@ def write_fixes(plan: FixPlan) -> list[str]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".linkwatch-fix-", suffix=".tmp")
+    """The document replaced atomically, keeping its permissions."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
+        replace_file(path, data, stat.S_IMODE(path.stat().st_mode))
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise CorpusError(f"cannot write {path}: {exc.strerror or exc}") from None
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)

@@ -23,9 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-import httpx
-
-from linkwatch.check.policy import AddressPolicy
 from linkwatch.clock import Clock, iso
 from linkwatch.config import Settings, load_secret_file
 from linkwatch.report import write_report
@@ -104,6 +101,10 @@ def _send(channel: str, settings: Settings, batch: list[Event]) -> None:
 
 
 def _post(settings: Settings, data: bytes) -> None:
+    import httpx  # here, not at import: ``status`` reads channels() without the HTTP stack
+
+    from linkwatch.check.policy import AddressPolicy
+
     n = settings.notify
     host = urlsplit(n.webhook_url).hostname or ""
     cs = settings.check

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from linkwatch.clock import iso
-from linkwatch.model import LinkState, Outcome
+from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome
 from linkwatch.report.filters import safe_snapshot_href
 from linkwatch.report.views import (
     ATTENTION_STATES,
@@ -26,8 +26,6 @@ from linkwatch.report.views import (
     outcome_kind,
 )
 from linkwatch.urls import WAYBACK, archive_name, archived_original
-
-REJECTED = -1  # snapshots.verified of a copy the archive replays as an error
 
 
 def best_snapshot(
@@ -63,7 +61,7 @@ def _acknowledged(row: Any, now: str) -> bool:
 def _link(row: Any, drift_below: float = 0.0, now: str = "") -> LinkView:
     """A link from a ``ReportStore`` row (every column present)."""
     permanent, state = row["redirect_permanent"], row["state"]
-    copy_bad = row["copy_verified"] == REJECTED
+    copy_bad = row["copy_verified"] == SNAPSHOT_REJECTED
     snapshot = best_snapshot(
         row["snapshot_url"],
         row["snapshot_timestamp"],
@@ -143,6 +141,10 @@ def _attach(
         )
         link.citations.append(cite)
         doc.citations.append((cite, link))
+    for link in links.values():  # once per link: the report asks it of every list
+        link.cited_as_copy = bool(link.citations) and all(
+            archived_original(c.raw_url) is not None for c in link.citations
+        )
     for row in rows["timeline"]:
         link = links.get(row["link_id"])
         if link is not None:

@@ -12,30 +12,15 @@ that the new one no longer has are removed at the end.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from linkwatch.atomic import fsync_dir, replace_file
 from linkwatch.errors import ReportError
 
 FILE_MODE = 0o644
 LAST_FILES = ("report.json", "index.html")
-_TEMP_PREFIX = ".linkwatch-"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return  # not supported here (e.g. some network file systems)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_report(path: str | Path, data: str | bytes, *, sync_dir: bool = True) -> int:
@@ -44,24 +29,9 @@ def write_report(path: str | Path, data: str | bytes, *, sync_dir: bool = True) 
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX, suffix=".tmp")
+        replace_file(target, payload, FILE_MODE, sync_dir=sync_dir)
     except OSError as exc:
         raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
-    if sync_dir:
-        _fsync_dir(target.parent)
     return len(payload)
 
 
@@ -74,7 +44,7 @@ def write_files(directory: Path, files: Mapping[str, str | bytes], owned: re.Pat
     pages = [name for name in files if name not in LAST_FILES]
     total = sum(write_report(directory / name, files[name], sync_dir=False) for name in pages)
     for parent in {(directory / name).parent for name in pages}:
-        _fsync_dir(parent)
+        fsync_dir(parent)
     for name in LAST_FILES:
         if name in files:
             total += write_report(directory / name, files[name])

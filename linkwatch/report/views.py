@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linkwatch.model import LinkState, Outcome
-from linkwatch.urls import archived_original
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({"dead", "failing"})
@@ -123,6 +122,9 @@ class LinkView:
     ack_note: str | None = None
     ack_until: str | None = None
     acknowledged: bool = False
+    #: every citation of the link points at an archived copy of it (a Wayback,
+    #: archive.today, ... URL): the citations work whatever the original does
+    cited_as_copy: bool = False
     snapshot: dict[str, str] | None = None  # {url, timestamp, archive}: the copy to use
     is_redirected: bool = False  # the last check was redirected to final_url
     needs_attention: bool = False  # something to do in the citing documents
@@ -146,14 +148,6 @@ class LinkView:
         if self.state != LinkState.NEW or self.last_outcome is None:
             return self.state
         return "not checked" if self.last_outcome in SKIPPED_OUTCOMES else "inconclusive"
-
-    @property
-    def cited_as_copy(self) -> bool:
-        """Every citation of the link points at an archived copy of it (a Wayback,
-        archive.today, ... URL): the citations work whatever the original does."""
-        return bool(self.citations) and all(
-            archived_original(c.raw_url) is not None for c in self.citations
-        )
 
     @property
     def original_back(self) -> bool:

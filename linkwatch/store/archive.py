@@ -66,15 +66,13 @@ class ArchiveStore(StoreCore):
             )
             added = self._insert_new(at, "new", "('new', 'alive')", needs_citation=True)
             added += self._insert_new(at, "failing", "('failing', 'dead')", needs_citation=False)
-            added += db.execute(
-                "UPDATE archive_queue SET reason = 'failing', priority = ?, status = 'pending', "  # noqa: S608
-                "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
-                "last_error = NULL, updated_at = ? "
-                "WHERE status IN ('done', 'failed') AND reason != 'failing' AND link_id IN "
+            added += self._requeue(
+                "failing",
+                at,
+                "status IN ('done', 'failed') AND reason != 'failing' AND link_id IN "  # noqa: S608
                 "(SELECT l.id FROM links l WHERE l.state IN ('failing', 'dead') "
                 f"AND l.invalid_reason IS NULL AND {NOT_COVERED})",
-                [PRIORITY["failing"], at, at],
-            ).rowcount
+            )
             added += self._requeue_recovered(at)
             added += self._queue_drifted(at, drift_below)
         return added
@@ -89,13 +87,9 @@ class ArchiveStore(StoreCore):
             "SELECT l.id FROM links l WHERE l.state = 'alive' AND l.similarity < ? "  # noqa: S608
             f"AND l.invalid_reason IS NULL AND l.host != '' AND {NOT_COVERED}"
         )
-        moved = self.conn.execute(
-            "UPDATE archive_queue SET reason = 'drifted', priority = ?, status = 'pending', "  # noqa: S608
-            "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
-            "last_error = NULL, updated_at = ? "
-            f"WHERE reason != 'drifted' AND link_id IN ({drifted})",
-            [PRIORITY["drifted"], at, at, drift_below],
-        ).rowcount
+        moved = self._requeue(
+            "drifted", at, f"reason != 'drifted' AND link_id IN ({drifted})", [drift_below]
+        )
         added = self.conn.execute(
             "INSERT INTO archive_queue (link_id, reason, priority, status, enqueued_at, "  # noqa: S608
             "attempts, next_attempt_at, updated_at) "
@@ -109,15 +103,24 @@ class ArchiveStore(StoreCore):
         """A link whose capture ended ``failed`` (the page was down when we tried) and
         that has checked alive since is queued for capture again (``recovered``); a
         permanent refusal (``error:blocked-url`` and the like) stays failed."""
+        return self._requeue(
+            "recovered",
+            at,
+            "status = 'failed' AND coalesce(last_error, '') NOT LIKE 'permanent:%' "  # noqa: S608
+            "AND link_id IN (SELECT l.id FROM links l WHERE l.state = 'alive' "
+            "AND l.invalid_reason IS NULL "
+            f"AND {NOT_COVERED} AND l.last_ok_at > archive_queue.updated_at)",
+        )
+
+    def _requeue(self, reason: str, at: str, where: str, params: Sequence[Any] = ()) -> int:
+        """Queue items matching ``where`` (a fixed SQL condition) pending again for
+        ``reason``, from scratch: no attempts, no job, no error."""
         return int(
             self.conn.execute(
-                "UPDATE archive_queue SET reason = 'recovered', priority = ?, status = 'pending', "  # noqa: S608
+                "UPDATE archive_queue SET reason = ?, priority = ?, status = 'pending', "  # noqa: S608
                 "attempts = 0, next_attempt_at = ?, job_id = NULL, submitted_at = NULL, "
-                "last_error = NULL, updated_at = ? WHERE status = 'failed' "
-                "AND coalesce(last_error, '') NOT LIKE 'permanent:%' AND link_id IN "
-                "(SELECT l.id FROM links l WHERE l.state = 'alive' AND l.invalid_reason IS NULL "
-                f"AND {NOT_COVERED} AND l.last_ok_at > archive_queue.updated_at)",
-                [PRIORITY["recovered"], at, at],
+                f"last_error = NULL, updated_at = ? WHERE {where}",
+                [reason, PRIORITY[reason], at, at, *params],
             ).rowcount
         )
 

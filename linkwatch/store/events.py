@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from linkwatch.store.core import StoreCore
 
@@ -28,6 +29,13 @@ class Event:
         }
 
 
+def _event(row: dict[str, Any]) -> Event:
+    return Event(
+        row["kind"], row["url"], row["at"], row["detail"], row["id"], row["attempts"],
+        row["last_error"],
+    )  # fmt: skip
+
+
 class EventStore(StoreCore):
     def add_events(self, events: Iterable[Event]) -> int:
         rows = [(e.kind, e.url, e.at, e.detail) for e in events]
@@ -39,12 +47,8 @@ class EventStore(StoreCore):
         return len(rows)
 
     def recent_events(self, limit: int) -> list[Event]:
-        return [
-            Event(
-                r["kind"], r["url"], r["at"], r["detail"], r["id"], r["attempts"], r["last_error"]
-            )
-            for r in self.query("SELECT * FROM events ORDER BY id DESC LIMIT ?", [limit])
-        ]
+        rows = self.query("SELECT * FROM events ORDER BY id DESC LIMIT ?", [limit])
+        return [_event(r) for r in rows]
 
     def undelivered(self, channel: str, now: str, limit: int = 500) -> list[Event]:
         """Events not yet delivered to ``channel`` whose retry time has come."""
@@ -53,12 +57,7 @@ class EventStore(StoreCore):
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
             [channel, now, limit],
         )
-        return [
-            Event(
-                r["kind"], r["url"], r["at"], r["detail"], r["id"], r["attempts"], r["last_error"]
-            )
-            for r in rows
-        ]
+        return [_event(r) for r in rows]
 
     def mark_delivered(self, channel: str, ids: Iterable[int], at: str) -> None:
         with self.write():
