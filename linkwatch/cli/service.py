@@ -13,7 +13,6 @@ from linkwatch.cli.app import App, emit_json
 from linkwatch.cli.progress import stage_progress
 from linkwatch.cycle import JOB_ORDER, JobContext, run_job
 from linkwatch.errors import LinkwatchError
-from linkwatch.store.migrations import migrations
 
 
 @click.command()
@@ -202,7 +201,11 @@ def backup(app: App, target: str) -> None:
 @db.command()
 @click.pass_obj
 def check(app: App) -> None:
-    """Run SQLite's integrity check; exit 3 if the database is damaged."""
+    """Check the database; exit 3 if it is damaged.
+
+    SQLite: its integrity check. PostgreSQL: the schema version and that every
+    constraint and index is valid.
+    """
     result = app.store().integrity_check()
     click.echo(result)
     if result != "ok":
@@ -213,7 +216,7 @@ def check(app: App) -> None:
 @click.pass_obj
 def migrate(app: App) -> None:
     """Apply pending schema migrations (opening the database does this too)."""
-    applied = [m.name for m in migrations.applied(app.store().db)]
+    applied = app.store().applied_steps()
     click.echo(f"schema up to date: {', '.join(applied)}")
 
 

@@ -146,7 +146,7 @@ class ArchiveStore(StoreCore):
             f"{snapshot} {cited} "
             "AND NOT EXISTS (SELECT 1 FROM archive_queue q WHERE q.link_id = l.id)"
         )
-        return int(self.db.execute(sql, [reason, PRIORITY[reason], at, at, at]).rowcount)
+        return int(self.conn.execute(sql, [reason, PRIORITY[reason], at, at, at]).rowcount)
 
     def _adopt_citation_copies(self, at: str) -> None:
         rows = self.query(
@@ -159,13 +159,13 @@ class ArchiveStore(StoreCore):
             parsed = archived_original(row["archived_copy"])
             ts = (parsed[1] if parsed else None) or ""
             archive = archive_name(row["archived_copy"], "web archive")
-            self.db.execute(
+            self.conn.execute(
                 "INSERT INTO snapshots (link_id, timestamp, url, status, source, verified, "
                 "found_at, archive) VALUES (?, ?, ?, NULL, 'citation', 0, ?, ?) "
                 "ON CONFLICT(link_id, archive, timestamp) DO NOTHING",
                 [row["id"], ts, row["archived_copy"], at, archive],
             )
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE links SET snapshot_url = ?, snapshot_timestamp = ?, snapshot_archive = ? "
                 "WHERE id = ?",
                 [row["archived_copy"], ts or None, archive, row["id"]],
@@ -304,7 +304,9 @@ class ArchiveStore(StoreCore):
                     "ON CONFLICT(link_id, archive, timestamp) DO "
                     "UPDATE SET status = COALESCE(excluded.status, snapshots.status), "
                     "verified = CASE WHEN snapshots.verified = -1 OR excluded.verified = -1 "
-                    "THEN -1 ELSE MAX(snapshots.verified, excluded.verified) END",
+                    "THEN -1 "
+                    "WHEN excluded.verified > snapshots.verified THEN excluded.verified "
+                    "ELSE snapshots.verified END",
                     [
                         link_id,
                         s["timestamp"],
@@ -335,8 +337,9 @@ class ArchiveStore(StoreCore):
         """Links cited as archived copies, by what the original does now."""
         row = self.query(
             "SELECT COUNT(*) AS cited, "
-            "coalesce(SUM(state = 'alive'), 0) AS original_back, "
-            "coalesce(SUM(state IN ('failing', 'dead')), 0) AS original_gone FROM links "
+            "CAST(coalesce(SUM(CASE WHEN state = 'alive' THEN 1 ELSE 0 END), 0) AS BIGINT) "
+            "AS original_back, CAST(coalesce(SUM(CASE WHEN state IN ('failing', 'dead') "
+            "THEN 1 ELSE 0 END), 0) AS BIGINT) AS original_gone FROM links "
             "WHERE archived_copy IS NOT NULL AND invalid_reason IS NULL"
         )[0]
         bad = self.scalar(

@@ -62,7 +62,7 @@ def link_status(row: dict[str, Any]) -> LinkStatus:
 
 
 def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[Any]]:
-    where = ["invalid_reason IS NULL", "last_outcome IS NOT 'skipped_scheme'"]
+    where = ["invalid_reason IS NULL", "coalesce(last_outcome, '') != 'skipped_scheme'"]
     params: list[Any] = []
     if select == "due":
         where.append("(next_check_at IS NULL OR next_check_at <= ?)")
@@ -166,7 +166,8 @@ class CheckStore(StoreCore):
         with self.write():
             self.conn.execute(
                 "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
-                "SET not_before = max(coalesce(not_before, ''), excluded.not_before)",
+                "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
+                "THEN hosts.not_before ELSE excluded.not_before END",
                 [host, iso(until)],
             )
             self._defer(link_ids, until)
@@ -247,8 +248,8 @@ _UPDATE_LINK = (
     "check_interval_s = ?, next_check_at = ?, title = coalesce(?, title), "
     "content_hash = coalesce(?, content_hash), "
     "fingerprint_at = CASE WHEN ? IS NULL THEN fingerprint_at ELSE ? END, "
-    "last_addresses = ?, etag = CASE WHEN ? THEN ? ELSE etag END, "
-    "last_modified = CASE WHEN ? THEN ? ELSE last_modified END, "
+    "last_addresses = ?, etag = CASE WHEN ? = 1 THEN ? ELSE etag END, "
+    "last_modified = CASE WHEN ? = 1 THEN ? ELSE last_modified END, "
     "first_sketch = coalesce(first_sketch, ?), sketch = coalesce(?, sketch), "
     "similarity = coalesce(?, similarity) WHERE id = ?"
 )

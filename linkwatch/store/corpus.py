@@ -183,7 +183,7 @@ class CorpusStore(StoreCore):
             counts.links_invalid += added if invalid else 0
         self.conn.executemany(  # cited, never requested: said so from the first scan
             """UPDATE links SET last_outcome = 'skipped_scheme', last_checked_at = ?,
-                last_error = ? WHERE url = ? AND last_outcome IS NOT 'skipped_scheme'""",
+                last_error = ? WHERE url = ? AND coalesce(last_outcome, '') != 'skipped_scheme'""",
             [
                 (now, f"a {c.skipped_scheme}: link, never requested", c.link)
                 for c in links.values()
@@ -202,7 +202,8 @@ class CorpusStore(StoreCore):
                 ids[url] = id_
         copies = {(c.archived_copy, ids[c.link]) for c in doc.citations if c.archived_copy}
         self.conn.executemany(
-            "UPDATE links SET archived_copy = ? WHERE id = ? AND archived_copy IS NOT ?",
+            "UPDATE links SET archived_copy = ? WHERE id = ? "
+            "AND (archived_copy IS NULL OR archived_copy != ?)",
             [(copy, id_, copy) for copy, id_ in sorted(copies)],
         )
         return ids
@@ -265,7 +266,7 @@ class CorpusStore(StoreCore):
         return int(
             self.scalar(
                 f"SELECT count(*) FROM links l WHERE (l.state IN ({marks}) "  # noqa: S608
-                "OR (? AND l.state = 'alive' AND l.similarity < ?)) AND l.ack_at IS NULL "
+                "OR (? = 1 AND l.state = 'alive' AND l.similarity < ?)) AND l.ack_at IS NULL "
                 "AND EXISTS (SELECT 1 FROM citations c WHERE c.link_id = l.id "
                 "AND c.ended_at IS NULL)",
                 [*plain, int(drifted), drift_below],
@@ -280,7 +281,7 @@ class CorpusStore(StoreCore):
                 "UPDATE links SET ack_note = ?, ack_at = ?, ack_until = ? WHERE url = ?",
                 [note, at, until, url],
             )
-        return cur.rowcount > 0
+        return int(cur.rowcount) > 0
 
     def unacknowledge(self, url: str) -> bool:
         with self.write() as db:
@@ -289,7 +290,7 @@ class CorpusStore(StoreCore):
                 "WHERE url = ? AND ack_at IS NOT NULL",
                 [url],
             )
-        return cur.rowcount > 0
+        return int(cur.rowcount) > 0
 
     def document_link_ids(self, path: str) -> list[int]:
         """Links the document at ``path`` cites now (for ``check --doc``)."""

@@ -53,7 +53,8 @@ class EventStore(StoreCore):
     def undelivered(self, channel: str, now: str, limit: int = 500) -> list[Event]:
         """Events not yet delivered to ``channel`` whose retry time has come."""
         rows = self.query(
-            "SELECT * FROM events WHERE json_extract(delivered, '$.' || ?) IS NULL "
+            "SELECT * FROM events WHERE NOT EXISTS (SELECT 1 FROM event_deliveries d "
+            "WHERE d.event_id = events.id AND d.channel = ?) "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
             [channel, now, limit],
         )
@@ -61,10 +62,15 @@ class EventStore(StoreCore):
 
     def mark_delivered(self, channel: str, ids: Iterable[int], at: str) -> None:
         with self.write():
+            ids = list(ids)
             self.conn.executemany(
-                "UPDATE events SET delivered = json_set(delivered, '$.' || ?, ?), "
-                "last_error = NULL, next_attempt_at = NULL WHERE id = ?",
-                [(channel, at, i) for i in ids],
+                "INSERT INTO event_deliveries (event_id, channel, at) VALUES (?, ?, ?) "
+                "ON CONFLICT(event_id, channel) DO NOTHING",
+                [(i, channel, at) for i in ids],
+            )
+            self.conn.executemany(
+                "UPDATE events SET last_error = NULL, next_attempt_at = NULL WHERE id = ?",
+                [(i,) for i in ids],
             )
 
     def mark_failed(self, ids: Iterable[int], error: str, retry_at: str) -> None:
@@ -79,7 +85,8 @@ class EventStore(StoreCore):
         pending = {
             ch: int(
                 self.scalar(
-                    "SELECT count(*) FROM events WHERE json_extract(delivered, '$.' || ?) IS NULL",
+                    "SELECT count(*) FROM events WHERE NOT EXISTS (SELECT 1 FROM "
+                    "event_deliveries d WHERE d.event_id = events.id AND d.channel = ?)",
                     [ch],
                 )
                 or 0

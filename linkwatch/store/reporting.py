@@ -7,8 +7,6 @@ never blocks the writer).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
@@ -53,7 +51,7 @@ SELECT link_id, checked_at, outcome, status, error, strike, network_down FROM (
            row_number() OVER (PARTITION BY c.link_id ORDER BY c.checked_at DESC) AS n
     FROM checks c JOIN links l ON l.id = c.link_id
     WHERE l.state IN ('dead', 'failing', 'unverifiable')
-) WHERE n <= ? ORDER BY link_id, checked_at
+) latest WHERE n <= ? ORDER BY link_id, checked_at
 """
 
 _TREND = """
@@ -70,21 +68,18 @@ WHERE s.at > ? ORDER BY s.at
 class ReportStore(StoreCore):
     def report_rows(self, *, since: str | None, trend_since: str, timeline: int) -> dict[str, Any]:
         """Everything the report shows, read in one transaction (links, citations, documents
-        and timeline as ``sqlite3.Row``, the rest as dicts).
+        and timeline as mapping rows, the rest as dicts).
 
         ``since`` is the previous report's time (``None`` for the first report): state
         changes and checks after it are "new since the previous report".
         """
         after = since or ""
-        own_transaction = not self._in_write and not self.conn.in_transaction
-        if own_transaction:
-            self.conn.execute("BEGIN")
-        try:
+        with self.snapshot():
             return {
-                "links": self._rows(_LINKS),
-                "citations": self._rows(_CITATIONS),
-                "documents": self._rows(_DOCUMENTS),
-                "timeline": self._rows(_TIMELINE, [timeline]),
+                "links": self.backend.rows(_LINKS),
+                "citations": self.backend.rows(_CITATIONS),
+                "documents": self.backend.rows(_DOCUMENTS),
+                "timeline": self.backend.rows(_TIMELINE, [timeline]),
                 "trend": self.query(_TREND, [trend_since]),
                 "changes": self.query(_CHANGES, [after]),
                 "checks_since": self.scalar(
@@ -92,7 +87,7 @@ class ReportStore(StoreCore):
                 ),
                 "checks_total": self.scalar("SELECT count(*) FROM checks"),
                 "queue": self.query(
-                    "SELECT status, count(*) AS n, sum(attempts) AS attempts "
+                    "SELECT status, count(*) AS n, CAST(sum(attempts) AS BIGINT) AS attempts "
                     "FROM archive_queue GROUP BY status ORDER BY status"
                 ),
                 "recovered_queued": self.scalar(RECOVERED_AWAITING_CAPTURE),
@@ -110,19 +105,6 @@ class ReportStore(StoreCore):
                     "FROM runs ORDER BY started_at DESC, id DESC LIMIT 10"
                 ),
             }
-        finally:
-            if own_transaction:
-                self.conn.execute("COMMIT")
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Rows that read like mappings (``row["url"]``) at the cost of a tuple: the report
-        reads every link, citation and document at once."""
-        cursor = self.conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        try:
-            return cursor.execute(sql, params).fetchall()
-        finally:
-            cursor.close()
 
     def last_report_at(self) -> str | None:
         return self.get_meta(LAST_GENERATED_KEY)

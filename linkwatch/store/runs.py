@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from typing import Any
 
 from linkwatch.store.core import StoreCore
@@ -19,18 +20,12 @@ JOBS = ("scan", "check", "archive", "report")
 class RunStore(StoreCore):
     def start_run(self, job: str) -> int:
         with self.write() as db:
-            table = db.table("runs")
-            table.insert(
-                {
-                    "job": job,
-                    "started_at": self.now(),
-                    "status": "running",
-                    "summary": "{}",
-                    "pid": os.getpid(),
-                }
-            )
-            assert table.last_pk is not None
-            return int(table.last_pk)
+            row = db.execute(
+                "INSERT INTO runs (job, started_at, status, summary, pid, machine) "
+                "VALUES (?, ?, 'running', '{}', ?, ?) RETURNING id",
+                [job, self.now(), os.getpid(), socket.gethostname()],
+            ).fetchone()
+            return int(row[0])
 
     def finish_run(
         self,
@@ -41,31 +36,29 @@ class RunStore(StoreCore):
         error: str | None = None,
     ) -> None:
         with self.write() as db:
-            db.table("runs").update(
-                run_id,
-                {
-                    "finished_at": self.now(),
-                    "status": status,
-                    "summary": json.dumps(summary or {}, default=str),
-                    "error": error,
-                },
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?",
+                [self.now(), status, json.dumps(summary or {}, default=str), error, run_id],
             )
 
     def abort_stale_runs(self, live_pids: set[int] | None = None) -> int:
-        """Mark runs left ``running`` by a process that is gone as ``aborted``."""
-        rows = self.query("SELECT id, pid FROM runs WHERE status = 'running'")
+        """Mark runs left ``running`` by a process that is gone as ``aborted``.
+
+        Only this machine's runs can be judged by their pid; on a shared PostgreSQL
+        state a run of another machine is left to its own worker."""
+        rows = self.query(
+            "SELECT id, pid FROM runs WHERE status = 'running' "
+            "AND (machine IS NULL OR machine = ?)",
+            [socket.gethostname()],
+        )
         stale = [r["id"] for r in rows if not _pid_alive(r["pid"], live_pids)]
         if stale:
             with self.write() as db:
-                for run_id in stale:
-                    db.table("runs").update(
-                        run_id,
-                        {
-                            "status": "aborted",
-                            "finished_at": self.now(),
-                            "error": "process ended before the run finished",
-                        },
-                    )
+                db.executemany(
+                    "UPDATE runs SET status = 'aborted', finished_at = ?, "
+                    "error = 'process ended before the run finished' WHERE id = ?",
+                    [(self.now(), run_id) for run_id in stale],
+                )
         return len(stale)
 
     def last_runs(self) -> dict[str, dict[str, Any]]:

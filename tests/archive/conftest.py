@@ -12,6 +12,7 @@ import pytest
 from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings
 from linkwatch.store import Store
 from tests.kit.fakewayback import FakeWayback
+from tests.kit.rows import insert, rows_where
 
 ACCESS = "AKtestaccess4711"
 SECRET = "s3cr3t-do-not-leak-9f2c"  # noqa: S105 - a test key for the fake
@@ -68,37 +69,34 @@ def add_link(
 ) -> int:
     """A link cited once by ``doc`` (test data written with sqlite-utils' table API); by
     default its last check reached it at a public address (``addresses``)."""
-    db = store.db
-    with store.write():
-        docs = list(db["documents"].rows_where("path = ?", [doc]))
+    with store.write() as db:
+        docs = list(rows_where(db, "documents", "path = ?", [doc]))
         if docs:
             doc_id = docs[0]["id"]
         else:
-            doc_id = (
-                db["documents"]
-                .insert(
-                    {"path": doc, "access_date": access_date, "first_scanned_at": first_seen_at}
-                )
-                .last_pk
+            doc_id = insert(
+                db,
+                "documents",
+                {"path": doc, "access_date": access_date, "first_scanned_at": first_seen_at},
             )
-        link_id = (
-            db["links"]
-            .insert(
-                {
-                    "url": url,
-                    "host": url.split("/")[2],
-                    "first_seen_at": first_seen_at,
-                    "state": state,
-                    "last_outcome": last_outcome,
-                    "archived_copy": archived_copy,
-                    "last_status": last_status if last_outcome else None,
-                    "last_addresses": json.dumps(list(addresses)) if last_outcome else None,
-                    "invalid_reason": invalid_reason,
-                }
-            )
-            .last_pk
+        link_id = insert(
+            db,
+            "links",
+            {
+                "url": url,
+                "host": url.split("/")[2],
+                "first_seen_at": first_seen_at,
+                "state": state,
+                "last_outcome": last_outcome,
+                "archived_copy": archived_copy,
+                "last_status": last_status if last_outcome else None,
+                "last_addresses": json.dumps(list(addresses)) if last_outcome else None,
+                "invalid_reason": invalid_reason,
+            },
         )
-        db["citations"].insert(
+        insert(
+            db,
+            "citations",
             {
                 "document_id": doc_id,
                 "link_id": link_id,
@@ -107,6 +105,6 @@ def add_link(
                 "raw_url": archived_copy or url,
                 "first_seen_at": first_seen_at,
                 "last_seen_at": first_seen_at,
-            }
+            },
         )
     return int(link_id)

@@ -208,7 +208,7 @@ def test_an_archive_that_cannot_be_asked_keeps_the_item_for_a_later_run(
     row = store.query("SELECT status, last_error FROM archive_queue")[0]
     assert first[0]["action"] == "queued" and row["status"] == "pending"
     assert "archive.today" in row["last_error"] and "HTTP 503" in row["last_error"]
-    store.db.execute("UPDATE archive_queue SET next_attempt_at = NULL")
+    store.conn.execute("UPDATE archive_queue SET next_attempt_at = NULL")
     _run(settings, store, clock)
     assert _chosen(store)["snapshot_archive"] == "archive.today"
 

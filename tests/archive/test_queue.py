@@ -14,6 +14,7 @@ from linkwatch.errors import ArchiveUnavailable
 from linkwatch.jobs.archive import archive_status, work_archive_queue
 from linkwatch.store import Store, open_store
 from tests.archive.conftest import add_link, fast_settings
+from tests.kit.rows import update
 
 
 def run(settings: Any, store: Store, clock: Any, **kw: Any) -> tuple[Any, list[dict[str, Any]]]:
@@ -258,7 +259,7 @@ def test_a_capture_of_a_soft_404_is_rejected(wayback, store, clock) -> None:
         while not wayback.requests_of("save") and time.monotonic() < deadline:
             time.sleep(0.005)
         with store.write() as db:
-            db["links"].update(link_id, {"last_outcome": "soft404"})
+            update(db, "links", link_id, {"last_outcome": "soft404"})
 
     worker_store_update = threading.Thread(target=check_flips_to_soft404)
     worker_store_update.start()
@@ -391,7 +392,7 @@ def test_a_link_that_starts_failing_is_queued_again_and_sooner(wayback, store, c
     add_link(store, "http://other.test/", state="alive", last_outcome="ok")
     run(fast_settings(wayback), store, clock)
     with store.write() as db:
-        db["links"].update(link_id, {"state": "dead", "last_outcome": "broken"})
+        update(db, "links", link_id, {"state": "dead", "last_outcome": "broken"})
 
     planned = store.plan_archive_queue(clock())
 

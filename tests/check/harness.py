@@ -13,6 +13,7 @@ from linkwatch.config import CheckSettings, Settings
 from linkwatch.model import CheckResult
 from linkwatch.store import Store
 from linkwatch.urls import canonicalize, host_of
+from tests.kit.rows import get, insert
 
 LOOPBACK = ("127.0.0.0/8",)
 
@@ -51,14 +52,14 @@ def add_links(store: Store, urls: list[str], **fields: Any) -> list[int]:
             key = canonicalize(url)
             row = {"url": key, "host": host_of(key), "first_seen_at": iso(store.clock())}
             row.update(fields)
-            last = db.table("links").insert(row).last_pk
+            last = insert(db, "links", row)
             assert last is not None
             ids.append(int(last))
     return ids
 
 
 def link_row(store: Store, link_id: int) -> dict[str, Any]:
-    return dict(store.db.table("links").get(link_id))
+    return dict(get(store.conn, "links", link_id))
 
 
 def replace_check(settings: Settings, **check: Any) -> Settings:

@@ -16,6 +16,7 @@ from linkwatch.jobs.check import check_links
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings
 from tests.conftest import FakeClock
+from tests.kit.rows import insert
 from tests.kit.simweb import SimWeb
 
 
@@ -225,8 +226,10 @@ def test_doc_restricts_to_one_documents_links(
 ) -> None:
     a, b = add_links(store, [web.url(3, "/ok/in-doc"), web.url(3, "/ok/elsewhere")])
     with store.write() as db:
-        doc = db["documents"].insert({"path": "articles/one.md"}).last_pk
-        db["citations"].insert(
+        doc = insert(db, "documents", {"path": "articles/one.md"})
+        insert(
+            db,
+            "citations",
             {
                 "document_id": doc,
                 "link_id": a,
@@ -235,7 +238,7 @@ def test_doc_restricts_to_one_documents_links(
                 "raw_url": "x",
                 "first_seen_at": "2026-01-01T00:00:00+00:00",
                 "last_seen_at": "2026-01-01T00:00:00+00:00",
-            }
+            },
         )
     summary = check_links(settings, store, clock=clock, doc="articles/one.md")
     assert summary.checked == 1

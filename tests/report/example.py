@@ -11,6 +11,7 @@ from typing import Any
 from linkwatch.clock import iso
 from linkwatch.store import Store
 from linkwatch.urls import host_of
+from tests.kit.rows import insert, insert_all
 
 
 @dataclass
@@ -32,7 +33,9 @@ class ReportDB:
         removed: bool = False,
     ) -> int:
         with self.store.write() as db:
-            db["documents"].insert(
+            return insert(
+                db,
+                "documents",
                 {
                     "path": path,
                     "format": fmt,
@@ -40,9 +43,8 @@ class ReportDB:
                     "first_scanned_at": self.now(),
                     "last_scanned_at": self.now(),
                     "removed_at": self.now() if removed else None,
-                }
+                },
             )
-            return int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def link(self, url: str, state: str = "alive", **columns: Any) -> int:
         row = {
@@ -54,8 +56,7 @@ class ReportDB:
         }
         row.update(columns)
         with self.store.write() as db:
-            db["links"].insert(row)
-            return int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
+            return insert(db, "links", row)
 
     def cite(
         self,
@@ -70,7 +71,9 @@ class ReportDB:
         ended: bool = False,
     ) -> None:
         with self.store.write() as db:
-            db["citations"].insert(
+            insert(
+                db,
+                "citations",
                 {
                     "document_id": document_id,
                     "link_id": link_id,
@@ -83,7 +86,7 @@ class ReportDB:
                     "first_seen_at": self.now(),
                     "last_seen_at": self.now(),
                     "ended_at": self.now() if ended else None,
-                }
+                },
             )
 
     def check(
@@ -97,7 +100,9 @@ class ReportDB:
         network_down: bool = False,
     ) -> None:
         with self.store.write() as db:
-            db["checks"].insert(
+            insert(
+                db,
+                "checks",
                 {
                     "link_id": link_id,
                     "checked_at": iso(at),
@@ -106,20 +111,24 @@ class ReportDB:
                     "error": error,
                     "strike": int(strike),
                     "network_down": int(network_down),
-                }
+                },
             )
 
     def change(self, link_id: int, at: datetime, from_state: str | None, to_state: str) -> None:
         with self.store.write() as db:
-            db["state_changes"].insert(
-                {"link_id": link_id, "at": iso(at), "from_state": from_state, "to_state": to_state}
+            insert(
+                db,
+                "state_changes",
+                {"link_id": link_id, "at": iso(at), "from_state": from_state, "to_state": to_state},
             )
 
     def queue(
         self, link_id: int, status: str, *, error: str | None = None, attempts: int = 0
     ) -> None:
         with self.store.write() as db:
-            db["archive_queue"].insert(
+            insert(
+                db,
+                "archive_queue",
                 {
                     "link_id": link_id,
                     "reason": "new",
@@ -128,7 +137,7 @@ class ReportDB:
                     "last_error": error,
                     "enqueued_at": self.now(),
                     "updated_at": self.now(),
-                }
+                },
             )
 
 
@@ -272,7 +281,7 @@ def populate_example(rdb: ReportDB) -> None:
         for i in range(40 + d)
     ]
     with rdb.store.write() as db:
-        db["checks"].insert_all(history)
+        insert_all(db, "checks", history)
     rdb.queue(idn, "pending")
     rdb.queue(gone, "failed", error="job failed: error:invalid-host-resolution", attempts=5)
     rdb.store.set_meta(

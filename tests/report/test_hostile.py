@@ -20,6 +20,7 @@ from linkwatch.config import ReportSettings, Settings
 from linkwatch.jobs.report import generate_report
 from linkwatch.report.filters import safe_href
 from linkwatch.report.render import content_security_policy, environment, script_source
+from tests.kit.rows import insert, update
 from tests.report.example import ReportDB, days_ago
 
 TEMPLATES = Path(__file__).parents[2] / "linkwatch" / "report" / "templates"
@@ -152,8 +153,8 @@ def hostile_report(rdb: ReportDB, tmp_path: Path) -> dict[str, str]:
     doc = rdb.document(XSS + "\u202egpj.md", warnings=[IMG, ATTR])
     doc2 = rdb.document('"><img src=x onerror=alert(1)>.md')
     with rdb.store.write() as db:
-        db["documents"].update(doc2, {"warnings": SVG})  # not even JSON
-        db["runs"].insert({"job": XSS, "started_at": XSS, "status": IMG, "error": ATTR})
+        update(db, "documents", doc2, {"warnings": SVG})  # not even JSON
+        insert(db, "runs", {"job": XSS, "started_at": XSS, "status": IMG, "error": ATTR})
     rdb.store.set_meta("archive." + XSS, IMG)
     _hostile_links(rdb, doc, doc2)
     settings = Settings(

@@ -15,6 +15,7 @@ from linkwatch.jobs.report import generate_report
 from linkwatch.report import render as render_module
 from linkwatch.report import write_report
 from linkwatch.store import Store
+from tests.kit.rows import insert_all
 from tests.report.example import ReportDB, populate_example
 
 
@@ -166,26 +167,34 @@ def test_long_lists_are_capped_on_the_index_and_paginated(
     small = replace(settings, report=replace(settings.report, index_rows=5, page_rows=10))
     doc = rdb.document("big.md")
     with rdb.store.write() as db:
-        db["links"].insert_all(
-            {
-                "url": f"https://x.example/{i}",
-                "host": "x.example",
-                "state": "dead",
-                "first_seen_at": "2025-01-01",
-            }
-            for i in range(25)
+        insert_all(
+            db,
+            "links",
+            [
+                {
+                    "url": f"https://x.example/{i}",
+                    "host": "x.example",
+                    "state": "dead",
+                    "first_seen_at": "2025-01-01",
+                }
+                for i in range(25)
+            ],
         )
-        db["citations"].insert_all(
-            {
-                "document_id": doc,
-                "link_id": i + 1,
-                "line": i + 1,
-                "source": "a@href",
-                "raw_url": "x",
-                "first_seen_at": "2025-01-01",
-                "last_seen_at": "2025-01-01",
-            }
-            for i in range(25)
+        insert_all(
+            db,
+            "citations",
+            [
+                {
+                    "document_id": doc,
+                    "link_id": i + 1,
+                    "line": i + 1,
+                    "source": "a@href",
+                    "raw_url": "x",
+                    "first_seen_at": "2025-01-01",
+                    "last_seen_at": "2025-01-01",
+                }
+                for i in range(25)
+            ],
         )
     generate_report(small, rdb.store, clock=rdb.clock)
     out = settings.report_dir

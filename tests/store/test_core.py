@@ -11,6 +11,7 @@ import pytest
 
 from linkwatch.errors import StoreBusyError, StoreError
 from linkwatch.store import Store, open_store
+from tests.kit.rows import insert, insert_all
 
 
 def test_opens_in_wal_mode_with_foreign_keys(store: Store) -> None:
@@ -21,7 +22,7 @@ def test_opens_in_wal_mode_with_foreign_keys(store: Store) -> None:
 def test_write_rolls_back_on_error(store: Store) -> None:
     with pytest.raises(RuntimeError):
         with store.write() as db:
-            db["meta"].insert({"key": "k", "value": "v"})
+            insert(db, "meta", {"key": "k", "value": "v"})
             raise RuntimeError("boom")
     assert store.get_meta("k") is None
 
@@ -75,7 +76,7 @@ def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
     try:
         writer.set_meta("k", "old")
         with writer.write():
-            writer.db["meta"].upsert({"key": "k", "value": "new"}, pk="key")
+            writer.conn.execute("UPDATE meta SET value = 'new' WHERE key = 'k'")
             assert reader.get_meta("k") == "old"
         assert reader.get_meta("k") == "new"
     finally:
@@ -142,11 +143,11 @@ def test_a_full_disk_is_a_clear_store_error_and_loses_nothing(tmp_path) -> None:
         rows = [{"key": f"k{i}", "value": "x" * 2000} for i in range(200)]
         with pytest.raises(StoreError, match="disk .* is full.*rolled back"):
             with store.write() as db:
-                db.table("meta").insert_all(rows)
+                insert_all(db, "meta", rows)
         assert store.scalar("SELECT count(*) FROM meta WHERE key LIKE 'k%'") == 0
         store.conn.execute("PRAGMA max_page_count = 1073741823")
         with store.write() as db:
-            db.table("meta").insert_all(rows)
+            insert_all(db, "meta", rows)
         assert store.scalar("SELECT count(*) FROM meta WHERE key LIKE 'k%'") == 200
     finally:
         store.close()
