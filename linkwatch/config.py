@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkwatch.errors import ConfigError
+from linkwatch.scrub import redact_password
 
 CONFIG_FILENAME = "linkwatch.toml"
 ENV_PREFIX = "LINKWATCH_"
@@ -160,6 +161,7 @@ DURATIONS: dict[str, tuple[str, ...]] = {
     ),
     "archive": ("if_not_archived_within",),
     "schedule": ("scan_every", "check_every", "archive_every", "report_every", "stall_after"),
+    "worker": ("lease", "idle"),
 }  # fmt: skip
 #: the settings that are a time of day ("06:00"), or empty
 TIMES_OF_DAY: dict[str, tuple[str, ...]] = {"schedule": ("report_at",)}
@@ -188,6 +190,10 @@ class CorpusSettings:
 @dataclass(frozen=True)
 class StateSettings:
     path: str = DEFAULT_STATE_PATH
+    #: a shared state for several workers: ``postgresql://user@host/db`` (a password is
+    #: better kept in ``~/.pgpass`` or ``PGPASSWORD`` than here); ``sqlite:///PATH`` or
+    #: empty keeps the SQLite file at ``path``
+    url: str = ""
     busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
 
 
@@ -306,6 +312,24 @@ class ScheduleSettings:
         _seconds(self, "schedule")
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """``linkwatch worker`` on a shared (PostgreSQL) state."""
+
+    #: how long a claim on a host (or the archive lane, or the leader role) holds without
+    #: renewal: a crashed worker's hosts go to the others after this
+    lease: str = "60s"
+    #: hosts claimed at once; a worker claims again as soon as it has finished them
+    hosts_per_claim: int = 4
+    #: the wait between looks for work when nothing is due or everything is claimed
+    idle: str = "2s"
+    lease_s: float = field(default=0.0, init=False, repr=False)
+    idle_s: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _seconds(self, "worker")
+
+
 NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed")
 
 
@@ -357,6 +381,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     fix: FixSettings = field(default_factory=FixSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     credentials: Credentials | None = None
     source: str = "defaults"
     base_dir: str = "."
@@ -369,6 +394,28 @@ class Settings:
     @property
     def state_path(self) -> Path:
         return self.resolve(self.state.path)
+
+    @property
+    def shared_state(self) -> bool:
+        """The state is a PostgreSQL database shared by workers, not a local file."""
+        return self.state.url.split(":", 1)[0] in ("postgresql", "postgres")
+
+    @property
+    def state_target(self) -> str | Path:
+        """What ``open_store`` opens: the PostgreSQL URL, or the SQLite file (a
+        ``sqlite:///`` URL's path resolved like ``state.path``)."""
+        if self.shared_state:
+            return self.state.url
+        if self.state.url.startswith("sqlite:///"):
+            return self.resolve(self.state.url[len("sqlite:///") :])
+        return self.state_path
+
+    @property
+    def state_where(self) -> str:
+        """The state's location for messages (a PostgreSQL URL without its password)."""
+        if self.shared_state:
+            return redact_password(self.state.url)
+        return str(self.state_target)
 
     @property
     def report_dir(self) -> Path:
@@ -553,11 +600,27 @@ def load_settings(
     hook = sections["notify"].webhook_url
     if hook and urlsplit(hook).scheme not in ("http", "https"):
         raise ConfigError(f"notify.webhook_url: {hook!r} is not an http(s) URL")
+    state_url = sections["state"].url
+    if state_url and state_url.split(":", 1)[0] not in ("postgresql", "postgres", "sqlite"):
+        raise ConfigError(
+            f"state.url: {redact_password(state_url)!r} is not postgresql://... or sqlite:///PATH"
+        )
     for key, allowed in FIX_STYLES.items():
         if getattr(sections["fix"], key) not in allowed:
             raise ConfigError(f"fix.{key}: must be one of {', '.join(allowed)}")
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
     return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
+
+
+def job_intervals(settings: Settings) -> dict[str, float]:
+    """Each job's interval in seconds (0: not on a timer)."""
+    s = settings.schedule
+    return {
+        "scan": s.scan_every_s,
+        "check": s.check_every_s,
+        "archive": s.archive_every_s,
+        "report": s.report_every_s,
+    }
 
 
 def _check_networks(sections: Mapping[str, Any]) -> None:
@@ -585,6 +648,7 @@ POSITIVE = {
                 "memento_per_minute"),
     "corpus": ("max_file_bytes", "max_links_per_doc", "max_url_length", "jobs"),
     "report": ("index_rows", "page_rows", "trend_days"),
+    "worker": ("lease_s", "hosts_per_claim", "idle_s"),
 }  # fmt: skip
 
 

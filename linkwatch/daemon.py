@@ -36,7 +36,7 @@ from typing import IO, Any
 import schedule
 
 from linkwatch.clock import Clock, parse_instant, system_clock
-from linkwatch.config import Settings, load_settings
+from linkwatch.config import Settings, job_intervals, load_settings
 from linkwatch.cycle import JOB_ORDER, JobContext, run_job
 from linkwatch.errors import ConfigError, DaemonRunningError, LinkwatchError, StoreError
 from linkwatch.notify import Notifier
@@ -122,16 +122,6 @@ def daemon_pid(settings: Settings) -> int | None:
             return int(text) if text.isdigit() else -1
         fcntl.flock(f, fcntl.LOCK_UN)
     return None
-
-
-def job_intervals(settings: Settings) -> dict[str, float]:
-    s = settings.schedule
-    return {
-        "scan": s.scan_every_s,
-        "check": s.check_every_s,
-        "archive": s.archive_every_s,
-        "report": s.report_every_s,
-    }
 
 
 def next_runs(settings: Settings, store: Store, now: datetime) -> dict[str, str]:

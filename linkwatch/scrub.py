@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 #: an Authorization header's value: up to the end of the line, a ';', a quote or a '<'
@@ -30,3 +30,15 @@ def scrub(text: str | None, secrets: Iterable[str] = ()) -> str | None:
         for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
             cleaned = re.sub(re.escape(form), MASK, cleaned, flags=re.IGNORECASE)
     return cleaned
+
+
+def redact_password(url: str) -> str:
+    """A database URL without its password, for messages and ``status``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    user = f"{parts.username}:{MASK}@" if parts.username else f":{MASK}@"
+    return urlunsplit(parts._replace(netloc=user + host))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,11 +32,68 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: the store's contract: tests in these files that take ``store`` run on both backends
+CONTRACT = (
+    "tests/store/",
+    "tests/archive/test_queue.py",
+    "tests/check/test_batch.py",
+    "tests/report/test_output.py",
+    "tests/test_notify.py",
+    "tests/test_workers.py",
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    path = Path(metafunc.definition.path).as_posix()
+    if "store" in metafunc.fixturenames and any(part in path for part in CONTRACT):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    s = open_store(tmp_path / "state" / "linkwatch.db", clock=clock)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test is part of the contract (then both, in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def state_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's state lives: a SQLite file, or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "state" / "linkwatch.db")
+
+
+@pytest.fixture
+def store(state_target: str, clock: FakeClock) -> Iterator[Store]:
+    s = open_store(state_target, clock=clock)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster per test process (see ``tests.kit.pgcluster``);
+    skipped, with the reason shown, where PostgreSQL or psycopg is not installed."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[test]'")
+    from tests.kit.pgcluster import PgCluster, PgUnavailable
+
+    try:
+        cluster = PgCluster().start()
+    except PgUnavailable as exc:
+        pytest.skip(f"PostgreSQL half skipped: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return str(pg_cluster.database())
 
 
 @pytest.fixture(autouse=True)

@@ -43,6 +43,7 @@ COMMAND_MODULES = {
     "daemon": "service",
     "status": "service",
     "db": "service",
+    "worker": "worker",
 }
 
 
@@ -127,7 +128,12 @@ class LinkwatchGroup(click.Group):
     envvar="LINKWATCH_CONFIG",
     help="Settings file (default: ./linkwatch.toml if present).",
 )
-@click.option("--state", "state_path", metavar="PATH", help="State database (state.path).")
+@click.option(
+    "--state",
+    "state_path",
+    metavar="PATH|URL",
+    help="State database: a SQLite file (state.path) or postgresql://... (state.url).",
+)
 @click.option(
     "--now",
     callback=_parse_now,
@@ -155,7 +161,8 @@ def cli(
     if now is not None:
         app.clock = fixed_clock(now)
     if state_path:
-        app.overrides["state"] = {"path": state_path}
+        key = "url" if "://" in state_path else "path"
+        app.overrides["state"] = {key: state_path}
     ctx.obj = app
     ctx.call_on_close(app.close)
 

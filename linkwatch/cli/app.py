@@ -45,7 +45,7 @@ class App:
 
         if self._store is None:
             s = self.settings()
-            first = s.source == "defaults" and "state" not in self.overrides
+            first = s.source == "defaults" and "state" not in self.overrides and not s.state.url
             if first and not s.state_path.exists() and self.verbosity >= 0:
                 # a first run with no config: say where things will go before they do
                 click.echo(
@@ -55,7 +55,7 @@ class App:
                     err=True,
                 )
             self._store = open_store(
-                s.state_path, busy_timeout_s=s.state.busy_timeout_s, clock=self.clock
+                s.state_target, busy_timeout_s=s.state.busy_timeout_s, clock=self.clock
             )
         return self._store
 

@@ -161,7 +161,7 @@ def collect_status(app: App) -> dict[str, Any]:
     info: dict[str, Any] = {
         "version": __version__,
         "sqlite_version": sqlite3.sqlite_version,
-        "state_path": str(settings.state_path),
+        "state_path": settings.state_where,
         "settings": settings.masked(),
         "daemon": {"running": pid is not None, "pid": pid},
         "links": store.links_by_state(),

@@ -124,8 +124,10 @@ def check_links(
     limit: int | None = None,
     resolver: Resolver = system_resolver,
     rng: random.Random | None = None,
+    hosts: Sequence[str] | None = None,
 ) -> CheckSummary:
-    """Check due/all/one document's links, or ad-hoc ``urls``; record what the store knows."""
+    """Check due/all/one document's links, or ad-hoc ``urls``; record what the store knows.
+    ``hosts`` keeps to the links of those hosts (a worker's leased ones)."""
     if select not in ("due", "all"):
         raise ValueError(f"select must be 'due' or 'all', not {select!r}")
     started = time.monotonic()
@@ -144,14 +146,20 @@ def check_links(
         run.summary.total = len(targets)
         run.execute(targets)
     else:
-        _check_stored(run, store, clock(), select, doc, limit)
+        _check_stored(run, store, clock(), select, doc, limit, hosts)
     run.summary.elapsed_s = time.monotonic() - started
     run.summary.stopped = run.stop.is_set()
     return run.summary
 
 
 def _check_stored(
-    run: _Run, store: Store, now: datetime, select: str, doc: str | None, limit: int | None
+    run: _Run,
+    store: Store,
+    now: datetime,
+    select: str,
+    doc: str | None,
+    limit: int | None,
+    hosts: Sequence[str] | None = None,
 ) -> None:
     """The store's links in chunks of ``CHUNK`` (bounded memory for large corpora)."""
     if doc is not None and not store.document_known(doc):
@@ -159,7 +167,7 @@ def _check_stored(
             f"document {doc!r} is not in the database; run 'linkwatch scan' "
             "first and give the path as the scan recorded it"
         )
-    ids = store.due_link_ids(now, select=select, doc=doc, limit=limit)
+    ids = store.due_link_ids(now, select=select, doc=doc, limit=limit, hosts=hosts)
     run.summary.total = len(ids)
     for start in range(0, len(ids), CHUNK):
         if run.stop.is_set():

@@ -191,8 +191,10 @@ class ArchiveStore(StoreCore):
                     "attempts, next_attempt_at, updated_at) VALUES (?, 'manual', 0, 'pending', "
                     "?, 0, ?, ?) ON CONFLICT(link_id) DO UPDATE SET priority = 0, "
                     "next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at, "
-                    "status = CASE WHEN status = 'submitted' THEN status ELSE 'pending' END, "
-                    "attempts = CASE WHEN status IN ('done', 'failed') THEN 0 ELSE attempts END",
+                    "status = CASE WHEN archive_queue.status = 'submitted' THEN "
+                    "archive_queue.status ELSE 'pending' END, attempts = CASE WHEN "
+                    "archive_queue.status IN ('done', 'failed') THEN 0 "
+                    "ELSE archive_queue.attempts END",
                     [link_id, at, at, at],
                 )
                 ids.append(link_id)
@@ -211,7 +213,7 @@ class ArchiveStore(StoreCore):
         only = ""
         if link_ids is not None:
             ids = list(link_ids)
-            only = f"AND q.link_id IN ({','.join('?' * len(ids))})" if ids else "AND 0"
+            only = f"AND q.link_id IN ({','.join('?' * len(ids))})" if ids else "AND 1 = 0"
             params += ids
         sql = (  # placeholders only
             "SELECT q.*, l.url, l.state, l.last_outcome, l.last_status, "  # noqa: S608

@@ -61,7 +61,8 @@ def link_status(row: dict[str, Any]) -> LinkStatus:
     )
 
 
-def _selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[Any]]:
+def due_selection(now: datetime, select: str, doc: str | None) -> tuple[str, list[Any]]:
+    """The ``WHERE`` of the links to check (due or all; one document's) and its values."""
     where = ["invalid_reason IS NULL", "coalesce(last_outcome, '') != 'skipped_scheme'"]
     params: list[Any] = []
     if select == "due":
@@ -84,6 +85,7 @@ class CheckStore(StoreCore):
         select: str = "due",
         doc: str | None = None,
         limit: int | None = None,
+        hosts: Sequence[str] | None = None,
     ) -> list[int]:
         """The ids of the links to check: due ones (``next_check_at`` passed or NULL) or
         all; valid only; ``doc`` restricts to the links one document cites now.
@@ -91,9 +93,13 @@ class CheckStore(StoreCore):
         Least recently checked first (never checked first of all), so links a host's
         ``Retry-After`` kept from an earlier run come before the ones checked since; a URL
         whose last answer was a 429 goes after all the others, so it cannot take the
-        same first turn on its host run after run.
+        same first turn on its host run after run. ``hosts`` keeps to those hosts (the
+        ones a worker holds leases on).
         """
-        where, params = _selection(now, select, doc)
+        where, params = due_selection(now, select, doc)
+        if hosts is not None:  # a worker's leased hosts
+            where += f" AND host IN ({','.join('?' * len(hosts)) or 'NULL'})"
+            params.extend(hosts)
         # only constant fragments and "?" placeholders are formatted into the SQL
         sql = (
             f"SELECT id FROM links WHERE {where} "  # noqa: S608
@@ -119,7 +125,7 @@ class CheckStore(StoreCore):
         return [found[i] for i in ids if i in found]
 
     def count_due_links(self, now: datetime, *, select: str = "due", doc: str | None = None) -> int:
-        where, params = _selection(now, select, doc)
+        where, params = due_selection(now, select, doc)
         return int(self.scalar(f"SELECT count(*) FROM links WHERE {where}", params))  # noqa: S608
 
     def document_known(self, path: str) -> bool:

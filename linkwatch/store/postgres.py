@@ -20,9 +20,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from linkwatch.errors import StoreBusyError, StoreError
+from linkwatch.scrub import redact_password
 from linkwatch.store.migrations import STEPS, postgres_ddl
 
 #: ``pg_advisory_xact_lock`` key of the one writer ("link" in ASCII)
@@ -32,18 +32,6 @@ SCHEMA_TABLE = "linkwatch_migrations"
 
 def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.split(":", 1)[0] in ("postgresql", "postgres")
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and ``status``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
 
 
 @lru_cache(maxsize=4096)
@@ -96,11 +84,17 @@ class PostgresBackend:
     name = "postgresql"
 
     def __init__(self, url: str, *, busy_timeout_s: float) -> None:
-        import psycopg
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(
+                "state.url names a PostgreSQL database, but psycopg is not installed: "
+                "pip install 'linkwatch[postgresql]'"
+            ) from None
 
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.url = url
-        self.where = redact(url)
+        self.where = redact_password(url)
         self.path = None
         try:
             raw = psycopg.connect(

@@ -14,9 +14,37 @@ from linkwatch.store import Store, open_store
 from tests.kit.rows import insert, insert_all
 
 
-def test_opens_in_wal_mode_with_foreign_keys(store: Store) -> None:
-    assert store.scalar("PRAGMA journal_mode") == "wal"
-    assert store.scalar("PRAGMA foreign_keys") == 1
+def test_a_sqlite_state_opens_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    with open_store(tmp_path / "x.db") as store:
+        assert store.scalar("PRAGMA journal_mode") == "wal"
+        assert store.scalar("PRAGMA foreign_keys") == 1
+
+
+def test_foreign_keys_hold_on_both_backends(store: Store) -> None:
+    with pytest.raises(StoreError):
+        with store.write() as db:
+            insert(db, "citations", {"document_id": 999, "link_id": 999, "line": 1,
+                                     "source": "text", "raw_url": "x", "first_seen_at": "t",
+                                     "last_seen_at": "t"})  # fmt: skip
+    assert store.scalar("SELECT count(*) FROM citations") == 0
+
+
+def test_the_schema_is_at_the_newest_step_on_both_backends(store: Store) -> None:
+    from linkwatch.store.migrations import KNOWN_STEPS
+
+    assert store.applied_steps() == KNOWN_STEPS
+    assert store.integrity_check() == "ok"
+
+
+def test_times_and_key_prefixes_compare_byte_by_byte_on_both_backends(store: Store) -> None:
+    """ISO times and ``meta`` key ranges rely on byte order: PostgreSQL's columns use the
+    "C" collation whatever the cluster's locale."""
+    for key in ("archive.a", "archive_b", "Archive.c", "archive.Z", "archive/x"):
+        store.set_meta(key, "1")
+    keys = [r["key"] for r in store.query(
+        "SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key", ["archive.", "archive/"]
+    )]  # fmt: skip
+    assert keys == ["archive.Z", "archive.a"]
 
 
 def test_write_rolls_back_on_error(store: Store) -> None:
@@ -116,7 +144,15 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
         open_store(path)
 
 
-def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None:
+def test_a_postgresql_state_is_backed_up_with_pg_dump(pg_url: str, tmp_path: Path) -> None:
+    with open_store(pg_url) as store:
+        with pytest.raises(StoreError, match="pg_dump .*db copy --to sqlite"):
+            store.backup(tmp_path / "backup.db")
+    assert not (tmp_path / "backup.db").exists()
+
+
+def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "live.db")
     store.set_meta("k", "v")
     target = tmp_path / "backup.db"
     store.backup(target)
@@ -127,6 +163,7 @@ def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None:
         copy.close()
     with pytest.raises(StoreError, match="exists"):
         store.backup(target)
+    store.close()
 
 
 def test_a_full_disk_is_a_clear_store_error_and_loses_nothing(tmp_path) -> None:

@@ -1,0 +1,113 @@
+"""Leases: who does what on a state shared by several workers (issue 16).
+
+A lease row names a piece of work (``host:<host>``, ``archive``, ``leader``), its holder
+(one worker) and when the claim runs out. Only the holder of ``host:example.org`` checks
+that host, so its spacing, ``check.per_host`` and any ``Retry-After`` hold across all
+workers; a worker that dies stops renewing and its hosts go to the others once the lease
+has expired. Claims run inside the store's one write transaction (on PostgreSQL, an
+advisory lock taken right after ``BEGIN``), so two workers can never claim the same row:
+the second sees the first's committed lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from linkwatch.clock import iso
+from linkwatch.store.checks import due_selection
+from linkwatch.store.core import StoreCore
+
+HOST_PREFIX = "host:"
+
+
+class LeaseStore(StoreCore):
+    def claim_hosts(
+        self, holder: str, now: datetime, ttl_s: float, limit: int, *, select: str = "due"
+    ) -> list[str]:
+        """Up to ``limit`` hosts with links to check that no other worker holds (or whose
+        lease ran out), leased to ``holder`` for ``ttl_s``; the hosts that waited longest
+        first. Hosts ``holder`` already holds are renewed and returned first."""
+        at, until = iso(now), iso(now + timedelta(seconds=ttl_s))
+        where, params = due_selection(now, select, None)
+        with self.write() as db:
+            rows = db.execute(
+                f"SELECT l.host FROM links l WHERE {where} AND l.host != '' "  # noqa: S608
+                "AND NOT EXISTS (SELECT 1 FROM leases x WHERE x.name = ? || l.host "
+                "AND x.expires_at > ? AND x.holder != ?) "
+                "GROUP BY l.host ORDER BY min(coalesce(l.last_checked_at, '')), l.host LIMIT ?",
+                [*params, HOST_PREFIX, at, holder, int(limit)],
+            ).fetchall()
+            hosts = [str(r[0]) for r in rows]
+            db.executemany(
+                "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at, acquired_at = CASE WHEN "
+                "leases.holder = excluded.holder THEN leases.acquired_at "
+                "ELSE excluded.acquired_at END",
+                [(HOST_PREFIX + h, holder, until, at) for h in hosts],
+            )
+        return hosts
+
+    def renew_leases(self, holder: str, now: datetime, ttl_s: float) -> int:
+        """Push out every lease ``holder`` still holds; how many it holds."""
+        with self.write() as db:
+            cur = db.execute(
+                "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ?",
+                [iso(now + timedelta(seconds=ttl_s)), holder, iso(now)],
+            )
+            return int(cur.rowcount)
+
+    def release_hosts(self, holder: str, hosts: Sequence[str], next_request: datetime) -> None:
+        """Give hosts back; the next holder sends nothing to them before ``next_request``
+        (this worker's last request plus the host spacing), whoever it is."""
+        if not hosts:
+            return
+        with self.write() as db:
+            db.executemany(
+                "DELETE FROM leases WHERE name = ? AND holder = ?",
+                [(HOST_PREFIX + h, holder) for h in hosts],
+            )
+            db.executemany(
+                "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
+                "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
+                "THEN hosts.not_before ELSE excluded.not_before END",
+                [(h, iso(next_request)) for h in hosts],
+            )
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
+        """Take (or renew) the lease ``name`` unless another holder's is still running."""
+        at, until = iso(now), iso(now + timedelta(seconds=ttl_s))
+        with self.write() as db:
+            row = db.execute(
+                "SELECT holder, expires_at FROM leases WHERE name = ?", [name]
+            ).fetchone()
+            if row is not None and row[0] != holder and str(row[1]) > at:
+                return False
+            db.execute(
+                "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at",
+                [name, holder, until, at],
+            )
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
+
+    def release_all(self, holder: str) -> None:
+        """A worker that stops cleanly gives back everything it holds."""
+        with self.write() as db:
+            db.execute("DELETE FROM leases WHERE holder = ?", [holder])
+
+    def leases(self, now: datetime) -> list[dict[str, str]]:
+        """Running leases, for ``status``."""
+        return [
+            {k: str(v) for k, v in r.items()}
+            for r in self.query(
+                "SELECT name, holder, expires_at, acquired_at FROM leases "
+                "WHERE expires_at > ? ORDER BY name",
+                [iso(now)],
+            )
+        ]

@@ -1,0 +1,187 @@
+"""Workers sharing one state (issue 16): leases on hosts, roles, and N processes against
+one PostgreSQL database with the simulated web as referee."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linkwatch.clock import iso
+from linkwatch.store import Store, open_store
+from tests.check.harness import add_links
+from tests.conftest import FakeClock
+from tests.kit.simweb import SimWeb
+
+# -- the leases, on both backends ----------------------------------------------------------
+
+
+def test_two_workers_never_hold_the_same_host(store: Store, clock: FakeClock) -> None:
+    add_links(store, [f"http://h{i}.test/{n}" for i in range(6) for n in range(3)])
+    a = store.claim_hosts("a", clock(), 60, 4)
+    b = store.claim_hosts("b", clock(), 60, 4)
+    assert len(a) == 4 and len(b) == 2
+    assert not set(a) & set(b)
+    assert store.claim_hosts("c", clock(), 60, 4) == []  # everything is held
+
+
+def test_a_lease_that_runs_out_goes_to_another_worker(store: Store, clock: FakeClock) -> None:
+    add_links(store, ["http://one.test/a", "http://one.test/b"])
+    assert store.claim_hosts("dead-worker", clock(), 30, 4) == ["one.test"]
+    clock.advance(seconds=29)
+    assert store.claim_hosts("other", clock(), 30, 4) == []
+    clock.advance(seconds=2)
+    assert store.claim_hosts("other", clock(), 30, 4) == ["one.test"]
+
+
+def test_renewing_keeps_a_living_workers_hosts(store: Store, clock: FakeClock) -> None:
+    add_links(store, ["http://one.test/a"])
+    store.claim_hosts("alive", clock(), 30, 4)
+    for _ in range(5):
+        clock.advance(seconds=20)
+        assert store.renew_leases("alive", clock(), 30) == 1
+        assert store.claim_hosts("other", clock(), 30, 4) == []
+
+
+def test_a_released_host_waits_out_the_spacing_for_the_next_holder(
+    store: Store, clock: FakeClock
+) -> None:
+    add_links(store, ["http://one.test/a"])
+    store.claim_hosts("a", clock(), 30, 4)
+    store.release_hosts("a", ["one.test"], clock() + timedelta(seconds=5))
+    assert store.held_hosts(clock()) == {"one.test": clock() + timedelta(seconds=5)}
+    assert store.claim_hosts("b", clock(), 30, 4) == ["one.test"]
+
+
+def test_hosts_with_nothing_due_are_not_claimed(store: Store, clock: FakeClock) -> None:
+    (link,) = add_links(store, ["http://one.test/a"])
+    store.conn.execute(
+        "UPDATE links SET next_check_at = ? WHERE id = ?",
+        [iso(clock() + timedelta(days=1)), link],
+    )
+    assert store.claim_hosts("a", clock(), 30, 4) == []
+    assert store.count_due_links(clock()) == 0
+
+
+def test_a_role_has_one_holder_until_its_lease_runs_out(store: Store, clock: FakeClock) -> None:
+    assert store.acquire_lease("leader", "a", clock(), 30)
+    assert store.acquire_lease("leader", "a", clock(), 30)  # renewal
+    assert not store.acquire_lease("leader", "b", clock(), 30)
+    clock.advance(seconds=31)
+    assert store.acquire_lease("leader", "b", clock(), 30)
+    store.release_all("b")
+    assert store.leases(clock()) == []
+
+
+# -- several processes against one PostgreSQL database --------------------------------------
+
+HOSTS = 20
+PER_HOST = 6
+INTERVAL_S = 0.2
+
+
+def _config(tmp_path: Path, url: str, lease: str = "3s") -> Path:
+    path = tmp_path / "linkwatch.toml"
+    path.write_text(
+        f'[state]\nurl = "{url}"\n'
+        '[check]\nallow_networks = ["127.0.0.0/8"]\n'
+        f"host_interval_s = {INTERVAL_S}\nper_host = 1\ntimeout_s = 5.0\n"
+        f'[worker]\nlease = "{lease}"\nidle = "0.2s"\nhosts_per_claim = 2\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _seed(url: str, web: SimWeb) -> list[int]:
+    with open_store(url) as store:
+        return add_links(
+            store, [web.url(h, f"/ok/w{n}") for h in range(HOSTS) for n in range(PER_HOST)]
+        )
+
+
+def _worker(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "linkwatch", "--config", str(config), "worker", "--once",
+         "--checks-only", "--max-time", "90s", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")},
+    )  # fmt: skip
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr
+        out.append(json.loads(stdout))
+    return out
+
+
+def _checks_per_link(url: str) -> dict[int, int]:
+    with open_store(url) as store:
+        rows = store.query(
+            "SELECT l.id, count(c.id) AS n FROM links l LEFT JOIN checks c "
+            "ON c.link_id = l.id GROUP BY l.id"
+        )
+    return {int(r["id"]): int(r["n"]) for r in rows}
+
+
+@pytest.fixture
+def web() -> Any:
+    with SimWeb(hosts=HOSTS, latency_ms=20) as sim:
+        yield sim
+
+
+@pytest.mark.timeout(180)
+def test_three_workers_check_every_link_once_and_keep_every_hosts_spacing(
+    pg_url: str, web: SimWeb, tmp_path: Path
+) -> None:
+    ids = _seed(pg_url, web)
+    config = _config(tmp_path, pg_url)
+
+    summaries = _finish([_worker(config) for _ in range(3)])
+
+    assert _checks_per_link(pg_url) == {i: 1 for i in ids}
+    assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
+    assert sum(s["checked"] for s in summaries) == len(ids)
+    assert all(s["checked"] > 0 for s in summaries)  # the work was spread
+    with open_store(pg_url) as store:
+        assert store.query("SELECT * FROM leases") == []  # every lease given back
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_workers_hosts_are_finished_by_the_others_after_its_lease(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with SimWeb(hosts=HOSTS, latency_ms=150) as web:
+        ids = _seed(pg_url, web)
+        config = _config(tmp_path, pg_url, lease="2s")
+        victim = _worker(config)
+        deadline = time.monotonic() + 60
+        while sum(_checks_per_link(pg_url).values()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open_store(pg_url) as store:
+            held = {r["name"] for r in store.query("SELECT name FROM leases")}
+        assert held, "the first worker holds hosts"
+        others = [_worker(config), _worker(config)]
+        time.sleep(0.3)
+        victim.send_signal(signal.SIGKILL)  # mid-batch: no lease given back
+        victim.communicate(timeout=10)
+        summaries = _finish(others)
+
+        checks = _checks_per_link(pg_url)
+        assert set(checks) == set(ids) and min(checks.values()) >= 1
+        # only the checks in flight at the kill can be repeated (not recorded yet)
+        assert sum(checks.values()) - len(ids) <= 2 * 2
+        assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
+        assert all(s["checked"] > 0 for s in summaries)  # the victim's hosts were taken over
+        with open_store(pg_url) as store:
+            assert store.count_due_links(store.clock()) == 0
