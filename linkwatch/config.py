@@ -319,10 +319,15 @@ class WorkerSettings:
     #: how long a claim on a host (or the archive lane, or the leader role) holds without
     #: renewal: a crashed worker's hosts go to the others after this
     lease: str = "60s"
-    #: hosts claimed at once; a worker claims again as soon as it has finished them
-    hosts_per_claim: int = 4
+    #: hosts claimed at once (a worker claims again as soon as it has finished them);
+    #: 0: a fair share (the claimable hosts divided among the live workers), at most
+    #: twice ``check.concurrency``
+    hosts_per_claim: int = 0
     #: the wait between looks for work when nothing is due or everything is claimed
     idle: str = "2s"
+    #: checking threads per worker, each claiming its own hosts and sharing
+    #: ``check.concurrency``: a slot that finishes claims again at once
+    slots: int = 4
     lease_s: float = field(default=0.0, init=False, repr=False)
     idle_s: float = field(default=0.0, init=False, repr=False)
 
@@ -648,7 +653,7 @@ POSITIVE = {
                 "memento_per_minute"),
     "corpus": ("max_file_bytes", "max_links_per_doc", "max_url_length", "jobs"),
     "report": ("index_rows", "page_rows", "trend_days"),
-    "worker": ("lease_s", "hosts_per_claim", "idle_s"),
+    "worker": ("lease_s", "idle_s", "slots"),
 }  # fmt: skip
 
 
@@ -658,6 +663,8 @@ def _check_ranges(sections: Mapping[str, Any]) -> None:
             value = getattr(sections[section], key, None)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"{section}.{key} must be greater than 0 (it is {value})")
+    if sections["worker"].hosts_per_claim < 0:
+        raise ConfigError("worker.hosts_per_claim must be 0 (automatic) or more")
     drift = sections["check"].drift_below
     if not 0 <= drift <= 1:
         raise ConfigError(f"check.drift_below must be between 0 and 1 (it is {drift})")

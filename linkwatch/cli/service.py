@@ -101,7 +101,8 @@ def _one_line(summary: dict[str, Any]) -> str:
 def daemon(app: App) -> None:
     """Run the service loop: scan, check, archive and report on schedule.
 
-    Intervals come from [schedule]; what is due comes from the database. SIGTERM/SIGINT
+    Intervals come from [schedule]; what is due comes from the database. On a shared
+    PostgreSQL state (state.url) the daemon is a worker (see 'linkwatch worker'). SIGTERM/SIGINT
     finish in-flight work and exit 0; SIGHUP reloads the config. Under systemd it sends
     READY/STATUS/WATCHDOG notifications (Type=notify).
     """
@@ -111,6 +112,15 @@ def daemon(app: App) -> None:
 
     if app.verbosity == 0:
         logging.getLogger("linkwatch").setLevel(logging.INFO)  # a service says what it does
+    if app.settings().shared_state:
+        # a shared PostgreSQL state: this daemon is one worker among several (leases
+        # decide which hosts it checks and whether it scans, archives and reports)
+        from linkwatch.cli.worker import worker
+
+        click.get_current_context().invoke(
+            worker, once=False, max_time=None, checks_only=False, fmt="text"
+        )
+        return
     d = make_daemon(app.config_path, app.overrides, clock=app.clock)
     d.install_signals()
     raise click.exceptions.Exit(d.run())
@@ -151,6 +161,18 @@ def status(app: App, fmt: str) -> None:
         click.echo("archive:  " + _one_line(archive))
     if info.get("notify"):
         click.echo("notify:   " + _one_line(info["notify"]))
+    leases = info.get("leases") or []
+    if leases:
+        holders = sorted({lease["holder"] for lease in leases})
+        hosts = sum(1 for lease in leases if lease["name"].startswith("host:"))
+        roles = ", ".join(
+            f"{lease['name']} {lease['holder']}"
+            for lease in leases
+            if not lease["name"].startswith("host:")
+        )
+        click.echo(
+            f"workers:  {len(holders)} holding {hosts} host(s)" + (f"; {roles}" if roles else "")
+        )
 
 
 def collect_status(app: App) -> dict[str, Any]:
@@ -168,6 +190,8 @@ def collect_status(app: App) -> dict[str, Any]:
         "counts": store.table_counts(),
         "last_runs": store.last_runs(),
         "next_runs": next_runs(settings, store, app.clock()),
+        "backend": store.dialect,
+        "leases": store.leases(app.clock()),
     }
     try:
         from linkwatch.jobs.archive import archive_status
@@ -183,7 +207,7 @@ def collect_status(app: App) -> dict[str, Any]:
 
 @click.group()
 def db() -> None:
-    """Maintain the state database (backup, integrity check, migrations)."""
+    """Maintain the state database (backup, integrity check, migrations, copy)."""
 
 
 @db.command()
@@ -193,6 +217,7 @@ def backup(app: App, target: str) -> None:
     """Write a consistent copy of the live database to TARGET (VACUUM INTO).
 
     Safe while the daemon runs; never copy the live file (or delete its -wal file) by hand.
+    A PostgreSQL state is backed up with pg_dump (the error says how).
     """
     app.store().backup(target)
     click.echo(f"backup written to {target}")
@@ -218,6 +243,61 @@ def migrate(app: App) -> None:
     """Apply pending schema migrations (opening the database does this too)."""
     applied = app.store().applied_steps()
     click.echo(f"schema up to date: {', '.join(applied)}")
+
+
+@db.command()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL|PATH",
+    help="postgresql://... or sqlite:///PATH (or a path): a new, empty state.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_obj
+def copy(app: App, target: str, fmt: str) -> None:
+    """Copy the whole state into another database (SQLite to PostgreSQL, or back).
+
+    Every table is copied in one transaction and compared afterwards (rows and a
+    checksum of each table); on any difference nothing is kept in the target and the
+    exit code is 3. Stop the daemon and workers first, or the copy misses what they
+    write after it started.
+    """
+    from linkwatch.store import open_store
+    from linkwatch.store.copy import copy_state
+
+    source = app.store()
+    if str(target) == str(app.settings().state_target):
+        raise click.UsageError("--to names the state being copied; give a new database")
+    s = app.settings()
+    with open_store(target, busy_timeout_s=s.state.busy_timeout_s, clock=app.clock) as dest:
+
+        def progress(table: str, n: int) -> None:
+            if app.verbosity >= 0 and fmt == "text" and app.interactive:
+                click.echo(f"\r{table}: {n} rows", nl=False, err=True)
+
+        tables = copy_state(source, dest, progress)
+        if app.verbosity >= 0 and fmt == "text" and app.interactive:
+            click.echo("", err=True)
+        where = dest.where
+    if fmt == "json":
+        emit_json(
+            {
+                "target": where,
+                "tables": [
+                    {"table": t.table, "rows": t.rows, "sha256": t.checksum} for t in tables
+                ],
+            }  # fmt: skip
+        )
+        return
+    total = sum(t.rows for t in tables)
+    click.echo(
+        f"copied {total} rows in {len(tables)} tables to {where}; counts and checksums match"
+    )
+    for t in tables:
+        click.echo(f"  {t.table:<17} {t.rows:>9}  sha256 {t.checksum[:16]}")
 
 
 COMMANDS: list[click.Command] = [run, daemon, status, db]

@@ -17,6 +17,7 @@ back-off it was told, stored in the database) hold across all workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -31,6 +32,7 @@ from typing import Any
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, job_intervals
 from linkwatch.store import Store
+from linkwatch.store.leases import WORKER_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -81,40 +83,96 @@ def work(
 ) -> WorkerSummary:
     """Work until ``stop`` (or, with ``once``, until no link is due any more, or
     ``max_time_s`` has passed). ``roles=False`` leaves scan, report and archive to
-    other workers."""
-    from linkwatch.jobs.check import check_links
+    other workers.
 
+    The checks run in ``worker.slots`` threads, each with its own connection, its own
+    share of ``check.concurrency`` and its own leases (holder ``<worker>#<slot>``): a
+    slot that finishes its hosts claims new ones at once, so one slow host never holds
+    up the rest. This thread keeps the worker's own lease (``worker:<id>``, which the
+    fair share counts) and runs the roles."""
     summary = WorkerSummary(holder or worker_id())
-    ws, cs = settings.worker, settings.check
+    ws = settings.worker
     started = time.monotonic()
+    deadline = None if max_time_s is None else started + max_time_s
+    lock = threading.Lock()
+    slots = [
+        threading.Thread(
+            target=_slot,
+            args=(settings, clock, stop, summary, f"{summary.holder}#{n}", lock, once, deadline),
+            name=f"linkwatch-slot-{n}",
+            daemon=True,
+        )
+        for n in range(ws.slots)
+    ]
+    name = WORKER_PREFIX + summary.holder
     try:
-        while not stop.is_set():
-            if max_time_s is not None and time.monotonic() - started >= max_time_s:
-                break
-            if roles:
+        store.acquire_lease(name, summary.holder, clock(), ws.lease_s)
+        for slot in slots:
+            slot.start()
+        while any(slot.is_alive() for slot in slots):
+            store.acquire_lease(name, summary.holder, clock(), ws.lease_s)
+            if roles and not stop.is_set():
                 _take_roles(settings, store, clock, stop, summary)
-            hosts = store.claim_hosts(summary.holder, clock(), ws.lease_s, ws.hosts_per_claim)
-            if hosts:
-                summary.claims += 1
-                summary.hosts += len(hosts)
-                renew = _Renewer(store, summary.holder, clock, ws.lease_s, progress)
-                result = check_links(
-                    settings, store, clock=clock, stop=stop, progress=renew, hosts=hosts
-                )
-                summary.checked += result.checked
-                for outcome, n in result.by_outcome.items():
-                    summary.by_outcome[outcome] = summary.by_outcome.get(outcome, 0) + n
-                next_request = clock() + timedelta(seconds=cs.host_interval_s)
-                store.release_hosts(summary.holder, hosts, next_request)
-                continue
-            if once and store.count_due_links(clock()) == 0:
-                break
-            stop.wait(ws.idle_s)
+            if progress is not None:
+                progress(summary.checked, 0)
+            for slot in slots:
+                slot.join(ws.idle_s / len(slots))
     finally:
+        if not stop.is_set() and any(slot.is_alive() for slot in slots):
+            stop.set()  # an error here: the slots finish their checks in flight and stop
+        for slot in slots:
+            slot.join()
         summary.stopped = stop.is_set()
         summary.elapsed_s = time.monotonic() - started
         store.release_all(summary.holder)
     return summary
+
+
+def _slot(
+    settings: Settings,
+    clock: Clock,
+    stop: threading.Event,
+    summary: WorkerSummary,
+    holder: str,
+    lock: threading.Lock,
+    once: bool,
+    deadline: float | None,
+) -> None:
+    """One slot: claim hosts, check them, give them back, until nothing is due."""
+    from linkwatch.jobs.check import check_links
+    from linkwatch.store import open_store
+
+    ws, cs = settings.worker, settings.check
+    share = max(cs.per_host, cs.concurrency // ws.slots)
+    mine = dataclasses.replace(settings, check=dataclasses.replace(cs, concurrency=share))
+    store = open_store(settings.state_target, busy_timeout_s=settings.state.busy_timeout_s,
+                       clock=clock)  # fmt: skip
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            fair = store.fair_share(summary.holder, clock())
+            per_claim = ws.hosts_per_claim or min(2 * share, -(-fair // ws.slots))
+            hosts = store.claim_hosts(holder, clock(), ws.lease_s, per_claim)
+            if not hosts:
+                if once and store.count_due_links(clock()) == 0:
+                    return
+                stop.wait(ws.idle_s)
+                continue
+            renew = _Renewer(store, holder, clock, ws.lease_s, None)
+            result = check_links(mine, store, clock=clock, stop=stop, progress=renew, hosts=hosts)
+            store.release_hosts(holder, hosts, clock() + timedelta(seconds=cs.host_interval_s))
+            with lock:
+                summary.claims += 1
+                summary.hosts += len(hosts)
+                summary.checked += result.checked
+                for outcome, n in result.by_outcome.items():
+                    summary.by_outcome[outcome] = summary.by_outcome.get(outcome, 0) + n
+    except Exception:
+        log.exception("a worker slot failed; its leases run out and other workers take over")
+    finally:
+        try:
+            store.release_all(holder)
+        finally:
+            store.close()
 
 
 class _Renewer:

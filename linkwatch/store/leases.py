@@ -19,6 +19,14 @@ from linkwatch.store.checks import due_selection
 from linkwatch.store.core import StoreCore
 
 HOST_PREFIX = "host:"
+WORKER_PREFIX = "worker:"
+
+
+def _after(at: datetime) -> datetime:
+    """``at`` rounded up to the second times are stored in, so a stored "not before"
+    is never earlier than the instant it stands for."""
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
 
 
 class LeaseStore(StoreCore):
@@ -49,6 +57,30 @@ class LeaseStore(StoreCore):
             )
         return hosts
 
+    def fair_share(self, holder: str, now: datetime) -> int:
+        """How many hosts ``holder`` should claim now: the hosts with due links that no
+        one holds, divided among the live workers (each renews a
+        ``worker:<id>`` lease while it runs), at least 1."""
+        at = iso(now)
+        where, params = due_selection(now, "due", None)
+        hosts = int(
+            self.scalar(
+                f"SELECT count(DISTINCT l.host) FROM links l WHERE {where} "  # noqa: S608
+                "AND l.host != '' AND NOT EXISTS (SELECT 1 FROM leases x WHERE "
+                "x.name = ? || l.host AND x.expires_at > ?)",
+                [*params, HOST_PREFIX, at],
+            )
+            or 0
+        )
+        workers = int(
+            self.scalar(
+                "SELECT count(*) FROM leases WHERE name LIKE ? AND expires_at > ?",
+                [WORKER_PREFIX + "%", at],
+            )
+            or 0
+        )
+        return max(1, -(-hosts // max(1, workers)))
+
     def renew_leases(self, holder: str, now: datetime, ttl_s: float) -> int:
         """Push out every lease ``holder`` still holds; how many it holds."""
         with self.write() as db:
@@ -72,7 +104,7 @@ class LeaseStore(StoreCore):
                 "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
                 "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
                 "THEN hosts.not_before ELSE excluded.not_before END",
-                [(h, iso(next_request)) for h in hosts],
+                [(h, iso(_after(next_request))) for h in hosts],
             )
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:

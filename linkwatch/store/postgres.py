@@ -16,6 +16,7 @@ keeps each short batch atomic.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from linkwatch.store.migrations import STEPS, postgres_ddl
 #: ``pg_advisory_xact_lock`` key of the one writer ("link" in ASCII)
 WRITE_LOCK = 0x6C696E6B
 SCHEMA_TABLE = "linkwatch_migrations"
+_STREAMS = itertools.count(1)
 
 
 def is_postgres_url(target: str | Path) -> bool:
@@ -210,6 +212,14 @@ class PostgresBackend:
         cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def stream(self, sql: str, batch: int) -> Any:
+        """A server-side cursor (inside the caller's transaction): rows come ``batch``
+        at a time instead of the whole result at once."""
+        cursor = self.conn.raw.cursor(name=f"linkwatch_stream_{next(_STREAMS)}")
+        cursor.itersize = batch
+        cursor.execute(sql)
+        return cursor
 
     def integrity_check(self) -> str:
         """``ok``, or what is wrong: schema steps missing or unknown, constraints not

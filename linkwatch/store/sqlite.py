@@ -129,6 +129,10 @@ class SqliteBackend:
         finally:
             cursor.close()
 
+    def stream(self, sql: str, batch: int) -> Any:
+        """A cursor that reads rows as they are fetched (``fetchmany``)."""
+        return self.conn.execute(sql)
+
     def integrity_check(self) -> str:
         row = self.conn.execute("PRAGMA integrity_check").fetchone()
         return str(row[0])
