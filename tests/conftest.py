@@ -32,7 +32,8 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-#: the store's contract: tests in these files that take ``store`` run on both backends
+#: the store's contract: tests in these files that take ``store`` (or ``state_target``) run
+#: on both backends
 CONTRACT = (
     "tests/store/",
     "tests/archive/test_queue.py",
@@ -45,7 +46,7 @@ CONTRACT = (
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     path = Path(metafunc.definition.path).as_posix()
-    if "store" in metafunc.fixturenames and any(part in path for part in CONTRACT):
+    if "state_target" in metafunc.fixturenames and any(part in path for part in CONTRACT):
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 

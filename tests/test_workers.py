@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,27 @@ def test_a_role_has_one_holder_until_its_lease_runs_out(store: Store, clock: Fak
     assert store.acquire_lease("leader", "b", clock(), 30)
     store.release_all("b")
     assert store.leases(clock()) == []
+
+
+def test_a_new_role_holder_is_known_from_when_it_took_over(store: Store, clock: FakeClock) -> None:
+    start = clock()
+    store.acquire_lease("archive", "a", clock(), 30)
+    clock.advance(seconds=20)
+    store.acquire_lease("archive", "a", clock(), 30)  # renewal keeps the start
+    assert store.lease_since("archive", "a") == start
+    clock.advance(seconds=31)
+    store.acquire_lease("archive", "b", clock(), 30)
+    assert store.lease_since("archive", "b") == clock()
+    assert store.lease_since("archive", "a") is None
+
+
+def test_the_archive_lane_waits_one_rate_window_after_a_hand_over() -> None:
+    from linkwatch.jobs.worker import archive_lane_ready
+
+    took = datetime(2026, 1, 1, tzinfo=UTC)
+    assert not archive_lane_ready(took, took + timedelta(seconds=59), 60)
+    assert archive_lane_ready(took, took + timedelta(seconds=60), 60)
+    assert not archive_lane_ready(None, took, 60)
 
 
 # -- several processes against one PostgreSQL database --------------------------------------
@@ -208,3 +229,43 @@ def test_a_killed_workers_hosts_are_finished_by_the_others_after_its_lease(
         assert sum(s["checked"] for s in summaries) > 0  # the others took over
         with open_store(pg_url) as store:
             assert store.count_due_links(store.clock()) == 0
+
+
+# -- the roles ------------------------------------------------------------------------------
+
+
+def test_a_worker_with_roles_scans_checks_and_reports_once(
+    state_target: str, tmp_path: Path
+) -> None:
+    """One worker alone: it takes the leader role, scans the corpus, checks what the scan
+    found, writes the report and the feed, and gives every lease back."""
+    import threading
+
+    from linkwatch.clock import system_clock
+    from linkwatch.config import load_settings
+    from linkwatch.jobs.worker import work
+
+    with SimWeb(hosts=2) as web:
+        (tmp_path / "corpus").mkdir()
+        (tmp_path / "corpus" / "a.md").write_text(
+            f"[one]({web.url(0, '/ok/one')}) and [gone]({web.url(1, '/gone/x')})\n"
+        )
+        key = "url" if "://" in state_target else "path"
+        settings = load_settings(None, overrides={
+            "state": {key: state_target},
+            "corpus": {"paths": [str(tmp_path / "corpus" / "*.md")]},
+            "report": {"dir": str(tmp_path / "reports")},
+            "check": {"allow_networks": ["127.0.0.0/8"], "host_interval_s": 0.0},
+            "archive": {"enabled": False},
+            "worker": {"idle": "0.1s"},
+        })  # fmt: skip
+        with open_store(settings.state_target) as store:
+            summary = work(settings, store, clock=system_clock, stop=threading.Event(),
+                           once=True, max_time_s=60)  # fmt: skip
+            assert summary.checked == 2
+            assert summary.roles.get("scan") == 1 and summary.roles.get("report", 0) >= 1
+            assert store.query("SELECT * FROM leases") == []
+            runs = {r["job"] for r in store.query("SELECT job FROM runs WHERE status = 'ok'")}
+            assert {"scan", "report"} <= runs
+    assert (tmp_path / "reports" / "index.html").exists()
+    assert (tmp_path / "reports" / "feed.xml").exists()

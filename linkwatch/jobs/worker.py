@@ -107,6 +107,8 @@ def work(
     name = WORKER_PREFIX + summary.holder
     try:
         store.acquire_lease(name, summary.holder, clock(), ws.lease_s)
+        if roles:  # a due scan first, so the slots find its links
+            _take_roles(settings, store, clock, stop, summary)
         for slot in slots:
             slot.start()
         while any(slot.is_alive() for slot in slots):
@@ -117,6 +119,8 @@ def work(
                 progress(summary.checked, 0)
             for slot in slots:
                 slot.join(ws.idle_s / len(slots))
+        if once and roles and not stop.is_set():
+            _final_report(settings, store, clock, stop, summary)
     finally:
         if not stop.is_set() and any(slot.is_alive() for slot in slots):
             stop.set()  # an error here: the slots finish their checks in flight and stop
@@ -210,9 +214,14 @@ def _take_roles(
     due = _due_jobs(settings, store, clock())
     ctx = JobContext(settings, store, clock, stop)
     for role, jobs in ((LEADER, ("scan", "report")), (ARCHIVE, ("archive",))):
-        wanted = [j for j in jobs if j in due]
-        if not wanted or not store.acquire_lease(role, summary.holder, clock(), ttl):
+        # a role's holder keeps it while it lives (renewed every turn, due or not)
+        if not store.acquire_lease(role, summary.holder, clock(), ttl):
             continue
+        wanted = [j for j in jobs if j in due]
+        if role == ARCHIVE and not archive_lane_ready(
+            store.lease_since(role, summary.holder), clock(), settings.archive.rate_window_s
+        ):
+            wanted = []
         for job in wanted:
             if stop.is_set():
                 return
@@ -222,6 +231,39 @@ def _take_roles(
             except Exception:  # a failed job is recorded in runs; the worker goes on
                 log.exception("%s failed; the worker goes on checking", job)
             store.acquire_lease(role, summary.holder, clock(), ttl)  # renew between jobs
+        if role == LEADER:
+            _deliver(settings, store, clock)
+
+
+def _final_report(
+    settings: Settings, store: Store, clock: Clock, stop: threading.Event, summary: WorkerSummary
+) -> None:
+    """``--once``: the leader writes the report of what this pass checked."""
+    from linkwatch.cycle import JobContext, run_job
+
+    if store.acquire_lease(LEADER, summary.holder, clock(), settings.worker.lease_s):
+        run_job("report", JobContext(settings, store, clock, stop))
+        summary.roles["report"] = summary.roles.get("report", 0) + 1
+        _deliver(settings, store, clock)
+
+
+def _deliver(settings: Settings, store: Store, clock: Clock) -> None:
+    """The leader delivers the events every worker's checks recorded (feed, webhook,
+    command), once each."""
+    from linkwatch.jobs.notify import deliver
+
+    try:
+        deliver(settings, store, clock)
+    except Exception:  # an undelivered event stays queued and is retried
+        log.exception("delivering notifications failed; they are retried")
+
+
+def archive_lane_ready(since: datetime | None, now: datetime, window_s: float) -> bool:
+    """A new holder of the archive lane submits nothing for one rate window: the previous
+    holder's captures (all made before its lease ended) then lie outside every window
+    the new holder's limiter counts, so the account's per-minute budget holds across
+    the hand-over."""
+    return since is not None and (now - since).total_seconds() >= window_s
 
 
 def _due_jobs(settings: Settings, store: Store, now: datetime) -> set[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from linkwatch.clock import iso
+from linkwatch.clock import iso, parse_instant
 from linkwatch.store.checks import due_selection
 from linkwatch.store.core import StoreCore
 
@@ -119,10 +119,19 @@ class LeaseStore(StoreCore):
             db.execute(
                 "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at",
+                "expires_at = excluded.expires_at, acquired_at = CASE WHEN "
+                "leases.holder = excluded.holder THEN leases.acquired_at "
+                "ELSE excluded.acquired_at END",
                 [name, holder, until, at],
             )
             return True
+
+    def lease_since(self, name: str, holder: str) -> datetime | None:
+        """When ``holder`` took the lease ``name`` (kept while it renews), or None."""
+        value = self.scalar(
+            "SELECT acquired_at FROM leases WHERE name = ? AND holder = ?", [name, holder]
+        )
+        return None if value is None else parse_instant(str(value))
 
     def release_lease(self, name: str, holder: str) -> None:
         with self.write() as db:
