@@ -269,3 +269,38 @@ def test_a_worker_with_roles_scans_checks_and_reports_once(
             assert {"scan", "report"} <= runs
     assert (tmp_path / "reports" / "index.html").exists()
     assert (tmp_path / "reports" / "feed.xml").exists()
+
+
+def test_the_daemon_on_a_postgresql_state_is_a_worker_and_stops_cleanly(
+    pg_url: str, tmp_path: Path
+) -> None:
+    config = _config(tmp_path, pg_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linkwatch", "--config", str(config), "daemon"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LINKWATCH_")},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        held: list[dict[str, Any]] = []
+        while not held and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            with open_store(pg_url) as store:
+                held = store.query("SELECT name FROM leases WHERE name LIKE 'worker:%'")
+        assert held, proc.stderr.read() if proc.poll() is not None else "no worker lease"
+        status = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "linkwatch", "--config", str(config), "status",
+                 "--format", "json"],
+                capture_output=True, text=True, check=True, cwd=tmp_path,
+            ).stdout
+        )  # fmt: skip
+        assert status["backend"] == "postgresql"
+        assert any(lease["name"].startswith("worker:") for lease in status["leases"])
+        assert "leader" in {lease["name"] for lease in status["leases"]}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    with open_store(pg_url) as store:
+        assert store.query("SELECT * FROM leases") == []
