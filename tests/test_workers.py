@@ -128,6 +128,11 @@ def test_the_archive_lane_waits_one_rate_window_after_a_hand_over() -> None:
 HOSTS = 20
 PER_HOST = 10
 INTERVAL_S = 0.2
+#: the referee times arrivals at the server: on a loaded 2-core machine a host's first
+#: request (a new connection, three processes and PostgreSQL competing) can arrive a few
+#: ms later than the next one (a kept-alive connection). Two workers on one host would
+#: show gaps far below the spacing, which this slack does not hide.
+SLACK_S = 0.025
 
 
 def _config(tmp_path: Path, url: str, lease: str = "3s") -> Path:
@@ -192,7 +197,7 @@ def test_three_workers_check_every_link_once_and_keep_every_hosts_spacing(
     summaries = _finish([_worker(config) for _ in range(3)])
 
     assert _checks_per_link(pg_url) == {i: 1 for i in ids}
-    assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
+    assert web.violations(interval_s=INTERVAL_S, per_host=1, slack_s=SLACK_S) == []
     assert sum(s["checked"] for s in summaries) == len(ids)
     # the work was spread (a worker that started late on a loaded machine may find
     # every host taken, so two of three)
@@ -225,7 +230,7 @@ def test_a_killed_workers_hosts_are_finished_by_the_others_after_its_lease(
         assert set(checks) == set(ids) and min(checks.values()) >= 1
         # only the checks in flight at the kill can be repeated (not recorded yet)
         assert sum(checks.values()) - len(ids) <= 4  # check.concurrency
-        assert web.violations(interval_s=INTERVAL_S, per_host=1) == []
+        assert web.violations(interval_s=INTERVAL_S, per_host=1, slack_s=SLACK_S) == []
         assert sum(s["checked"] for s in summaries) > 0  # the others took over
         with open_store(pg_url) as store:
             assert store.count_due_links(store.clock()) == 0
