@@ -224,3 +224,22 @@ def test_durations_are_parsed_once_into_seconds_and_the_seconds_are_not_settings
     path.write_text("[check]\nstrike_spacing_s = 10.0\n")
     with pytest.raises(ConfigError, match="unknown key check.strike_spacing_s"):
         load_settings(path)
+
+
+def test_state_url_selects_the_backend_and_hides_its_password() -> None:
+    from linkwatch.config import load_settings
+
+    pg = load_settings(None, overrides={"state": {"url": "postgresql://lw:s3cret@db.example/lw"}})
+    assert pg.shared_state and pg.state_target == "postgresql://lw:s3cret@db.example/lw"
+    assert pg.state_where == "postgresql://lw:***@db.example/lw"
+    lite = load_settings(None, overrides={"state": {"url": "sqlite:///elsewhere/x.db"}})
+    assert not lite.shared_state and str(lite.state_target).endswith("elsewhere/x.db")
+
+
+def test_an_unknown_state_url_scheme_is_a_config_error_without_the_password() -> None:
+    from linkwatch.config import load_settings
+    from linkwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"state.url: 'mysql://u:\*\*\*@h/d'") as caught:
+        load_settings(None, overrides={"state": {"url": "mysql://u:pw@h/d"}})
+    assert "pw" not in str(caught.value)
