@@ -335,7 +335,7 @@ class WorkerSettings:
         _seconds(self, "worker")
 
 
-NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed")
+NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed", "stalled")
 
 
 @dataclass(frozen=True)

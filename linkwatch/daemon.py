@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import schedule
 
-from linkwatch.clock import Clock, parse_instant, system_clock
+from linkwatch.clock import Clock, iso, parse_instant, system_clock
 from linkwatch.config import Settings, job_intervals, load_settings
 from linkwatch.cycle import JOB_ORDER, JobContext, run_job
 from linkwatch.errors import ConfigError, DaemonRunningError, LinkwatchError, StoreError
@@ -159,6 +159,7 @@ class Daemon:
         self._failures = 0
         self._failures_lock = threading.Lock()
         self._started = time.monotonic()
+        self._stalled = False
         self._last_done: dict[str, float] = {}  # job -> monotonic time it last ended
         #: the archive lane starts after the first check: captures need a check's verdict
         #: on every new link (only URLs seen at public addresses are ever submitted)
@@ -236,7 +237,7 @@ class Daemon:
         try:
             if store is None:
                 store = open_store(
-                    settings.state_path,
+                    settings.state_target,
                     busy_timeout_s=settings.state.busy_timeout_s,
                     clock=self.clock,
                 )
@@ -291,19 +292,54 @@ class Daemon:
     # -- the main loop ----------------------------------------------------------------
     def _watchdog_due(self) -> bool:
         """Ping only while every lane progresses and no job is long overdue."""
+        return self._stall_reason() is None
+
+    def _stall_reason(self) -> str | None:
+        """Why the daemon is stalled (a job making no progress, a job long overdue), or
+        None."""
         stall = self.settings.schedule.stall_after_s
         now = time.monotonic()
         for lane in self._lanes.values():
             if lane.busy is not None and now - lane.heartbeat >= stall:
-                return False
+                return f"{lane.busy} made no progress for {now - lane.heartbeat:.0f} s"
         busy = {lane.busy for lane in self._lanes.values()}
         for job, interval in job_intervals(self.settings).items():
             if interval <= 0 or job in busy:
                 continue
             last = self._last_done.get(job, self._started)
             if now - last > interval + stall:
-                return False  # the scheduler stopped waking it (a clock step, a bug)
-        return True
+                # the scheduler stopped waking it (a clock step, a bug)
+                return f"{job} is overdue by {now - last - interval:.0f} s"
+        return None
+
+    def _watch_for_stalls(self) -> None:
+        """A stall becomes one ``stalled`` event (feed, webhook, command), delivered from
+        a thread of its own so a slow webhook never holds up the watchdog pings; the
+        next stall after the daemon recovered is a new event."""
+        reason = self._stall_reason()
+        if reason is None:
+            if self._stalled:
+                log.info("the daemon makes progress again")
+            self._stalled = False
+            return
+        if self._stalled:
+            return
+        self._stalled = True
+        log.error("the daemon is stalled: %s", reason)
+        threading.Thread(
+            target=self._report_stall, args=(reason,), name="linkwatch-stall", daemon=True
+        ).start()
+
+    def _report_stall(self, reason: str) -> None:
+        from linkwatch.jobs.notify import deliver
+        from linkwatch.store.events import Event
+
+        try:
+            with open_store(self.settings.state_target, clock=self.clock) as store:
+                store.add_events([Event("stalled", "", iso(self.clock()), reason)])
+                deliver(self.settings, store, self.clock)
+        except Exception:  # the journal has the stall already (logged above)
+            log.exception("could not record the stall as an event")
 
     def _status_line(self) -> str:
         parts = []
@@ -321,7 +357,7 @@ class Daemon:
         log.warning("the wall clock stepped back; planning the schedule again")
         self._plan()
         try:
-            with open_store(self.settings.state_path, clock=self.clock) as store:
+            with open_store(self.settings.state_target, clock=self.clock) as store:
                 self._request_overdue(store)
         except StoreError as exc:
             log.error("cannot read what is due: %s", exc)
@@ -349,7 +385,7 @@ class Daemon:
             self.notifier.close()
 
     def _serve(self) -> int:
-        with open_store(self.settings.state_path, clock=self.clock) as store:
+        with open_store(self.settings.state_target, clock=self.clock) as store:
             aborted = store.abort_stale_runs()
             if aborted:
                 log.warning("%d run(s) ended by a crash; their due work will be redone", aborted)
@@ -365,8 +401,8 @@ class Daemon:
         ]
         for worker in workers:
             worker.start()
-        self.notifier.ready(f"started; state {self.settings.state_path}")
-        log.info("daemon started (pid %d, state %s)", os.getpid(), self.settings.state_path)
+        self.notifier.ready(f"started; state {self.settings.state_where}")
+        log.info("daemon started (pid %d, state %s)", os.getpid(), self.settings.state_where)
         ping_every = (self.notifier.watchdog_s or 0) / 2
         last_ping = 0.0
         last_status = ""
@@ -381,6 +417,7 @@ class Daemon:
             if ping_every and time.monotonic() - last_ping >= ping_every and self._watchdog_due():
                 self.notifier.watchdog()
                 last_ping = time.monotonic()
+            self._watch_for_stalls()
             line = self._status_line()
             if line != last_status:
                 self.notifier.status(line)

@@ -1,5 +1,6 @@
 """Telling people when something changes: the events the check and archive jobs recorded
-(newly dead, recovered, drifted, moved, capture failed for good), delivered once to each
+(newly dead, recovered, drifted, moved, capture failed for good) and the daemon's own
+(stalled), delivered once to each
 configured channel and retried until they are:
 
 - an Atom feed beside the report (``reports/feed.xml``, the latest events, stable ids);
@@ -39,6 +40,7 @@ TITLES = {
     "drifted": "Content drifted",
     "moved": "Moved permanently",
     "capture_failed": "Capture failed for good",
+    "stalled": "The daemon is stalled",
 }
 
 
@@ -150,21 +152,23 @@ def _feed_path(settings: Settings) -> Path:
     return settings.report_dir / "feed.xml"
 
 
+def _entry(e: Event) -> str:
+    """One Atom entry; an event of the daemon itself (``stalled``) names no URL."""
+    title = escape(TITLES.get(e.kind, e.kind)) + (f": {escape(e.url)}" if e.url else "")
+    link = f'<link rel="related" href="{escape(e.url, {chr(34): "&quot;"})}"/>' if e.url else ""
+    return (
+        f"<entry><id>tag:linkwatch,2026:event/{e.id}</id><title>{title}</title>"
+        f"<updated>{escape(e.at)}</updated>{link}"
+        f'<category term="{escape(e.kind)}"/>'
+        f'<content type="text">{escape(e.detail)}</content></entry>\n'
+    )
+
+
 def write_feed(settings: Settings, store: Store, now: datetime) -> None:
     """``feed.xml``: the latest events as Atom (RFC 4287), newest first."""
     events = [e for e in store.recent_events(FEED_ENTRIES) if e.kind in settings.notify.events]
     title = escape(settings.report.title)
-    entries = "".join(
-        "<entry>"
-        f"<id>tag:linkwatch,2026:event/{e.id}</id>"
-        f"<title>{escape(TITLES.get(e.kind, e.kind))}: {escape(e.url)}</title>"
-        f"<updated>{escape(e.at)}</updated>"
-        f'<link rel="related" href="{escape(e.url, {chr(34): "&quot;"})}"/>'
-        f'<category term="{escape(e.kind)}"/>'
-        f'<content type="text">{escape(e.detail)}</content>'
-        "</entry>\n"
-        for e in events
-    )
+    entries = "".join(_entry(e) for e in events)
     updated = events[0].at if events else iso(now)
     feed = (
         '<?xml version="1.0" encoding="utf-8"?>\n'

@@ -288,3 +288,42 @@ def test_a_wall_clock_that_steps_back_replans_at_once(
     before = len(jobs["check"])
     d._plan = lambda: d.request("check")  # type: ignore[method-assign]  # what a replan does
     assert wait_for(lambda: len(jobs["check"]) > before, timeout=3)
+
+
+def test_a_stalled_job_is_one_stalled_event_in_the_feed(
+    tmp_path: Path,
+    jobs: dict[str, list[float]],
+    running: Callable[[Daemon], threading.Thread],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job that makes no progress for ``stall_after`` is announced once (not once a
+    tick), with what is stuck, on the notification channels."""
+    release = threading.Event()
+
+    def hung_scan(ctx: cycle.JobContext) -> dict[str, Any]:
+        release.wait(10)
+        return {}
+
+    monkeypatch.setitem(cycle.JOBS, "scan", hung_scan)
+    base = settings_for(tmp_path)
+    from dataclasses import replace
+
+    settings = replace(base, report=replace(base.report, dir=str(tmp_path / "reports")))
+    d = Daemon(lambda: settings)
+    running(d)
+    from linkwatch.store import open_store
+
+    def stalled() -> list[dict[str, Any]]:
+        with open_store(settings.state_target) as store:
+            return store.query("SELECT kind, detail FROM events WHERE kind = 'stalled'")
+
+    try:
+        assert wait_for(lambda: bool(stalled()), timeout=8)
+        time.sleep(0.5)
+        (event,) = stalled()  # once, while it stays stalled
+        assert "scan made no progress" in event["detail"]
+        feed = tmp_path / "reports" / "feed.xml"
+        assert wait_for(feed.exists)
+        assert "The daemon is stalled" in feed.read_text()
+    finally:
+        release.set()
