@@ -219,6 +219,10 @@ class CheckSettings:
     contact: str = DEFAULT_CONTACT
     user_agent: str = ""
     host_user_agents: Mapping[str, str] = field(default_factory=dict)
+    #: extra request headers per host (and its subdomains), e.g.
+    #: ``{ "example.org" = { "Accept-Language" = "de" } }``; an empty value drops one of
+    #: linkwatch's own (``Accept = ""``: the HTTP client's ``*/*`` then)
+    host_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     allow_networks: tuple[str, ...] = ()
     deny_networks: tuple[str, ...] = ()
     proxy: str = ""
@@ -663,11 +667,34 @@ def _check_ranges(sections: Mapping[str, Any]) -> None:
             value = getattr(sections[section], key, None)
             if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
                 raise ConfigError(f"{section}.{key} must be greater than 0 (it is {value})")
+    _check_host_headers(sections["check"].host_headers)
     if sections["worker"].hosts_per_claim < 0:
         raise ConfigError("worker.hosts_per_claim must be 0 (automatic) or more")
     drift = sections["check"].drift_below
     if not 0 <= drift <= 1:
         raise ConfigError(f"check.drift_below must be between 0 and 1 (it is {drift})")
+
+
+#: headers the HTTP client owns: a per-host value would break the request framing
+FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
+                             "te", "upgrade", "keep-alive", "proxy-connection"})  # fmt: skip
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _check_host_headers(table: Mapping[str, Any]) -> None:
+    for host, headers in table.items():
+        where = f"check.host_headers.{host}"
+        if not isinstance(headers, Mapping):
+            raise ConfigError(f"{where}: expected a table of header = value")
+        for name, value in headers.items():
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{name}: expected a string")
+            if not _TOKEN.fullmatch(name):
+                raise ConfigError(f"{where}: {name!r} is not a header name")
+            if name.lower() in FRAMING_HEADERS:
+                raise ConfigError(f"{where}: {name} is set by the HTTP client, not here")
+            if any(c in value for c in "\r\n\0"):
+                raise ConfigError(f"{where}.{name}: a header value cannot hold line breaks")
 
 
 def _check_memento_sources(entries: tuple[str, ...]) -> None:

@@ -99,6 +99,10 @@ class CheckContext:
                     "User-Agent": user_agent(self.settings, host),
                 }
             )
+            for name, value in host_headers(self.settings, host).items():
+                found.popall(name, None)
+                if value:
+                    found[name] = value
             if len(self._headers) < CACHE_MAX:
                 self._headers[host] = found
         return found
@@ -117,6 +121,20 @@ class CheckContext:
         if len(self._refusals) < CACHE_MAX:
             self._refusals[host] = reason
         return reason
+
+
+def host_headers(settings: CheckSettings, host: str) -> dict[str, str]:
+    """``check.host_headers`` for ``host``: the entries of every pattern it matches (the
+    host itself or a parent domain), the most specific pattern last (it wins)."""
+    matched = []
+    for pattern, headers in settings.host_headers.items():
+        p = pattern.lower().lstrip(".")
+        if host == p or host.endswith("." + p):
+            matched.append((len(p), headers))
+    out: dict[str, str] = {}
+    for _, headers in sorted(matched, key=lambda m: m[0]):
+        out.update(headers)
+    return out
 
 
 def user_agent(settings: CheckSettings, host: str) -> str:
