@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings  # noqa: E402
@@ -41,7 +43,8 @@ KEYS = ("bench-access", "bench-secret")
 def backlog(store: Store, n: int) -> None:
     """``n`` newly cited, alive links (bench data written with sqlite-utils)."""
     at = NOW.isoformat()
-    with store.write() as db:
+    with store.write() as conn:
+        db = Database(conn)  # a SQLite state: sqlite-utils' bulk inserts
         doc = db["documents"].insert({"path": "bench.md", "first_scanned_at": at}).last_pk
         db["links"].insert_all(
             {

@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlite_utils import Database
+
 from linkwatch.clock import fixed_clock, iso
 from linkwatch.config import ReportSettings, Settings
 from linkwatch.jobs.report import generate_report
@@ -116,7 +118,8 @@ def build_store(path: Path, links: int, seed: int = 5) -> Store:
     store = open_store(path, clock=fixed_clock(NOW))
     rows = [_link(i, rng) for i in range(links)]
     docs = max(links // 20, 1)
-    with store.write() as db:
+    with store.write() as conn:
+        db = Database(conn)  # a SQLite state: sqlite-utils' bulk inserts
         db["documents"].insert_all(
             (
                 {

@@ -39,6 +39,7 @@ CONTRACT = (
     "tests/archive/test_queue.py",
     "tests/check/test_batch.py",
     "tests/report/test_output.py",
+    "tests/report/test_state_trend.py",
     "tests/test_notify.py",
     "tests/test_workers.py",
 )

@@ -1,4 +1,6 @@
-"""The trend chart's geometry: checks per day as stacked bars (OK, inconclusive, failed).
+"""The trend charts' geometry: checks per day by outcome (OK, inconclusive, failed) and
+links per day by state (alive, failing, unverifiable, dead, not checked yet), as stacked
+bars.
 
 Pure numbers; the template draws them as inline SVG (no script, no external resources).
 """
@@ -15,6 +17,14 @@ PAD_LEFT = 44
 PAD_BOTTOM = 22
 PAD_TOP = 8
 SERIES = (("ok", "OK"), ("warn", "inconclusive"), ("fail", "failed (conclusive)"))
+#: link states, bottom to top: (state, CSS class, label)
+STATE_SERIES = (
+    ("alive", "ok", "alive"),
+    ("failing", "warn", "failing"),
+    ("unverifiable", "unv", "unverifiable"),
+    ("dead", "fail", "dead"),
+    ("new", "none", "not checked yet"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +66,32 @@ def _nice_max(value: int) -> int:
 
 
 def trend_chart(days: list[TrendDay]) -> Chart:
+    """Checks per day, stacked by outcome."""
+    stacks = [[(kind, kind, name, getattr(d, kind)) for kind, name in SERIES] for d in days]
+    return _stacked(days, stacks)
+
+
+def state_chart(days: list[TrendDay]) -> Chart:
+    """Links per day (at the day's end), stacked by state."""
+    stacks = [
+        [(state, css, name, d.states.get(state, 0)) for state, css, name in STATE_SERIES]
+        for d in days
+    ]
+    return _stacked(days, stacks)
+
+
+def _stacked(days: list[TrendDay], stacks: list[list[tuple[str, str, str, int]]]) -> Chart:
     """Stacked bars per day, with a few date and count ticks."""
     plot_w = WIDTH - PAD_LEFT - 4
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     baseline = float(HEIGHT - PAD_BOTTOM)
-    top = _nice_max(max((d.total for d in days), default=0))
+    totals = [sum(n for *_, n in stack) for stack in stacks]
+    top = _nice_max(max(totals, default=0))
     slot = plot_w / max(len(days), 1)
     bars: list[Bar] = []
-    for i, day in enumerate(days):
+    for i, (day, stack) in enumerate(zip(days, stacks, strict=True)):
         y = baseline
-        for kind, name in SERIES:
-            count = getattr(day, kind)
+        for _key, css, name, count in stack:
             if not count:
                 continue
             h = plot_h * count / top
@@ -77,7 +102,7 @@ def trend_chart(days: list[TrendDay]) -> Chart:
                     round(y, 2),
                     round(max(slot * 0.8, 1.0), 2),
                     round(h, 2),
-                    kind,
+                    css,
                     f"{day.day}: {count} {name}",
                 )
             )
@@ -90,6 +115,4 @@ def trend_chart(days: list[TrendDay]) -> Chart:
     y_ticks = [
         Tick(PAD_LEFT - 6, round(baseline - plot_h * f, 2), str(int(top * f))) for f in (0, 0.5, 1)
     ]
-    return Chart(
-        WIDTH, HEIGHT, bars, x_ticks, y_ticks, baseline, empty=not any(d.total for d in days)
-    )
+    return Chart(WIDTH, HEIGHT, bars, x_ticks, y_ticks, baseline, empty=not any(totals))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -209,6 +210,33 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
     return series[min(first, max(len(series) - MIN_TREND_DAYS, 0)) :]
 
 
+def _states_per_day(states: dict[str, Any], days: list[TrendDay]) -> None:
+    """Links by state at the end of each trend day, from the states at the window's start
+    and the state changes and first sightings inside it (no per-link history read)."""
+    if not days:
+        return
+    counts: collections.Counter[str] = collections.Counter(
+        {r["to_state"]: int(r["n"]) for r in states["start"]}
+    )
+    counts["new"] += int(states["new_at_start"] or 0)
+    arrivals = {r["day"]: int(r["n"]) for r in states["arrivals"]}
+    moves: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for r in states["moves"]:
+        moves[r["day"]].append(r)
+    # days before the first drawn one still move the counts (the chart may start later)
+    for day in sorted(d for d in {*arrivals, *moves} if d < days[0].day):
+        counts["new"] += arrivals.get(day, 0)
+        for r in moves.get(day, ()):
+            counts[r["from_state"]] -= int(r["n"])
+            counts[r["to_state"]] += int(r["n"])
+    for entry in days:
+        counts["new"] += arrivals.get(entry.day, 0)
+        for r in moves.get(entry.day, ()):
+            counts[r["from_state"]] -= int(r["n"])
+            counts[r["to_state"]] += int(r["n"])
+        entry.states = {k: v for k, v in counts.items() if v > 0}
+
+
 def _changes(
     rows: list[dict[str, Any]], links: dict[int, LinkView]
 ) -> tuple[list[LinkView], list[LinkView]]:
@@ -309,10 +337,13 @@ def build_model(
         runs=rows["runs"],
     )
     documents.sort(key=lambda d: (-d.problems, d.health, d.path))
+    trend = _trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end)
+    if "states" in rows:
+        _states_per_day(rows["states"], trend)
     return ReportModel(
         title=title,
         summary=summary,
-        trend=_trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end),
+        trend=trend,
         links=ordered,
         problems=[
             lk

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from linkwatch import __version__
 from linkwatch.report import cells, filters
-from linkwatch.report.chart import trend_chart
+from linkwatch.report.chart import state_chart, trend_chart
 from linkwatch.report.views import DocumentView, ReportModel
 
 SECTION_ANCHORS = (
@@ -270,6 +270,7 @@ def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict
             summary=model.summary,
             trend=model.trend,
             chart=trend_chart(model.trend),
+            states_chart=state_chart(model.trend),
             sections=secs,
         )
     }

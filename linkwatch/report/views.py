@@ -297,6 +297,8 @@ class TrendDay:
     ok: int = 0
     fail: int = 0
     warn: int = 0
+    #: links in each state at the end of the day (valid links only)
+    states: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -374,6 +376,14 @@ class ReportModel:
         return {
             "generated_at": self.summary.generated_at,
             "summary": self.summary.to_json(),
+            "trend": [
+                {
+                    "day": d.day,
+                    "checks": {"ok": d.ok, "inconclusive": d.warn, "failed": d.fail},
+                    "states": dict(sorted(d.states.items())),
+                }
+                for d in self.trend
+            ],
             "links": [link.to_json() for link in self.links],
             "documents": [doc.to_json() for doc in self.documents],
         }

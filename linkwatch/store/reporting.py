@@ -59,6 +59,30 @@ SELECT substr(checked_at, 1, 10) AS day, outcome, network_down, count(*) AS n
 FROM checks WHERE checked_at >= ? GROUP BY day, outcome, network_down ORDER BY day
 """
 
+#: states of valid links at the start of the trend window: the last change before it
+_STATES_AT_START = """
+SELECT to_state, count(*) AS n FROM (
+    SELECT s.to_state, row_number() OVER (PARTITION BY s.link_id ORDER BY s.at DESC, s.id DESC)
+           AS k
+    FROM state_changes s WHERE s.at < ?
+) last_change WHERE k = 1 GROUP BY to_state
+"""
+#: valid links first seen before the window that had no state change before it ("new")
+_NEW_AT_START = """
+SELECT (SELECT count(*) FROM links WHERE invalid_reason IS NULL AND first_seen_at < ?)
+     - (SELECT count(DISTINCT link_id) FROM state_changes WHERE at < ?)
+"""
+_ARRIVALS = """
+SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM links
+WHERE invalid_reason IS NULL AND first_seen_at >= ? GROUP BY substr(first_seen_at, 1, 10)
+"""
+_STATE_MOVES = """
+SELECT substr(at, 1, 10) AS day, coalesce(from_state, 'new') AS from_state, to_state,
+       count(*) AS n
+FROM state_changes WHERE at >= ?
+GROUP BY substr(at, 1, 10), coalesce(from_state, 'new'), to_state
+"""
+
 _CHANGES = """
 SELECT s.link_id, s.at, s.from_state, s.to_state FROM state_changes s
 WHERE s.at > ? ORDER BY s.at
@@ -81,6 +105,12 @@ class ReportStore(StoreCore):
                 "documents": self.backend.rows(_DOCUMENTS),
                 "timeline": self.backend.rows(_TIMELINE, [timeline]),
                 "trend": self.query(_TREND, [trend_since]),
+                "states": {
+                    "start": self.query(_STATES_AT_START, [trend_since]),
+                    "new_at_start": self.scalar(_NEW_AT_START, [trend_since, trend_since]),
+                    "arrivals": self.query(_ARRIVALS, [trend_since]),
+                    "moves": self.query(_STATE_MOVES, [trend_since]),
+                },
                 "changes": self.query(_CHANGES, [after]),
                 "checks_since": self.scalar(
                     "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
