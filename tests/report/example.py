@@ -51,7 +51,8 @@ class ReportDB:
             "url": url,
             "host": columns.pop("host", host_of(url)),
             "state": state,
-            "first_seen_at": self.now(),
+            # first seen before any history a test writes for it (as a scan would have)
+            "first_seen_at": "2000-01-01T00:00:00+00:00",
             "state_since": self.now(),
         }
         row.update(columns)
@@ -282,6 +283,12 @@ def populate_example(rdb: ReportDB) -> None:
     ]
     with rdb.store.write() as db:
         insert_all(db, "checks", history)
+    # a state history that ends where each link is now (the states chart reads it)
+    states = {r["id"]: r["state"] for r in rdb.store.query("SELECT id, state FROM links")}
+    for link in (dead, moved, tables, treasury, pew, sec, wiki, back):  # gone: never seen up
+        first = {dead: "alive", back: "failing"}.get(link, states[link])
+        rdb.change(link, days_ago(c, 30), "new", first)
+    rdb.change(dead, days_ago(c, 10), "alive", "failing")
     rdb.queue(idn, "pending")
     rdb.queue(gone, "failed", error="job failed: error:invalid-host-resolution", attempts=5)
     rdb.store.set_meta(
