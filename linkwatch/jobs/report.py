@@ -14,9 +14,9 @@ from typing import Any
 
 from linkwatch.clock import Clock
 from linkwatch.config import Settings
-from linkwatch.report import build_report
+from linkwatch.report import stage_report
 from linkwatch.report.data import build_model
-from linkwatch.report.output import write_files
+from linkwatch.report.output import publish, staging
 from linkwatch.report.render import PAGE_PATTERN
 from linkwatch.report.views import ReportModel
 from linkwatch.store import Store
@@ -98,15 +98,17 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def generate_report(settings: Settings, store: Store, *, clock: Clock) -> ReportSummary:
-    """Read, render in memory, then write the report atomically; remember when."""
+    """Read, render page by page into a staging folder, then move the files into place;
+    remember when."""
     started = time.perf_counter()
-    with _no_cyclic_gc():
+    directory = settings.report_dir
+    with _no_cyclic_gc(), staging(directory) as folder:
         model = load_model(settings, store, clock=clock)
         read_done = time.perf_counter()
-        files = build_report(model, settings)
+        files = stage_report(model, settings, folder)
         render_done = time.perf_counter()
-    directory = settings.report_dir
-    total = write_files(directory, files, PAGE_PATTERN)
+        publish(folder, directory, files, PAGE_PATTERN)
+    total = sum(files.values())
     s = model.summary
     store.record_report(s.generated_at)
     return ReportSummary(
@@ -120,7 +122,7 @@ def generate_report(settings: Settings, store: Store, *, clock: Clock) -> Report
         newly_dead=len(s.newly_dead),
         newly_recovered=len(s.newly_recovered),
         bytes=total,
-        index_bytes=len(files["index.html"].encode("utf-8")),
+        index_bytes=files["index.html"],
         read_s=read_done - started,
         render_s=render_done - read_done,
         write_s=time.perf_counter() - render_done,

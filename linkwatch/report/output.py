@@ -4,7 +4,8 @@ Each file: a temporary file in the same directory, write, flush, fsync, chmod 06
 creates 0600, which a web server cannot read), ``os.replace``, fsync the directory. On any
 error the temporary file is removed and the previous file stays as it was.
 
-A report is many files; they are written pages first and ``index.html`` + ``report.json``
+A report is many files: they are staged (written and synced in a staging folder beside
+the report) and then moved into place, pages first and ``index.html`` + ``report.json``
 last, so the index never links to a page that does not exist yet. Pages of an older report
 that the new one no longer has are removed at the end.
 """
@@ -12,11 +13,15 @@ that the new one no longer has are removed at the end.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from linkwatch.atomic import fsync_dir, replace_file
+from linkwatch.atomic import TEMP_PREFIX, fsync_dir, replace_file
 from linkwatch.errors import ReportError
 
 FILE_MODE = 0o644
@@ -35,21 +40,41 @@ def write_report(path: str | Path, data: str | bytes, *, sync_dir: bool = True) 
     return len(payload)
 
 
-def write_files(directory: Path, files: Mapping[str, str | bytes], owned: re.Pattern[str]) -> int:
-    """Write every file of a report, ``index.html`` and ``report.json`` last.
+@contextmanager
+def staging(directory: Path) -> Iterator[Path]:
+    """A staging folder inside the report folder (same file system: moving a file out of
+    it is a rename), removed afterwards whatever happened."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=directory, prefix=TEMP_PREFIX + "staging-"))
+    except OSError as exc:
+        raise ReportError(f"cannot write into {directory}: {exc.strerror or exc}") from None
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
-    Returns the total bytes. Afterwards, pages matching ``owned`` that this report does not
-    have are removed (pages of an older, larger report).
-    """
-    pages = [name for name in files if name not in LAST_FILES]
-    total = sum(write_report(directory / name, files[name], sync_dir=False) for name in pages)
-    for parent in {(directory / name).parent for name in pages}:
-        fsync_dir(parent)
-    for name in LAST_FILES:
-        if name in files:
-            total += write_report(directory / name, files[name])
-    remove_stale(directory, set(files), owned)
-    return total
+
+def publish(folder: Path, directory: Path, names: Iterable[str], owned: re.Pattern[str]) -> None:
+    """Move the staged files into ``directory``: pages first, ``index.html`` and
+    ``report.json`` last (the index never links to a page that is not there yet), each
+    folder synced after its renames; then pages of an older report that this one does not
+    have are removed."""
+    names = list(names)
+    pages = [n for n in names if n not in LAST_FILES]
+    try:
+        for name in pages:
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(folder / name, directory / name)
+        for parent in {(directory / name).parent for name in pages}:
+            fsync_dir(parent)
+        for name in LAST_FILES:
+            if name in names:
+                os.replace(folder / name, directory / name)
+                fsync_dir(directory)
+    except OSError as exc:
+        raise ReportError(f"cannot write {directory}: {exc.strerror or exc}") from None
+    remove_stale(directory, set(names), owned)
 
 
 def remove_stale(directory: Path, keep: set[str], owned: re.Pattern[str]) -> int:

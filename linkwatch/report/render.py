@@ -12,7 +12,7 @@ import base64
 import hashlib
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -259,32 +259,37 @@ def _common(
 
 def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict[str, str]:
     """Every page of the report: ``{relative path: html}``."""
+    return dict(iter_pages(model, index_rows=index_rows, page_rows=page_rows))
+
+
+def iter_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> Iterator[tuple[str, str]]:
+    """Every page of the report, one at a time (the caller writes each before the next
+    is rendered, so the pages are never all held at once)."""
     env = environment()
     docs = DocumentPages.split(model.documents, page_rows)
     link_cells = cells.LinkCells(docs.href)
     secs = sections(model, index_rows=index_rows, page_rows=page_rows)
     top = _common(model, "", link_cells, docs)
-    pages = {
-        "index.html": env.get_template("index.html").render(
+    yield (
+        "index.html",
+        env.get_template("index.html").render(
             **top,
             summary=model.summary,
             trend=model.trend,
             chart=trend_chart(model.trend),
             states_chart=state_chart(model.trend),
             sections=secs,
-        )
-    }
+        ),
+    )
     section_template = env.get_template("section.html")
     for sec in secs:
         for page in range(1, sec.pages + 1):
             rows = sec.items[(page - 1) * page_rows : page * page_rows]
-            pages[sec.page_name(page)] = section_template.render(
-                **top, sec=sec, page=page, rows=rows
-            )
+            yield sec.page_name(page), section_template.render(**top, sec=sec, page=page, rows=rows)
     document_template = env.get_template("document.html")
     below = _common(model, "../", link_cells, docs)
     for number, group in enumerate(docs.pages, 1):
-        pages[f"docs/{number}.html"] = document_template.render(
-            **below, docs=group, number=number, count=len(docs.pages)
+        yield (
+            f"docs/{number}.html",
+            document_template.render(**below, docs=group, number=number, count=len(docs.pages)),
         )
-    return pages

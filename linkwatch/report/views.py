@@ -6,7 +6,9 @@ templates make them safe at the point of output, where the context is known.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,8 +374,29 @@ class ReportModel:
     #: findings a curator acknowledged (``linkwatch ack``)
     acknowledged: list[LinkView] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def iter_json(self) -> Iterator[str]:
+        """``to_json()`` as JSON text in pieces, one link or document at a time: the
+        same document, never held whole (the report of 100,000 links is ~90 MB)."""
+        head = self.to_json(links=False)
+
+        def dumps(value: Any) -> str:
+            return json.dumps(value, ensure_ascii=False)
+
+        yield "{" + ", ".join(f"{dumps(k)}: {dumps(v)}" for k, v in head.items())
+        lists: tuple[tuple[str, list[Any]], ...] = (
+            ("links", list(self.links)),
+            ("documents", list(self.documents)),
+        )
+        for key, items in lists:
+            yield f", {dumps(key)}: ["
+            for n, item in enumerate(items):
+                yield ("" if n == 0 else ", ") + dumps(item.to_json())
+            yield "]"
+        yield "}"
+
+    def to_json(self, *, links: bool = True) -> dict[str, Any]:
+        """The report as plain data; ``links=False`` leaves out the two long lists."""
+        head = {
             "generated_at": self.summary.generated_at,
             "summary": self.summary.to_json(),
             "trend": [
@@ -384,6 +407,11 @@ class ReportModel:
                 }
                 for d in self.trend
             ],
+        }
+        if not links:
+            return head
+        return {
+            **head,
             "links": [link.to_json() for link in self.links],
             "documents": [doc.to_json() for doc in self.documents],
         }

@@ -256,3 +256,17 @@ def test_a_report_file_is_synced_before_the_rename_and_its_directory_after(
     write_report(tmp_path / "index.html", "new")
     # atomic is not durable: the data reaches the disk before the name points at it
     assert events == ["fsync file", "replace", "fsync dir"]
+
+
+def test_the_streamed_json_is_the_same_document_as_the_whole_one(
+    rdb: ReportDB, settings: Settings
+) -> None:
+    """report.json is written in pieces (a link at a time); it must parse to exactly what
+    the model says as one object."""
+    from linkwatch.jobs.report import load_model
+
+    populate_example(rdb)
+    model = load_model(settings, rdb.store, clock=rdb.clock)
+    text = "".join(model.iter_json())
+    assert json.loads(text) == json.loads(json.dumps(model.to_json()))
+    assert list(json.loads(text)) == ["generated_at", "summary", "trend", "links", "documents"]
