@@ -224,19 +224,6 @@ class CheckStore(StoreCore):
                 [(h, at) for h in set(answered_hosts)],
             )
 
-    def check_history(self, link_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        return self.query(
-            "SELECT * FROM checks WHERE link_id = ? ORDER BY checked_at DESC, id DESC LIMIT ?",
-            [link_id, limit],
-        )
-
-    def state_history(self, link_id: int) -> list[dict[str, Any]]:
-        return self.query(
-            "SELECT at, from_state, to_state, reason FROM state_changes WHERE link_id = ? "
-            "ORDER BY at, id",
-            [link_id],
-        )
-
 
 _INSERT_CHECK = (
     "INSERT INTO checks (link_id, run_id, checked_at, outcome, status, final_url, redirects, "

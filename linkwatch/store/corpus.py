@@ -291,24 +291,3 @@ class CorpusStore(StoreCore):
                 [url],
             )
         return int(cur.rowcount) > 0
-
-    def document_link_ids(self, path: str) -> list[int]:
-        """Links the document at ``path`` cites now (for ``check --doc``)."""
-        rows = self.conn.execute(
-            """SELECT DISTINCT c.link_id FROM citations c JOIN documents d ON d.id = c.document_id
-            WHERE d.path = ? AND c.ended_at IS NULL ORDER BY c.link_id""",
-            [path],
-        )
-        return [int(r[0]) for r in rows]
-
-    def active_citations(self, link_id: int) -> list[dict[str, Any]]:
-        """Where a link is cited now: document path, line, column, text, source, raw URL."""
-        return self.query(
-            """SELECT d.path AS document, c.line, c.col AS column, c.text, c.source,
-                c.raw_url AS raw, c.fragment, c.first_seen_at, c.last_seen_at,
-                d.front_matter_url, d.access_date
-            FROM citations c JOIN documents d ON d.id = c.document_id
-            WHERE c.link_id = ? AND c.ended_at IS NULL
-            ORDER BY d.path, c.line, c.col""",
-            [link_id],
-        )

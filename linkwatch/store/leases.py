@@ -133,10 +133,6 @@ class LeaseStore(StoreCore):
         )
         return None if value is None else parse_instant(str(value))
 
-    def release_lease(self, name: str, holder: str) -> None:
-        with self.write() as db:
-            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
-
     def release_all(self, holder: str) -> None:
         """A worker that stops cleanly gives back everything it holds."""
         with self.write() as db:

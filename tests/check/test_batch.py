@@ -16,7 +16,7 @@ from linkwatch.jobs.check import check_links
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings
 from tests.conftest import FakeClock
-from tests.kit.rows import insert
+from tests.kit.rows import check_history, insert, state_history
 from tests.kit.simweb import SimWeb
 
 
@@ -39,9 +39,9 @@ def test_results_are_recorded_as_history_state_and_schedule(
     moved_row = link_row(store, moved)
     assert moved_row["last_final_url"] == web.url(0, "/ok/rec-new")
     assert moved_row["redirect_permanent"] == 1
-    history = store.check_history(moved)
+    history = check_history(store, moved)
     assert json.loads(history[0]["redirects"]) == [web.url(0, "/ok/rec-new")]
-    assert [c["to_state"] for c in store.state_history(gone)] == ["failing"]
+    assert [c["to_state"] for c in state_history(store, gone)] == ["failing"]
 
 
 def test_nothing_is_due_right_after_a_run(
@@ -63,8 +63,8 @@ def test_a_link_is_declared_dead_after_three_runs_days_apart(
         clock.advance(days=3, minutes=1)
     assert link_row(store, link)["state"] == "dead"
     assert summaries[-1].newly_dead == [web.url(1, "/status/404")]
-    assert [c["to_state"] for c in store.state_history(link)] == ["failing", "dead"]
-    assert sum(c["strike"] for c in store.check_history(link)) == 3
+    assert [c["to_state"] for c in state_history(store, link)] == ["failing", "dead"]
+    assert sum(c["strike"] for c in check_history(store, link)) == 3
 
 
 def test_a_recovered_link_is_reported(
@@ -101,7 +101,7 @@ def test_network_outage_failures_are_not_strikes(
     for link in ids:
         assert link_row(store, link)["state"] == "alive"
         assert link_row(store, link)["strikes"] == 0
-        last = store.check_history(link)[0]
+        last = check_history(store, link)[0]
         assert last["network_down"] == 1 and last["strike"] == 0
 
 
@@ -279,7 +279,7 @@ def test_a_flapping_server_is_never_declared_dead(
     outcomes = []
     for _ in range(6):
         check_links(settings, store, clock=clock, select="all")
-        outcomes.append(store.check_history(link, limit=1)[0]["outcome"])
+        outcomes.append(check_history(store, link, limit=1)[0]["outcome"])
         clock.advance(days=3, minutes=1)
     assert set(outcomes) == {"ok", "server_error"}
     assert link_row(store, link)["state"] == "alive"
@@ -309,7 +309,7 @@ def test_an_outage_on_a_first_run_condemns_nothing(
     for link in ids:
         row = link_row(store, link)
         assert row["state"] == "new" and row["strikes"] == 0
-        last = store.check_history(link)[0]
+        last = check_history(store, link)[0]
         assert last["network_down"] == 1 and last["strike"] == 0
 
 
@@ -362,7 +362,7 @@ def test_large_selections_are_checked_in_chunks_each_link_once(
         settings, store, clock=clock, select=select, progress=lambda d, t: calls.append((d, t))
     )
     assert summary.checked == 5 and calls[-1] == (5, 5)
-    assert all(len(store.check_history(i)) == 1 for i in ids)
+    assert all(len(check_history(store, i)) == 1 for i in ids)
     assert check_links(settings, store, clock=clock, select=select, limit=3).checked == (
         0 if select == "due" else 3
     )

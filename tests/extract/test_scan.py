@@ -13,6 +13,7 @@ from linkwatch.config import CorpusSettings, Settings
 from linkwatch.errors import CorpusError
 from linkwatch.extract import iter_corpus_files
 from linkwatch.jobs.scan import scan_corpus
+from tests.kit.rows import document_link_ids
 
 
 def _settings(root: Path, paths: tuple[str, ...] = ("corpus/**/*",), **kw: object) -> Settings:
@@ -207,7 +208,7 @@ def test_a_document_that_comes_back_is_active_again(tmp_path, corpus, store) -> 
     summary = scan_corpus(settings, store)
     assert summary.citations_added == 2
     assert store.scalar("SELECT removed_at FROM documents WHERE path = 'corpus/a.md'") is None
-    assert len(store.document_link_ids("corpus/a.md")) == 2
+    assert len(document_link_ids(store, "corpus/a.md")) == 2
 
 
 def test_a_document_that_cannot_be_read_keeps_its_citations(
@@ -226,7 +227,7 @@ def test_a_document_that_cannot_be_read_keeps_its_citations(
     summary = scan_corpus(settings, store)
     assert (summary.citations_ended, summary.warnings) == (0, 1)
     assert "Permission denied" in summary.warning_samples[0]
-    assert len(store.document_link_ids("corpus/a.md")) == 2
+    assert len(document_link_ids(store, "corpus/a.md")) == 2
     monkeypatch.undo()
     assert scan_corpus(settings, store).documents_changed == 1  # read again once readable
 

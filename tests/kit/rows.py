@@ -45,3 +45,43 @@ def get(db: Any, table: str, id_: int) -> dict[str, Any]:
     if not found:
         raise KeyError(f"no {table} row {id_}")
     return found[0]
+
+
+# -- reading what the jobs wrote (what tests assert on; the code itself never needs it) --
+
+
+def check_history(store: Any, link_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    return list(store.query(
+        "SELECT * FROM checks WHERE link_id = ? ORDER BY checked_at DESC, id DESC LIMIT ?",
+        [link_id, limit],
+    ))  # fmt: skip
+
+
+def state_history(store: Any, link_id: int) -> list[dict[str, Any]]:
+    return list(store.query(
+        "SELECT at, from_state, to_state, reason FROM state_changes WHERE link_id = ? "
+        "ORDER BY at, id",
+        [link_id],
+    ))  # fmt: skip
+
+
+def document_link_ids(store: Any, path: str) -> list[int]:
+    """Links the document at ``path`` cites now."""
+    rows = store.query(
+        "SELECT DISTINCT c.link_id FROM citations c JOIN documents d ON d.id = c.document_id "
+        "WHERE d.path = ? AND c.ended_at IS NULL ORDER BY c.link_id",
+        [path],
+    )
+    return [int(r["link_id"]) for r in rows]
+
+
+def active_citations(store: Any, link_id: int) -> list[dict[str, Any]]:
+    """Where a link is cited now: document path, line, column, text, source, raw URL."""
+    return list(store.query(
+        "SELECT d.path AS document, c.line, c.col AS column, c.text, c.source, "
+        "c.raw_url AS raw, c.fragment, c.first_seen_at, c.last_seen_at, "
+        "d.front_matter_url, d.access_date FROM citations c "
+        "JOIN documents d ON d.id = c.document_id "
+        "WHERE c.link_id = ? AND c.ended_at IS NULL ORDER BY d.path, c.line, c.col",
+        [link_id],
+    ))  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from linkwatch.store import Store
 from linkwatch.store.corpus import CitationRecord, DocumentRecord
+from tests.kit.rows import active_citations, document_link_ids
 
 
 def _cite(link: str, line: int = 1, source: str = "a@href", **kw: object) -> CitationRecord:
@@ -67,7 +68,7 @@ def test_removed_document_ends_its_citations(store: Store, clock) -> None:
     assert store.remove_documents(["a.html"]) == 1
     assert store.scalar("SELECT removed_at FROM documents") == "2026-01-01T01:00:00+00:00"
     assert store.scalar("SELECT count(*) FROM citations WHERE ended_at IS NULL") == 0
-    assert store.document_link_ids("a.html") == []
+    assert document_link_ids(store, "a.html") == []
 
 
 def test_invalid_urls_get_an_invalid_link_row(store: Store) -> None:
@@ -97,10 +98,10 @@ def test_document_link_ids_and_active_citations(store: Store) -> None:
             _doc("b.html", _cite("https://x.org/", line=3)),
         ]
     )
-    ids = store.document_link_ids("a.html")
+    ids = document_link_ids(store, "a.html")
     assert len(ids) == 2
     x_id = store.scalar("SELECT id FROM links WHERE url = 'https://x.org/'")
-    assert [(c["document"], c["line"]) for c in store.active_citations(x_id)] == [
+    assert [(c["document"], c["line"]) for c in active_citations(store, x_id)] == [
         ("a.html", 1),
         ("b.html", 3),
     ]
