@@ -158,3 +158,38 @@ def test_the_chain_prefers_a_stated_date_then_the_documents_and_rejects_impossib
         "https://c.example/future": ("2026-03-01", "first seen by linkwatch"),  # 2099: no
         "https://c.example/ok": ("2024-06-07", "stated in the citation"),
     }
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_only_files_git_tracks_have_their_history_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An untracked or ignored document (a generated corpus inside a work tree) costs no
+    ``git log``: one ``git ls-files`` per folder says which files git knows."""
+    import subprocess
+
+    from linkwatch.jobs import gitdates
+
+    home = tmp_path / "repo"
+    (home / "corpus").mkdir(parents=True)
+    _git(home, "init", "-q")
+    (home / "corpus" / "kept.md").write_text("see https://gov.example/a\n")
+    (home / "corpus" / "loose.md").write_text("see https://gov.example/b\n")
+    _git(home, "add", "corpus/kept.md")
+    _git(home, "commit", "-q", "-m", "first", when="2020-02-02T10:00:00+00:00")
+    monkeypatch.setattr(gitdates, "_tracked", {})
+    logs: list[list[str]] = []
+    real = subprocess.Popen
+
+    def popen(argv: list[str], *args: object, **kwargs: object) -> object:
+        logs.append(argv)
+        return real(argv, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    for name in ("kept.md", "loose.md"):
+        gitdates.first_added(home / "corpus" / name, ["https://gov.example/a"])
+    assert [a[-1] for a in logs if "log" in a] == ["kept.md"]
+    assert gitdates.first_added(home / "corpus" / "kept.md", ["https://gov.example/a"]) == {
+        "https://gov.example/a": "2020-02-02T10:00:00+00:00"
+    }
+    assert not gitdates.tracked(tmp_path / "elsewhere" / "x.md")  # outside a work tree
