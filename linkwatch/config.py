@@ -324,8 +324,8 @@ class WorkerSettings:
     #: renewal: a crashed worker's hosts go to the others after this
     lease: str = "60s"
     #: hosts claimed at once (a worker claims again as soon as it has finished them);
-    #: 0: a fair share (the claimable hosts divided among the live workers), at most
-    #: twice ``check.concurrency``
+    #: 0: a fair share (hosts no other worker holds, divided among the live workers and
+    #: the slots), at most four times the slot's share of ``check.concurrency``
     hosts_per_claim: int = 0
     #: the wait between looks for work when nothing is due or everything is claimed
     idle: str = "2s"

@@ -154,7 +154,7 @@ def _slot(
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             fair = store.fair_share(summary.holder, clock())
-            per_claim = ws.hosts_per_claim or min(2 * share, -(-fair // ws.slots))
+            per_claim = ws.hosts_per_claim or min(4 * share, -(-fair // ws.slots))
             hosts = store.claim_hosts(holder, clock(), ws.lease_s, per_claim)
             if not hosts:
                 if once and store.count_due_links(clock()) == 0:

@@ -58,8 +58,9 @@ class LeaseStore(StoreCore):
         return hosts
 
     def fair_share(self, holder: str, now: datetime) -> int:
-        """How many hosts ``holder`` should claim now: the hosts with due links that no
-        one holds, divided among the live workers (each renews a
+        """How many hosts the worker ``holder`` should hold now: the hosts with due links
+        that no other worker holds (its own slots' hosts count), divided among the live
+        workers (each renews a
         ``worker:<id>`` lease while it runs), at least 1."""
         at = iso(now)
         where, params = due_selection(now, "due", None)
@@ -67,8 +68,9 @@ class LeaseStore(StoreCore):
             self.scalar(
                 f"SELECT count(DISTINCT l.host) FROM links l WHERE {where} "  # noqa: S608
                 "AND l.host != '' AND NOT EXISTS (SELECT 1 FROM leases x WHERE "
-                "x.name = ? || l.host AND x.expires_at > ?)",
-                [*params, HOST_PREFIX, at],
+                "x.name = ? || l.host AND x.expires_at > ? "
+                "AND substr(x.holder, 1, length(?)) != ?)",
+                [*params, HOST_PREFIX, at, holder + "#", holder + "#"],
             )
             or 0
         )
