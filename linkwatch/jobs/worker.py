@@ -27,12 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings, job_intervals
 from linkwatch.store import Store
 from linkwatch.store.leases import WORKER_PREFIX
+
+if TYPE_CHECKING:
+    from linkwatch.cycle import JobContext
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +164,7 @@ def _slot(
                     return
                 stop.wait(ws.idle_s)
                 continue
-            renew = _Renewer(store, holder, clock, ws.lease_s, None)
+            renew = _Renewer(store, holder, clock, ws.lease_s)
             result = check_links(mine, store, clock=clock, stop=stop, progress=renew, hosts=hosts)
             store.release_hosts(holder, hosts, clock() + timedelta(seconds=cs.host_interval_s))
             with lock:
@@ -180,27 +183,17 @@ def _slot(
 
 
 class _Renewer:
-    """The checker's progress callback: renews this worker's leases every third of
-    their length, so a long batch never loses its hosts while it is alive."""
+    """The checker's progress callback: renews this slot's leases every third of their
+    length, so a long batch never loses its hosts while it is alive."""
 
-    def __init__(
-        self,
-        store: Store,
-        holder: str,
-        clock: Clock,
-        ttl_s: float,
-        progress: Callable[[int, int], None] | None,
-    ) -> None:
+    def __init__(self, store: Store, holder: str, clock: Clock, ttl_s: float) -> None:
         self.store, self.holder, self.clock, self.ttl_s = store, holder, clock, ttl_s
-        self.progress = progress
         self.last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
         if time.monotonic() - self.last >= self.ttl_s / 3:
             self.store.renew_leases(self.holder, self.clock(), self.ttl_s)
             self.last = time.monotonic()
-        if self.progress is not None:
-            self.progress(done, total)
 
 
 def _take_roles(
@@ -208,7 +201,7 @@ def _take_roles(
 ) -> None:
     """The leader's jobs (scan, report, notifications) and the archive lane, when due and
     when this worker holds (or can take) their lease."""
-    from linkwatch.cycle import JobContext, run_job
+    from linkwatch.cycle import JobContext
 
     ttl = settings.worker.lease_s
     due = _due_jobs(settings, store, clock())
@@ -225,11 +218,7 @@ def _take_roles(
         for job in wanted:
             if stop.is_set():
                 return
-            try:
-                run_job(job, ctx)
-                summary.roles[job] = summary.roles.get(job, 0) + 1
-            except Exception:  # a failed job is recorded in runs; the worker goes on
-                log.exception("%s failed; the worker goes on checking", job)
+            _run_role_job(job, ctx, summary)
             store.acquire_lease(role, summary.holder, clock(), ttl)  # renew between jobs
         if role == LEADER:
             _deliver(settings, store, clock)
@@ -239,12 +228,23 @@ def _final_report(
     settings: Settings, store: Store, clock: Clock, stop: threading.Event, summary: WorkerSummary
 ) -> None:
     """``--once``: the leader writes the report of what this pass checked."""
-    from linkwatch.cycle import JobContext, run_job
+    from linkwatch.cycle import JobContext
 
     if store.acquire_lease(LEADER, summary.holder, clock(), settings.worker.lease_s):
-        run_job("report", JobContext(settings, store, clock, stop))
-        summary.roles["report"] = summary.roles.get("report", 0) + 1
+        _run_role_job("report", JobContext(settings, store, clock, stop), summary)
         _deliver(settings, store, clock)
+
+
+def _run_role_job(job: str, ctx: JobContext, summary: WorkerSummary) -> None:
+    """One of the roles' jobs, recorded in ``runs``; a failure is logged and the worker
+    goes on checking."""
+    from linkwatch.cycle import run_job
+
+    try:
+        run_job(job, ctx)
+        summary.roles[job] = summary.roles.get(job, 0) + 1
+    except Exception:
+        log.exception("%s failed; the worker goes on checking", job)
 
 
 def _deliver(settings: Settings, store: Store, clock: Clock) -> None:

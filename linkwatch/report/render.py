@@ -257,11 +257,6 @@ def _common(
     }
 
 
-def render_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> dict[str, str]:
-    """Every page of the report: ``{relative path: html}``."""
-    return dict(iter_pages(model, index_rows=index_rows, page_rows=page_rows))
-
-
 def iter_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> Iterator[tuple[str, str]]:
     """Every page of the report, one at a time (the caller writes each before the next
     is rendered, so the pages are never all held at once)."""

@@ -24,6 +24,12 @@ _LINK_COLUMNS = (
     "redirect_permanent"
 )
 _CHUNK = 500
+#: a host's "no request before" (Retry-After, or a lease hand-over), only ever pushed later
+HOLD_HOST = (
+    "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
+    "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
+    "THEN hosts.not_before ELSE excluded.not_before END"
+)
 
 
 @dataclass(frozen=True)
@@ -170,12 +176,7 @@ class CheckStore(StoreCore):
     def hold_host(self, host: str, until: datetime, link_ids: Sequence[int] = ()) -> None:
         """Remember a host's Retry-After and push its links' next checks past it."""
         with self.write():
-            self.conn.execute(
-                "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
-                "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
-                "THEN hosts.not_before ELSE excluded.not_before END",
-                [host, iso(until)],
-            )
+            self.conn.execute(HOLD_HOST, [host, iso(until)])
             self._defer(link_ids, until)
 
     def defer_links(self, link_ids: Sequence[int], until: datetime) -> None:

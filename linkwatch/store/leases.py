@@ -15,11 +15,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from linkwatch.clock import iso, parse_instant
-from linkwatch.store.checks import due_selection
+from linkwatch.store.checks import HOLD_HOST, due_selection
 from linkwatch.store.core import StoreCore
 
 HOST_PREFIX = "host:"
 WORKER_PREFIX = "worker:"
+#: take or renew a lease; ``acquired_at`` stays while the same holder renews
+_UPSERT = (
+    "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+    "expires_at = excluded.expires_at, acquired_at = CASE WHEN "
+    "leases.holder = excluded.holder THEN leases.acquired_at ELSE excluded.acquired_at END"
+)
 
 
 def _after(at: datetime) -> datetime:
@@ -30,14 +37,12 @@ def _after(at: datetime) -> datetime:
 
 
 class LeaseStore(StoreCore):
-    def claim_hosts(
-        self, holder: str, now: datetime, ttl_s: float, limit: int, *, select: str = "due"
-    ) -> list[str]:
-        """Up to ``limit`` hosts with links to check that no other worker holds (or whose
-        lease ran out), leased to ``holder`` for ``ttl_s``; the hosts that waited longest
-        first. Hosts ``holder`` already holds are renewed and returned first."""
+    def claim_hosts(self, holder: str, now: datetime, ttl_s: float, limit: int) -> list[str]:
+        """Up to ``limit`` hosts with due links that no other holder has (or whose lease
+        ran out), leased to ``holder`` for ``ttl_s``; the hosts that waited longest first
+        (a host ``holder`` already has is renewed)."""
         at, until = iso(now), iso(now + timedelta(seconds=ttl_s))
-        where, params = due_selection(now, select, None)
+        where, params = due_selection(now, "due", None)
         with self.write() as db:
             rows = db.execute(
                 f"SELECT l.host FROM links l WHERE {where} AND l.host != '' "  # noqa: S608
@@ -47,21 +52,13 @@ class LeaseStore(StoreCore):
                 [*params, HOST_PREFIX, at, holder, int(limit)],
             ).fetchall()
             hosts = [str(r[0]) for r in rows]
-            db.executemany(
-                "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at, acquired_at = CASE WHEN "
-                "leases.holder = excluded.holder THEN leases.acquired_at "
-                "ELSE excluded.acquired_at END",
-                [(HOST_PREFIX + h, holder, until, at) for h in hosts],
-            )
+            db.executemany(_UPSERT, [(HOST_PREFIX + h, holder, until, at) for h in hosts])
         return hosts
 
     def fair_share(self, holder: str, now: datetime) -> int:
         """How many hosts the worker ``holder`` should hold now: the hosts with due links
         that no other worker holds (its own slots' hosts count), divided among the live
-        workers (each renews a
-        ``worker:<id>`` lease while it runs), at least 1."""
+        workers (each renews a ``worker:<id>`` lease while it runs), at least 1."""
         at = iso(now)
         where, params = due_selection(now, "due", None)
         hosts = int(
@@ -102,12 +99,7 @@ class LeaseStore(StoreCore):
                 "DELETE FROM leases WHERE name = ? AND holder = ?",
                 [(HOST_PREFIX + h, holder) for h in hosts],
             )
-            db.executemany(
-                "INSERT INTO hosts (host, not_before) VALUES (?, ?) ON CONFLICT(host) DO UPDATE "
-                "SET not_before = CASE WHEN hosts.not_before > excluded.not_before "
-                "THEN hosts.not_before ELSE excluded.not_before END",
-                [(h, iso(_after(next_request))) for h in hosts],
-            )
+            db.executemany(HOLD_HOST, [(h, iso(_after(next_request))) for h in hosts])
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
         """Take (or renew) the lease ``name`` unless another holder's is still running."""
@@ -118,14 +110,7 @@ class LeaseStore(StoreCore):
             ).fetchone()
             if row is not None and row[0] != holder and str(row[1]) > at:
                 return False
-            db.execute(
-                "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at, acquired_at = CASE WHEN "
-                "leases.holder = excluded.holder THEN leases.acquired_at "
-                "ELSE excluded.acquired_at END",
-                [name, holder, until, at],
-            )
+            db.execute(_UPSERT, [name, holder, until, at])
             return True
 
     def lease_since(self, name: str, holder: str) -> datetime | None:

@@ -21,7 +21,6 @@ from sqlite_utils import Database, Migrations
 @dataclass(frozen=True)
 class Step:
     name: str
-    doc: str
     script: str
     #: moves rows only an older SQLite state can hold (a PostgreSQL state starts at the
     #: schema of the linkwatch that added PostgreSQL, so it never has them)
@@ -43,7 +42,7 @@ def step(fn: Callable[[], str | tuple[str, str]]) -> Callable[[], str | tuple[st
     a step that moves old SQLite rows, that data script too)."""
     made = fn()
     script, data = made if isinstance(made, tuple) else (made, "")
-    STEPS.append(Step(fn.__name__, (fn.__doc__ or "").strip(), script, data))
+    STEPS.append(Step(fn.__name__, script, data))
     KNOWN_STEPS.append(fn.__name__)
     return fn
 
