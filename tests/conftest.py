@@ -40,6 +40,7 @@ CONTRACT = (
     "tests/check/test_batch.py",
     "tests/report/test_output.py",
     "tests/report/test_state_trend.py",
+    "tests/report/test_streaming.py",
     "tests/test_notify.py",
     "tests/test_workers.py",
 )

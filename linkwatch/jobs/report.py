@@ -1,11 +1,12 @@
-"""The report job: read the store in one transaction, render in memory (the report stage),
-then write every file atomically and remember when (``generate_report``)."""
+"""The report job: inside one read transaction, walk the links once for the figures, then
+render page by page (each page reads its own links) into a staging folder; move the files
+into place and remember when (``generate_report``)."""
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,11 +15,11 @@ from typing import Any
 
 from linkwatch.clock import Clock
 from linkwatch.config import Settings
-from linkwatch.report import stage_report
+from linkwatch.report import LinksJson, stage_report
 from linkwatch.report.data import build_model
 from linkwatch.report.output import publish, staging
 from linkwatch.report.render import PAGE_PATTERN
-from linkwatch.report.views import ReportModel
+from linkwatch.report.views import LinkView, ReportModel
 from linkwatch.store import Store
 
 __all__ = ["ReportSummary", "generate_report", "load_model"]
@@ -64,30 +65,39 @@ class ReportSummary:
         }
 
 
-def load_model(settings: Settings, store: Store, *, clock: Clock) -> ReportModel:
-    """The report's view model from the store, as of ``clock()``."""
+def load_model(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock,
+    each: Callable[[LinkView], None] | None = None,
+) -> ReportModel:
+    """The report's view model from the store, as of ``clock()`` (``each``: called with
+    every link on the way, in the report's order)."""
     now = clock()
     days = max(settings.report.trend_days, 1)
     trend_since = (now - timedelta(days=days - 1)).date().isoformat()
     previous = store.last_report_at()
-    rows = store.report_rows(
-        since=previous, trend_since=trend_since, timeline=settings.report.timeline
-    )
+    head = store.report_head(since=previous, trend_since=trend_since)
     return build_model(
-        rows,
+        store,
+        head,
         title=settings.report.title,
         generated_at=now,
         previous_at=previous,
         trend_days=days,
         has_credentials=settings.credentials is not None,
         drift_below=settings.check.drift_below,
+        timeline=settings.report.timeline,
+        each=each,
     )
 
 
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
-    """The model is hundreds of thousands of small acyclic objects: without this, the cyclic
-    collector rescans them over and over and rendering grows superlinearly."""
+    """Reading and rendering allocate millions of small acyclic objects: the automatic
+    collector would rescan them over and over. The few cycles (jinja's render contexts)
+    are collected page by page (``stage_report``)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -103,9 +113,13 @@ def generate_report(settings: Settings, store: Store, *, clock: Clock) -> Report
     started = time.perf_counter()
     directory = settings.report_dir
     with _no_cyclic_gc(), staging(directory) as folder:
-        model = load_model(settings, store, clock=clock)
-        read_done = time.perf_counter()
-        files = stage_report(model, settings, folder)
+        with (
+            store.snapshot(),  # the pages read links as they go: all from one state
+            LinksJson(folder / "links.json.part") as links_json,  # staged, not published
+        ):
+            model = load_model(settings, store, clock=clock, each=links_json.add)
+            read_done = time.perf_counter()
+            files = stage_report(model, settings, folder, links_json=links_json)
         render_done = time.perf_counter()
         publish(folder, directory, files, PAGE_PATTERN)
     total = sum(files.values())

@@ -210,6 +210,11 @@ class LinkCells:
         self._states: dict[str, Markup] = {}
         self._no_timeline = timeline([])
 
+    def forget(self) -> None:
+        """Drop the cached cells of links (after a page: the next page reads its own)."""
+        self._links.clear()
+        self._rows.clear()
+
     def _state(self, value: str) -> Markup:
         cell = self._states.get(value)
         if cell is None:

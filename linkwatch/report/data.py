@@ -1,12 +1,22 @@
-"""From database rows to the report's view model (``linkwatch.report.views``). Pure."""
+"""From database rows to the report's view model (``linkwatch.report.views``).
+
+The model never holds the whole corpus: ``build_model`` walks the links once, a chunk of
+``CHUNK`` ids at a time, keeping only figures and, per list, the ids in order; the lists
+(``LinkList``) and the documents' citations to act on are read again through a
+``ViewLoader`` when a page shows them. The reads go through ``ReportSource`` (what
+``linkwatch.store.ReportStore`` provides); nothing here writes.
+"""
 
 from __future__ import annotations
 
 import collections
 import json
+from array import array
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, overload
 
 from linkwatch.clock import iso
 from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome
@@ -116,65 +126,195 @@ def _warnings(raw: str | None) -> list[str]:
     return [w.get("message", str(w)) if isinstance(w, dict) else str(w) for w in value]
 
 
-def _attach(
-    rows: dict[str, Any], drift_below: float = 0.0, now: str = ""
-) -> tuple[dict[int, LinkView], list[DocumentView]]:
-    links = {row["id"]: _link(row, drift_below, now) for row in rows["links"]}
-    docs = {
-        row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
-        for row in rows["documents"]
-    }
-    for row in rows["citations"]:
-        link, doc = links.get(row["link_id"]), docs.get(row["document_id"])
-        if link is None or doc is None:
-            continue
-        cite = CitationView(
-            doc.id,
-            doc.path,
-            row["line"],
-            row["col"] or 0,
-            row["text"] or "",
-            row["source"] or "",
-            row["raw_url"] or "",
-            row["fragment"] or "",
-            (row["access_date"] or "")[:10],
-            row["access_source"] or "",
-        )
-        link.citations.append(cite)
-        doc.citations.append((cite, link))
-    for link in links.values():  # once per link: the report asks it of every list
-        link.cited_as_copy = bool(link.citations) and all(
-            archived_original(c.raw_url) is not None for c in link.citations
-        )
-    for row in rows["timeline"]:
-        link = links.get(row["link_id"])
-        if link is not None:
-            link.timeline.append(
-                CheckView(
-                    row["checked_at"],
-                    row["outcome"],
-                    row["status"],
-                    row["error"],
-                    bool(row["strike"]),
-                    bool(row["network_down"]),
-                )
+#: links read per query (an ``IN`` list of ids): big enough to amortise a query, small
+#: enough that a chunk of views is a few MiB
+CHUNK = 1000
+
+
+class ReportSource(Protocol):
+    """The reads the report needs (``linkwatch.store.ReportStore``)."""
+
+    def report_order(self) -> list[int]: ...
+    def report_links(self, ids: Sequence[int]) -> list[Any]: ...
+    def report_citations(self, link_ids: Sequence[int]) -> list[Any]: ...
+    def document_citations(self, document_ids: Sequence[int]) -> list[Any]: ...
+    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[Any]: ...
+
+
+def _citation(row: Any, path: str) -> CitationView:
+    return CitationView(
+        row["document_id"],
+        path,
+        row["line"],
+        row["col"] or 0,
+        row["text"] or "",
+        row["source"] or "",
+        row["raw_url"] or "",
+        row["fragment"] or "",
+        (row["access_date"] or "")[:10],
+        row["access_source"] or "",
+    )
+
+
+@dataclass(slots=True)
+class ViewLoader:
+    """Link views (with their citations and, for the pages, their evidence timelines)
+    for a list of ids, read a chunk at a time."""
+
+    source: ReportSource
+    paths: dict[int, str]  # document id -> path, for the live documents
+    now: str
+    drift_below: float
+    timeline: int  # checks per evidence timeline
+    #: links with something to do in the documents citing them (set by ``build_model``)
+    attention: set[int] = field(default_factory=set)
+
+    def links(self, ids: Sequence[int], *, timeline: bool = True) -> list[LinkView]:
+        """The views of ``ids`` (those still cited), in the order given."""
+        out: list[LinkView] = []
+        for start in range(0, len(ids), CHUNK):
+            out += self._chunk(ids[start : start + CHUNK], timeline)
+        return out
+
+    def _chunk(self, ids: Sequence[int], timeline: bool) -> list[LinkView]:
+        views = {
+            row["id"]: _link(row, self.drift_below, self.now)
+            for row in self.source.report_links(ids)
+        }
+        for row in self.source.report_citations(ids):
+            link, path = views.get(row["link_id"]), self.paths.get(row["document_id"])
+            if link is not None and path is not None:
+                link.citations.append(_citation(row, path))
+        for link in views.values():
+            link.cited_as_copy = bool(link.citations) and all(
+                archived_original(c.raw_url) is not None for c in link.citations
             )
-    for doc in docs.values():
-        unique = {link.id: link for _cite, link in doc.citations}.values()
-        doc.states.update(link.state for link in unique)
-        doc.redirected = sum(link.is_redirected for link in unique)
-        doc.no_snapshot = sum(link.needs_snapshot for link in unique)
-    return links, [d for d in docs.values() if d.citations]
+        if timeline and self.timeline > 0:
+            for row in self.source.report_timeline(ids, self.timeline):
+                link = views.get(row["link_id"])
+                if link is not None:
+                    link.timeline.append(
+                        CheckView(
+                            row["checked_at"],
+                            row["outcome"],
+                            row["status"],
+                            row["error"],
+                            bool(row["strike"]),
+                            bool(row["network_down"]),
+                        )
+                    )
+        return [views[i] for i in ids if i in views]
+
+    def attach(self, docs: Sequence[DocumentView]) -> None:
+        """Read the citations to act on of ``docs`` (for the page that shows them)."""
+        by_id = {doc.id: doc for doc in docs}
+        rows = [
+            row
+            for start in range(0, len(docs), CHUNK)
+            for row in self.source.document_citations(list(by_id)[start : start + CHUNK])
+            if row["link_id"] in self.attention
+        ]
+        views = {lk.id: lk for lk in self.links(list(dict.fromkeys(r["link_id"] for r in rows)))}
+        found: dict[int, list[tuple[CitationView, LinkView]]] = {doc.id: [] for doc in docs}
+        for row in rows:
+            link, doc_id = views.get(row["link_id"]), row["document_id"]
+            if link is not None and doc_id in found:
+                found[doc_id].append((_citation(row, by_id[doc_id].path), link))
+        for doc in docs:
+            doc.hold(found[doc.id])
 
 
-def _domains(links: list[LinkView]) -> list[DomainView]:
-    hosts: dict[str, DomainView] = {}
-    for link in links:
-        if link.state == LinkState.INVALID:
-            continue
-        view = hosts.get(link.host)
+class LinkList(Sequence[LinkView]):
+    """One of the report's lists: the ids in order, the views read when asked for."""
+
+    __slots__ = ("_ids", "_load")
+
+    def __init__(self, ids: Sequence[int], load: Callable[[Sequence[int]], list[LinkView]]):
+        self._ids = array("q", ids)
+        self._load = load
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"LinkList({len(self._ids)} links)"
+
+    @overload
+    def __getitem__(self, index: int) -> LinkView: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LinkView]: ...
+    def __getitem__(self, index: int | slice) -> LinkView | list[LinkView]:
+        if isinstance(index, slice):
+            return self._load(self._ids[index].tolist())
+        return self._load([self._ids[index]])[0]
+
+    def __iter__(self) -> Iterator[LinkView]:
+        for start in range(0, len(self._ids), CHUNK):
+            yield from self._load(self._ids[start : start + CHUNK].tolist())
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What the one walk over every link keeps: figures, and each list as ids in order."""
+
+    links: int = 0
+    citations: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+    archivable: int = 0
+    with_snapshot: int = 0
+    problems: list[int] = field(default_factory=list)
+    acknowledged: list[int] = field(default_factory=list)
+    unverifiable: list[int] = field(default_factory=list)
+    no_snapshot: list[int] = field(default_factory=list)
+    drifted: list[tuple[float, int]] = field(default_factory=list)
+    copies: list[tuple[bool, str, int]] = field(default_factory=list)
+    redirected: list[tuple[bool, str, int]] = field(default_factory=list)
+    domains: dict[str, DomainView] = field(default_factory=dict)
+
+    def add(self, link: LinkView, docs: dict[int, DocumentView], attention: set[int]) -> None:
+        self.links += 1
+        self.citations += len(link.citations)
+        self.states[link.state] += 1
+        state = link.state
+        if state != LinkState.INVALID:
+            self.archivable += 1
+            self.with_snapshot += link.snapshot is not None
+            self._domain(link)
+        if state in PROBLEM_STATES and not link.cited_as_copy and not link.acknowledged:
+            self.problems.append(link.id)
+        if link.acknowledged:
+            self.acknowledged.append(link.id)
+        if state in ("unverifiable", "invalid") or (
+            state == "new" and link.last_outcome is not None
+        ):
+            self.unverifiable.append(link.id)
+        if link.needs_snapshot:
+            self.no_snapshot.append(link.id)
+        if link.drifted:
+            self.drifted.append((link.similarity or 0.0, link.id))
+        if link.cited_as_copy:
+            self.copies.append((not link.original_back, link.url, link.id))
+        if link.is_redirected:
+            self.redirected.append((not link.permanent_redirect, link.url, link.id))
+        if link.needs_attention:
+            attention.add(link.id)
+        seen: set[int] = set()
+        for cite in link.citations:
+            doc = docs.get(cite.document_id)
+            if doc is None:
+                continue
+            doc.citation_count += 1
+            doc.attention_rows += link.needs_attention
+            if doc.id not in seen:
+                seen.add(doc.id)
+                doc.states[state] += 1
+                doc.redirected += link.is_redirected
+                doc.no_snapshot += link.needs_snapshot
+
+    def _domain(self, link: LinkView) -> None:
+        view = self.domains.get(link.host)
         if view is None:
-            view = hosts[link.host] = DomainView(link.host)
+            view = self.domains[link.host] = DomainView(link.host)
         view.links += 1
         view.dead += link.state == LinkState.DEAD
         view.failing += link.state == LinkState.FAILING
@@ -182,9 +322,12 @@ def _domains(links: list[LinkView]) -> list[DomainView]:
             link.last_outcome in BLOCKING_OUTCOMES or link.state == LinkState.UNVERIFIABLE
         )
         view.redirected += link.is_redirected
-    return sorted(
-        hosts.values(), key=lambda d: (-(d.dead + d.failing), -d.blocked, -d.links, d.host)
-    )
+
+    def domain_list(self) -> list[DomainView]:
+        return sorted(
+            self.domains.values(),
+            key=lambda d: (-(d.dead + d.failing), -d.blocked, -d.links, d.host),
+        )
 
 
 MIN_TREND_DAYS = 14
@@ -237,27 +380,6 @@ def _states_per_day(states: dict[str, Any], days: list[TrendDay]) -> None:
         entry.states = {k: v for k, v in counts.items() if v > 0}
 
 
-def _changes(
-    rows: list[dict[str, Any]], links: dict[int, LinkView]
-) -> tuple[list[LinkView], list[LinkView]]:
-    """Links dead now that were not at the previous report, and links alive now that were
-    in trouble then (a link's state then is where its first change since began)."""
-    before: dict[int, str | None] = {}
-    for row in rows:  # ordered by time
-        before.setdefault(row["link_id"], row["from_state"])
-    dead: list[LinkView] = []
-    recovered: list[LinkView] = []
-    for link_id, state in before.items():
-        link = links.get(link_id)
-        if link is None:
-            continue
-        if link.state == LinkState.DEAD and state != LinkState.DEAD:
-            dead.append(link)
-        elif link.state == LinkState.ALIVE and state in ("dead", "failing", "unverifiable"):
-            recovered.append(link)
-    return dead, recovered
-
-
 # the archive stage's figures in ``meta`` (``archive.user_status`` is Save Page Now's
 # /save/status/user answer as JSON), in words
 META_LABELS = {
@@ -296,7 +418,8 @@ def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def build_model(
-    rows: dict[str, Any],
+    source: ReportSource,
+    head: dict[str, Any],
     *,
     title: str,
     generated_at: datetime,
@@ -304,68 +427,74 @@ def build_model(
     trend_days: int,
     has_credentials: bool,
     drift_below: float = 0.0,
+    timeline: int = 0,
+    each: Callable[[LinkView], None] | None = None,
 ) -> ReportModel:
-    """The report's view model from ``ReportStore.report_rows()``."""
-    by_id, documents = _attach(rows, drift_below, iso(generated_at))
-    links = list(by_id.values())
-    ordered = sorted(links, key=lambda lk: (lk.state_rank, lk.since or "", lk.url))
-    newly_dead, recovered = _changes(rows["changes"], by_id)
-    archivable = [lk for lk in links if lk.state != LinkState.INVALID]
+    """The report's view model from ``source`` and ``ReportStore.report_head()``: one walk
+    over every link (a chunk at a time), keeping figures and ids; ``each`` is called with
+    every link on the way, in the report's order."""
+    docs = {
+        row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
+        for row in head["documents"]
+    }
+    loader = ViewLoader(
+        source, {i: d.path for i, d in docs.items()}, iso(generated_at), drift_below, timeline
+    )
+    order = array("q", source.report_order())
+    tally = _Tally()
+    for start in range(0, len(order), CHUNK):
+        for link in loader.links(order[start : start + CHUNK].tolist(), timeline=False):
+            tally.add(link, docs, loader.attention)
+            if each is not None:
+                each(link)
+    documents = [doc for doc in docs.values() if doc.citation_count]
+    for doc in documents:
+        doc.loader = loader.attach
+    documents.sort(key=lambda d: (-d.problems, d.health, d.path))
+
+    def listed(ids: Sequence[int]) -> LinkList:
+        return LinkList(ids, loader.links)
+
     end = generated_at.date()
     summary = Summary(
         generated_at=iso(generated_at),
         previous_at=previous_at,
-        links=len(links),
+        links=tally.links,
         documents=len(documents),
-        citations=len(rows["citations"]),
-        states={s: n for s, n in Counter(lk.state for lk in links).most_common()},
-        with_snapshot=sum(lk.snapshot is not None for lk in archivable),
-        archivable=len(archivable),
-        newly_dead=newly_dead,
-        newly_recovered=recovered,
-        checks_since=int(rows["checks_since"] or 0),
-        checks_total=int(rows["checks_total"] or 0),
-        queue={r["status"]: r["n"] for r in rows["queue"]}
+        citations=tally.citations,
+        states={s: n for s, n in tally.states.most_common()},
+        with_snapshot=tally.with_snapshot,
+        archivable=tally.archivable,
+        newly_dead=listed(head["newly_dead"]),
+        newly_recovered=listed(head["newly_recovered"]),
+        checks_since=int(head["checks_since"] or 0),
+        checks_total=int(head["checks_total"] or 0),
+        queue={r["status"]: r["n"] for r in head["queue"]}
         | (
-            {"recovered, capture queued": rows["recovered_queued"]}
-            if rows["recovered_queued"]
+            {"recovered, capture queued": head["recovered_queued"]}
+            if head["recovered_queued"]
             else {}
         ),
-        queue_errors=rows["queue_errors"],
-        archive_meta=_meta(rows["archive_meta"]),
+        queue_errors=head["queue_errors"],
+        archive_meta=_meta(head["archive_meta"]),
         captures_need_keys=not has_credentials,
-        runs=rows["runs"],
+        runs=head["runs"],
     )
-    documents.sort(key=lambda d: (-d.problems, d.health, d.path))
-    trend = _trend(rows["trend"], end - timedelta(days=max(trend_days - 1, 0)), end)
-    if "states" in rows:
-        _states_per_day(rows["states"], trend)
+    trend = _trend(head["trend"], end - timedelta(days=max(trend_days - 1, 0)), end)
+    _states_per_day(head["states"], trend)
     return ReportModel(
         title=title,
         summary=summary,
         trend=trend,
-        links=ordered,
-        problems=[
-            lk
-            for lk in ordered
-            if lk.state in PROBLEM_STATES and not lk.cited_as_copy and not lk.acknowledged
-        ],
-        acknowledged=[lk for lk in ordered if lk.acknowledged],
-        drifted=sorted((lk for lk in links if lk.drifted), key=lambda lk: lk.similarity or 0),
-        cited_as_copies=sorted(
-            (lk for lk in links if lk.cited_as_copy), key=lambda lk: (not lk.original_back, lk.url)
-        ),
-        unverifiable=[
-            lk
-            for lk in ordered
-            if lk.state in ("unverifiable", "invalid")
-            or (lk.state == "new" and lk.last_outcome is not None)
-        ],
-        redirected=sorted(
-            (lk for lk in links if lk.is_redirected),
-            key=lambda lk: (not lk.permanent_redirect, lk.url),
-        ),
-        no_snapshot=[lk for lk in ordered if lk.needs_snapshot],
+        links=LinkList(order, lambda ids: loader.links(ids, timeline=False)),
+        problems=listed(tally.problems),
+        acknowledged=listed(tally.acknowledged),
+        drifted=listed([i for _s, i in sorted(tally.drifted)]),
+        cited_as_copies=listed([i for *_k, i in sorted(tally.copies)]),
+        unverifiable=listed(tally.unverifiable),
+        redirected=listed([i for *_k, i in sorted(tally.redirected)]),
+        no_snapshot=listed(tally.no_snapshot),
         documents=documents,
-        domains=_domains(links),
+        domains=tally.domain_list(),
+        attach=loader.attach,
     )

@@ -6,6 +6,7 @@ http(s) URLs the report would link too."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from linkwatch.report.filters import clean_text, safe_href, safe_snapshot_href, truncate
 from linkwatch.report.views import LinkView, ReportModel
@@ -39,7 +40,7 @@ def _cited(link: LinkView) -> str:
     return ", ".join(where) + (f" and {more} more" if more > 0 else "")
 
 
-def _table(title: str, links: list[LinkView], lines: list[str]) -> None:
+def _table(title: str, links: Sequence[LinkView], lines: list[str]) -> None:
     if not links:
         return
     lines += [f"## {title} ({len(links)})", "", "| Link | Why | Snapshot | Cited in |"]

@@ -51,15 +51,11 @@ class Section:
     blurb: str
     items: Sequence[Any]
     page_rows: int
-    index_rows: int
+    rows: Sequence[Any]  # the first ``index_rows`` items, for index.html
 
     @property
     def total(self) -> int:
         return len(self.items)
-
-    @property
-    def rows(self) -> Sequence[Any]:
-        return self.items[: self.index_rows]
 
     @property
     def pages(self) -> int:
@@ -135,7 +131,7 @@ def environment() -> jinja2.Environment:
 
 def sections(model: ReportModel, *, index_rows: int, page_rows: int) -> list[Section]:
     def section(kind: str, anchor: str, heading: str, blurb: str, items: Sequence[Any]) -> Section:
-        return Section(kind, anchor, heading, blurb, items, page_rows, index_rows)
+        return Section(kind, anchor, heading, blurb, items, page_rows, items[:index_rows])
 
     return [
         section(
@@ -223,7 +219,7 @@ class DocumentPages:
         pages: list[list[DocumentView]] = []
         size = page_rows
         for doc in sorted(documents, key=lambda d: d.path):
-            rows = len(doc.attention) + 1  # its heading counts as a row
+            rows = doc.attention_rows + 1  # its heading counts as a row
             if size + rows > page_rows and (not pages or pages[-1]):
                 pages.append([])
                 size = 0
@@ -277,14 +273,21 @@ def iter_pages(model: ReportModel, *, index_rows: int, page_rows: int) -> Iterat
         ),
     )
     section_template = env.get_template("section.html")
+    link_cells.forget()  # the cells of one page are not kept for the next
     for sec in secs:
         for page in range(1, sec.pages + 1):
             rows = sec.items[(page - 1) * page_rows : page * page_rows]
             yield sec.page_name(page), section_template.render(**top, sec=sec, page=page, rows=rows)
+            link_cells.forget()
     document_template = env.get_template("document.html")
     below = _common(model, "../", link_cells, docs)
     for number, group in enumerate(docs.pages, 1):
+        if model.attach is not None:
+            model.attach(group)  # the page's citations to act on, in one read
         yield (
             f"docs/{number}.html",
             document_template.render(**below, docs=group, number=number, count=len(docs.pages)),
         )
+        for doc in group:
+            doc.release()
+        link_cells.forget()

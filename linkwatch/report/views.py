@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,10 +242,14 @@ class DocumentView:
     path: str
     format: str | None
     warnings: list[str]
-    citations: list[tuple[CitationView, LinkView]] = field(default_factory=list)
-    states: Counter[str] = field(default_factory=Counter)
+    citation_count: int = 0  # live citations in the document
+    attention_rows: int = 0  # ... of which to act on (``attention``)
+    states: Counter[str] = field(default_factory=Counter)  # its distinct links by state
     redirected: int = 0
     no_snapshot: int = 0
+    #: reads the citations to act on of a group of documents (``ViewLoader.attach``)
+    loader: Callable[[Sequence[DocumentView]], None] | None = field(default=None, repr=False)
+    _attention: list[tuple[CitationView, LinkView]] | None = field(default=None, repr=False)
 
     @property
     def links(self) -> int:
@@ -253,8 +257,20 @@ class DocumentView:
 
     @property
     def attention(self) -> list[tuple[CitationView, LinkView]]:
-        """The citations to act on: dead, failing, unverifiable, invalid or redirected."""
-        return [(cite, link) for cite, link in self.citations if link.needs_attention]
+        """The citations to act on: dead, failing, unverifiable, invalid or redirected
+        (read when first asked for; ``release`` forgets them again)."""
+        if self._attention is None and self.loader is not None:
+            self.loader([self])
+        if self._attention is None:
+            self._attention = []
+        return self._attention
+
+    def hold(self, attention: list[tuple[CitationView, LinkView]]) -> None:
+        self._attention = attention
+
+    def release(self) -> None:
+        if self.loader is not None:
+            self._attention = None
 
     @property
     def problems(self) -> int:
@@ -270,7 +286,7 @@ class DocumentView:
         return {
             "path": self.path,
             "format": self.format,
-            "citations": len(self.citations),
+            "citations": self.citation_count,
             "links": self.links,
             "states": dict(self.states),
             "redirected": self.redirected,
@@ -317,8 +333,8 @@ class Summary:
     states: dict[str, int]
     with_snapshot: int
     archivable: int
-    newly_dead: list[LinkView]
-    newly_recovered: list[LinkView]
+    newly_dead: Sequence[LinkView]
+    newly_recovered: Sequence[LinkView]
     checks_since: int
     checks_total: int
     queue: dict[str, int]
@@ -356,43 +372,49 @@ class Summary:
 
 @dataclass(slots=True)
 class ReportModel:
+    """The report. Its link lists are sequences read a chunk at a time
+    (``data.LinkList``), so the model of 100,000 links is figures and ids."""
+
     title: str
     summary: Summary
     trend: list[TrendDay]
-    links: list[LinkView]
-    problems: list[LinkView]
-    unverifiable: list[LinkView]
-    redirected: list[LinkView]
-    no_snapshot: list[LinkView]
+    links: Sequence[LinkView]
+    problems: Sequence[LinkView]
+    unverifiable: Sequence[LinkView]
+    redirected: Sequence[LinkView]
+    no_snapshot: Sequence[LinkView]
     documents: list[DocumentView]
     domains: list[DomainView]
     #: links whose every citation is an archived copy: working citations, the original's
     #: state shown ("the original is back")
-    cited_as_copies: list[LinkView] = field(default_factory=list)
+    cited_as_copies: Sequence[LinkView] = field(default_factory=list)
     #: live links whose text is not the one cited any more
-    drifted: list[LinkView] = field(default_factory=list)
+    drifted: Sequence[LinkView] = field(default_factory=list)
     #: findings a curator acknowledged (``linkwatch ack``)
-    acknowledged: list[LinkView] = field(default_factory=list)
+    acknowledged: Sequence[LinkView] = field(default_factory=list)
+    #: reads the citations to act on of a page of documents at once
+    attach: Callable[[Sequence[DocumentView]], None] | None = field(default=None, repr=False)
 
-    def iter_json(self) -> Iterator[str]:
+    def iter_json(self, links: Iterable[str] | None = None) -> Iterator[str]:
         """``to_json()`` as JSON text in pieces, one link or document at a time: the
-        same document, never held whole (the report of 100,000 links is ~90 MB)."""
+        same document, never held whole (the report of 100,000 links is ~90 MB).
+        ``links``: the list of links already encoded (``report.LinksJson``)."""
         head = self.to_json(links=False)
 
         def dumps(value: Any) -> str:
             return json.dumps(value, ensure_ascii=False)
 
         yield "{" + ", ".join(f"{dumps(k)}: {dumps(v)}" for k, v in head.items())
-        lists: tuple[tuple[str, list[Any]], ...] = (
-            ("links", list(self.links)),
-            ("documents", list(self.documents)),
-        )
-        for key, items in lists:
-            yield f", {dumps(key)}: ["
-            for n, item in enumerate(items):
-                yield ("" if n == 0 else ", ") + dumps(item.to_json())
-            yield "]"
-        yield "}"
+        yield ', "links": ['
+        if links is not None:
+            yield from links
+        else:
+            for n, link in enumerate(self.links):
+                yield ("" if n == 0 else ", ") + dumps(link.to_json())
+        yield '], "documents": ['
+        for n, doc in enumerate(self.documents):
+            yield ("" if n == 0 else ", ") + dumps(doc.to_json())
+        yield "]}"
 
     def to_json(self, *, links: bool = True) -> dict[str, Any]:
         """The report as plain data; ``links=False`` leaves out the two long lists."""

@@ -208,10 +208,6 @@ class PostgresBackend:
         return StoreError(f"cannot write to {self.where}: {text}")
 
     # -- maintenance -------------------------------------------------------------------
-    def rows(self, sql: str, params: Any = ()) -> list[Any]:
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def stream(self, sql: str, batch: int) -> Any:
         """A server-side cursor (inside the caller's transaction): rows come ``batch``

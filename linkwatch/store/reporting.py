@@ -1,12 +1,16 @@
-"""Read models for the report (issue 5): one consistent read of everything it shows.
+"""Read models for the report: what it shows, read a page of links at a time.
 
-``report_rows()`` runs every query inside one read transaction, so a report never mixes
-the state before and after a concurrent check batch (WAL gives the reader a snapshot and
-never blocks the writer).
+The report job runs every read inside one read transaction (``snapshot()``), so a report
+never mixes the state before and after a concurrent check batch (WAL gives the reader a
+snapshot and never blocks the writer; PostgreSQL a REPEATABLE READ one). Links come as ids
+in the report's order (``report_order``) and then as rows a chunk of ids at a time
+(``report_links``, ``report_citations``, ``report_timeline``), so the whole corpus is never
+held at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
@@ -15,7 +19,10 @@ from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
 
 LAST_GENERATED_KEY = "report.last_generated_at"
 ARCHIVE_META_PREFIX = "archive."
-PROBLEM_STATES = ("dead", "failing", "unverifiable")
+
+#: a link is in the report while a live document cites it
+_CITED = """EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
+               WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)"""
 
 _LINKS = """
 SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
@@ -26,19 +33,32 @@ SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
         AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_verified,
        (SELECT s.status FROM snapshots s WHERE s.link_id = links.id
         AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_status
-FROM links
-WHERE EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
-              WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)
-ORDER BY id
+FROM links WHERE id IN ({ids})
 """
 
-_CITATIONS = f"""
+#: the report's order: dead first (``views.STATE_ORDER``), then since when (a problem since
+#: it began failing), then the URL (byte order, as Python compares code points)
+_ORDER = f"""
+SELECT id FROM links WHERE {_CITED}
+ORDER BY CASE state WHEN 'dead' THEN 0 WHEN 'failing' THEN 1 WHEN 'unverifiable' THEN 2
+                    WHEN 'invalid' THEN 3 WHEN 'new' THEN 4 WHEN 'alive' THEN 5 ELSE 6 END,
+         CASE WHEN state IN ('dead', 'failing') AND coalesce(failing_since, '') <> ''
+              THEN failing_since ELSE coalesce(state_since, '') END,
+         url, id
+"""  # noqa: S608 - fixed SQL fragments, no values
+
+_CITATION_COLUMNS = f"""
 SELECT c.link_id, c.document_id, c.line, c.col, c.text, c.source, c.raw_url, c.fragment,
        {ACCESS_DATE} AS access_date, {ACCESS_SOURCE} AS access_source
 FROM citations c JOIN documents d ON d.id = c.document_id
 WHERE c.ended_at IS NULL AND d.removed_at IS NULL
-ORDER BY c.document_id, c.line, c.col, c.id
 """  # noqa: S608 - fixed SQL fragments, no values
+_CITATIONS_OF_LINKS = _CITATION_COLUMNS + (
+    " AND c.link_id IN ({ids}) ORDER BY c.document_id, c.line, c.col, c.id"
+)
+_CITATIONS_IN_DOCUMENTS = _CITATION_COLUMNS + (
+    " AND c.document_id IN ({ids}) ORDER BY c.document_id, c.line, c.col, c.id"
+)
 
 _DOCUMENTS = """
 SELECT id, path, format, warnings, last_scanned_at
@@ -50,7 +70,7 @@ SELECT link_id, checked_at, outcome, status, error, strike, network_down FROM (
     SELECT c.link_id, c.checked_at, c.outcome, c.status, c.error, c.strike, c.network_down,
            row_number() OVER (PARTITION BY c.link_id ORDER BY c.checked_at DESC) AS n
     FROM checks c JOIN links l ON l.id = c.link_id
-    WHERE l.state IN ('dead', 'failing', 'unverifiable')
+    WHERE l.state IN ('dead', 'failing', 'unverifiable') AND c.link_id IN ({ids})
 ) latest WHERE n <= ? ORDER BY link_id, checked_at
 """
 
@@ -83,58 +103,90 @@ FROM state_changes WHERE at >= ?
 GROUP BY substr(at, 1, 10), coalesce(from_state, 'new'), to_state
 """
 
-_CHANGES = """
-SELECT s.link_id, s.at, s.from_state, s.to_state FROM state_changes s
-WHERE s.at > ? ORDER BY s.at
-"""
+#: cited links dead now that were not when their first change since the previous report
+#: began, and links alive now that were in trouble then; in the order they changed
+_CHANGED = f"""
+SELECT links.id, links.state FROM (
+    SELECT s.link_id, s.from_state, s.at, s.id,
+           row_number() OVER (PARTITION BY s.link_id ORDER BY s.at, s.id) AS k
+    FROM state_changes s WHERE s.at > ?
+) f JOIN links ON links.id = f.link_id
+WHERE f.k = 1 AND {_CITED}
+  AND ((links.state = 'dead' AND coalesce(f.from_state, '') <> 'dead')
+       OR (links.state = 'alive' AND f.from_state IN ('dead', 'failing', 'unverifiable')))
+ORDER BY f.at, f.id
+"""  # noqa: S608 - fixed SQL fragments, no values
+
+
+def _marks(ids: Sequence[int]) -> str:
+    return ", ".join("?" * len(ids)) or "NULL"
 
 
 class ReportStore(StoreCore):
-    def report_rows(self, *, since: str | None, trend_since: str, timeline: int) -> dict[str, Any]:
-        """Everything the report shows, read in one transaction (links, citations, documents
-        and timeline as mapping rows, the rest as dicts).
+    def report_order(self) -> list[int]:
+        """The ids of every cited link, in the report's order."""
+        return [row[0] for row in self.conn.execute(_ORDER)]
+
+    def report_links(self, ids: Sequence[int]) -> list[Any]:
+        """The links ``ids`` as mapping rows (any order)."""
+        return self.query(_LINKS.format(ids=_marks(ids)), list(ids))
+
+    def report_citations(self, link_ids: Sequence[int]) -> list[Any]:
+        """The live citations of ``link_ids``, by document, line and column."""
+        return self.query(_CITATIONS_OF_LINKS.format(ids=_marks(link_ids)), list(link_ids))
+
+    def document_citations(self, document_ids: Sequence[int]) -> list[Any]:
+        """The live citations in ``document_ids``, by document, line and column."""
+        sql = _CITATIONS_IN_DOCUMENTS.format(ids=_marks(document_ids))
+        return self.query(sql, list(document_ids))
+
+    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[Any]:
+        """The last ``latest`` checks of those of ``link_ids`` in trouble, oldest first."""
+        sql = _TIMELINE.format(ids=_marks(link_ids))
+        return self.query(sql, [*link_ids, latest])
+
+    def report_head(self, *, since: str | None, trend_since: str) -> dict[str, Any]:
+        """Everything else the report shows (small: figures, documents, trend, runs).
 
         ``since`` is the previous report's time (``None`` for the first report): state
         changes and checks after it are "new since the previous report".
         """
         after = since or ""
-        with self.snapshot():
-            return {
-                "links": self.backend.rows(_LINKS),
-                "citations": self.backend.rows(_CITATIONS),
-                "documents": self.backend.rows(_DOCUMENTS),
-                "timeline": self.backend.rows(_TIMELINE, [timeline]),
-                "trend": self.query(_TREND, [trend_since]),
-                "states": {
-                    "start": self.query(_STATES_AT_START, [trend_since]),
-                    "new_at_start": self.scalar(_NEW_AT_START, [trend_since, trend_since]),
-                    "arrivals": self.query(_ARRIVALS, [trend_since]),
-                    "moves": self.query(_STATE_MOVES, [trend_since]),
-                },
-                "changes": self.query(_CHANGES, [after]),
-                "checks_since": self.scalar(
-                    "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
-                ),
-                "checks_total": self.scalar("SELECT count(*) FROM checks"),
-                "queue": self.query(
-                    "SELECT status, count(*) AS n, CAST(sum(attempts) AS BIGINT) AS attempts "
-                    "FROM archive_queue GROUP BY status ORDER BY status"
-                ),
-                "recovered_queued": self.scalar(RECOVERED_AWAITING_CAPTURE),
-                "queue_errors": self.query(
-                    "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
-                    "FROM archive_queue q JOIN links l ON l.id = q.link_id "
-                    "WHERE q.last_error IS NOT NULL ORDER BY q.updated_at DESC LIMIT 20"
-                ),
-                "archive_meta": self.query(
-                    "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
-                    [ARCHIVE_META_PREFIX, ARCHIVE_META_PREFIX[:-1] + "/"],
-                ),
-                "runs": self.query(
-                    "SELECT id, job, started_at, finished_at, status, summary, error "
-                    "FROM runs ORDER BY started_at DESC, id DESC LIMIT 10"
-                ),
-            }
+        changed = self.query(_CHANGED, [after])
+        return {
+            "documents": self.query(_DOCUMENTS),
+            "trend": self.query(_TREND, [trend_since]),
+            "states": {
+                "start": self.query(_STATES_AT_START, [trend_since]),
+                "new_at_start": self.scalar(_NEW_AT_START, [trend_since, trend_since]),
+                "arrivals": self.query(_ARRIVALS, [trend_since]),
+                "moves": self.query(_STATE_MOVES, [trend_since]),
+            },
+            "newly_dead": [r["id"] for r in changed if r["state"] == "dead"],
+            "newly_recovered": [r["id"] for r in changed if r["state"] == "alive"],
+            "checks_since": self.scalar(
+                "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
+            ),
+            "checks_total": self.scalar("SELECT count(*) FROM checks"),
+            "queue": self.query(
+                "SELECT status, count(*) AS n, CAST(sum(attempts) AS BIGINT) AS attempts "
+                "FROM archive_queue GROUP BY status ORDER BY status"
+            ),
+            "recovered_queued": self.scalar(RECOVERED_AWAITING_CAPTURE),
+            "queue_errors": self.query(
+                "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
+                "FROM archive_queue q JOIN links l ON l.id = q.link_id "
+                "WHERE q.last_error IS NOT NULL ORDER BY q.updated_at DESC LIMIT 20"
+            ),
+            "archive_meta": self.query(
+                "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+                [ARCHIVE_META_PREFIX, ARCHIVE_META_PREFIX[:-1] + "/"],
+            ),
+            "runs": self.query(
+                "SELECT id, job, started_at, finished_at, status, summary, error "
+                "FROM runs ORDER BY started_at DESC, id DESC LIMIT 10"
+            ),
+        }
 
     def last_report_at(self) -> str | None:
         return self.get_meta(LAST_GENERATED_KEY)

@@ -120,14 +120,6 @@ class SqliteBackend:
         return StoreError(f"cannot write to {self.where}: {text}")
 
     # -- maintenance -------------------------------------------------------------------
-    def rows(self, sql: str, params: Any = ()) -> list[Any]:
-        """Rows that read like mappings (``row["url"]``) at the cost of a tuple."""
-        cursor = self.conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        try:
-            return list(cursor.execute(sql, params).fetchall())
-        finally:
-            cursor.close()
 
     def stream(self, sql: str, batch: int) -> Any:
         """A cursor that reads rows as they are fetched (``fetchmany``)."""

@@ -326,7 +326,7 @@ def test_newly_dead_and_recovered_compare_with_the_state_at_the_previous_report(
     rdb.change(blip, days_ago(rdb.clock, 2), "alive", "failing")  # never reported failing
     rdb.change(blip, days_ago(rdb.clock, 1), "failing", "alive")
     summary = _model(rdb, settings).summary
-    assert (summary.newly_dead, summary.newly_recovered) == ([], [])
+    assert (list(summary.newly_dead), list(summary.newly_recovered)) == ([], [])
 
 
 def test_links_checked_but_still_new_say_why_instead_of_new(
