@@ -113,5 +113,5 @@ def test_pages_show_the_state_the_walk_saw_while_a_check_batch_writes(
         other.close()
     assert wrote and summary.states == {"alive": 8, "dead": 2}
     listed = (settings.report_dir / "no-snapshot.html").read_text()  # every link, re-read
-    badges = (listed.count("\"state state-alive\""), listed.count("\"state state-dead\""))
+    badges = (listed.count('"state state-alive"'), listed.count('"state state-dead"'))
     assert badges == (8, 2)
