@@ -185,6 +185,12 @@ class CorpusSettings:
     #: a citation's access date from the first git commit that added its URL to the file
     #: (when the document states none and the corpus is a git work tree)
     git_dates: bool = True
+    #: a Markdown link reference definition no link uses is a citation too (CommonMark
+    #: renders nothing for it)
+    unused_references: bool = False
+    #: the document's own URL (``<link rel=canonical>``, ``<meta property=og:url>``) is a
+    #: citation too; it is the base for relative URLs either way
+    self_links: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def test_a_document_states_dates_per_citation_in_each_format() -> None:
     found = stated(
         "---\nsources:\n  - url: https://a.example/one\n    accessed: 2021-03-04\n"
         "  - https://a.example/two\n---\n"
-        '[x](https://b.example/ "Retrieved 5 May 2020") '
+        '[x](https://b.example/ "Retrieved 5 May 2020") [see][r] '
         '[y](https://c.example/ "Budget 2019-01-01")\n\n'
         '[r]: https://d.example/ "accessed May 6, 2021"\n\n'
         '<a href="https://e.example/" data-versiondate="2019-07-08">e</a>\n'

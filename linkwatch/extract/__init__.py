@@ -30,7 +30,7 @@ from linkwatch.extract.text import extract_text
 from linkwatch.model import Citation, DocFormat, ExtractWarning
 
 # bump when extraction changes what it finds: the next scan re-reads every document
-EXTRACTOR_VERSION = "2"
+EXTRACTOR_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,11 @@ def extract_document(
     *,
     max_links: int = DEFAULT_MAX_LINKS_PER_DOC,
     max_url_length: int = DEFAULT_MAX_URL_LENGTH,
+    unused_references: bool = False,
+    self_links: bool = False,
 ) -> Extraction:
-    """The citations in one document's bytes (``document`` is only a label)."""
+    """The citations in one document's bytes (``document`` is only a label); the options
+    are ``corpus.*`` settings of the same names."""
     if is_pdf(data):
         c = Collector(document, "", max_links=max_links, max_url_length=max_url_length)
         extract_pdf(c, data)
@@ -68,7 +71,14 @@ def extract_document(
         c.warn(f"{reason}; skipped")
         return _result(c, DocFormat.BINARY)
     text, decode_warning = decode(data)
-    c = Collector(document, text, max_links=max_links, max_url_length=max_url_length)
+    c = Collector(
+        document,
+        text,
+        max_links=max_links,
+        max_url_length=max_url_length,
+        unused_references=unused_references,
+        self_links=self_links,
+    )
     if decode_warning:
         c.warn(decode_warning)
     fm = read_front_matter(c)

@@ -99,15 +99,35 @@ def stated_date(text: str, *, need_word: bool = False) -> str | None:
         return None
 
 
+#: why a backslash in a URL of raw HTML in Markdown makes it invalid
+AMBIGUOUS_BACKSLASH = (
+    "a backslash in a URL of raw HTML in Markdown: browsers read it as '/', a Markdown link "
+    "as '%5C'; write '/' or '%5C'"
+)
+
+
 class Collector:
     """Accumulates citations and warnings for one document."""
 
-    def __init__(self, document: str, text: str, *, max_links: int, max_url_length: int) -> None:
+    def __init__(
+        self,
+        document: str,
+        text: str,
+        *,
+        max_links: int,
+        max_url_length: int,
+        unused_references: bool = False,
+        self_links: bool = False,
+    ) -> None:
         self.document = document
         self.text = text
         self.base: str | None = None
         self.max_links = max_links
         self.max_url_length = max_url_length
+        self.unused_references = unused_references  # see CorpusSettings
+        self.self_links = self_links
+        #: the reference labels a Markdown document uses (None: cite every definition)
+        self.used_labels: frozenset[str] | None = None
         self.full = False
         self._lines: LineIndex | None = None
         self._rows: list[tuple[str, int, int, str, str]] = []  # url, line, col, source, raw
@@ -116,6 +136,8 @@ class Collector:
         self.warnings: list[ExtractWarning] = []
         self._warned = 0
         self.keys: dict[str, tuple[str | None, str | None]] = {}
+        #: reading raw HTML inside Markdown, where a backslash in a URL is ambiguous
+        self.markdown_html = False
 
     def position(self, offset: int) -> tuple[int, int]:
         if self._lines is None:
@@ -166,7 +188,11 @@ class Collector:
             return -1
         raw = raw.strip(" \t\n\r\f")
         url = self.resolve(raw if url is None else url.strip(" \t\n\r\f"))
-        if url is None:
+        if url is not None and self.markdown_html and "\\" in raw.split("?", 1)[0]:
+            url = raw[:MAX_RAW_CHARS]  # as written: it names no one URL
+            self.keys.setdefault(url, (None, AMBIGUOUS_BACKSLASH))
+            self.warn(f"invalid URL {raw[:120]!r}: {AMBIGUOUS_BACKSLASH}", offset)
+        elif url is None:
             if cited_scheme(raw) is None:
                 return -1
             url = raw[:MAX_RAW_CHARS]  # cited, never requested: no key, no warning

@@ -210,17 +210,29 @@ def _cite_refresh(c: Collector, attrs: list[tuple[str, str, int]]) -> None:
         c.add(url, offset + (at if decoded == value else 0), "meta@refresh")
 
 
+def _cite_og_url(c: Collector, attrs: list[tuple[str, str, int]]) -> None:
+    """``<meta property="og:url" content=...>``: the page's own URL (Open Graph)."""
+    names = {v.strip().lower() for k, v, _ in attrs if k in ("property", "name")}
+    found = next(((v, off) for k, v, off in attrs if k == "content"), None)
+    if "og:url" in names and found is not None:
+        c.add(unescape_attr(found[0]), found[1], "meta@og:url")
+
+
 def _cite_attrs(c: Collector, tag: str, attrs: list[tuple[str, str, int]]) -> int:
     """Record the tag's URL attributes; returns the index of an ``<a href>`` citation."""
     if tag == "base":
         return -1
     if tag == "meta":
         _cite_refresh(c, attrs)
+        if c.self_links:
+            _cite_og_url(c, attrs)
         return -1
     if tag == "link":
         rels = next((v for k, v, _ in attrs if k == "rel"), "").lower().split()
         if any(r in _RESOURCE_RELS for r in rels):
             return -1
+        if "canonical" in rels and not c.self_links:
+            return -1  # the page's own address, its base: cited only when configured
     alt = next((v for k, v, _ in attrs if k in ("alt", "title")), "") if tag != "a" else ""
     anchor = -1
     seen: set[str] = set()

@@ -25,13 +25,19 @@ _LINE = re.compile(r"[^\n]*(?:\n|\Z)")
 _FENCE_OPEN = re.compile(r"[ \t>]*(`{3,}(?=[^`\n]*$)|~{3,})", re.MULTILINE)
 # a list item: indentation, marker, the spaces before its content
 _LIST_ITEM = re.compile(r"([ \t]*(?:[-+*]|\d{1,9}[.)]))([ \t]+|(?=\r?\n)|\Z)")
+# CommonMark HTML block type 6: these tags start a block anywhere, even in a paragraph
+_TYPE6_NAMES = (
+    r"address|article|aside|base|basefont|blockquote|body|caption|center|col|colgroup|dd|"
+    r"details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|frame|frameset|"
+    r"h[1-6]|head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|noframes|ol|"
+    r"optgroup|option|p|param|search|section|summary|table|tbody|td|tfoot|th|thead|title|tr|"
+    r"track|ul"
+)
+_TYPE6 = re.compile(rf"</?(?:{_TYPE6_NAMES})(?:[\s/>]|$)", re.IGNORECASE)
+# the start of an HTML block of any type; any other tag (type 7) must be whole on its line
 _HTML_BLOCK = re.compile(
     r"[ ]{0,3}(?:>[ ]?)*(?:<(?:script|pre|style|textarea)(?:[\s>]|$)|<!--|<\?|<![a-zA-Z]|"
-    r"<!\[CDATA\[|</?(?:address|article|aside|base|basefont|blockquote|body|caption|center|"
-    r"col|colgroup|dd|details|dialog|dir|div|dl|dt|fieldset|figcaption|figure|footer|form|"
-    r"frame|frameset|h[1-6]|head|header|hr|html|iframe|legend|li|link|main|menu|menuitem|nav|"
-    r"noframes|ol|optgroup|option|p|param|search|section|summary|table|tbody|td|tfoot|th|"
-    r"thead|title|tr|track|ul|img|picture|video|audio|source|a)(?:[\s/>]|$))",
+    rf"<!\[CDATA\[|</?(?:{_TYPE6_NAMES})(?:[\s/>]|$)|</?[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$))",
     re.IGNORECASE | re.MULTILINE,
 )
 _HTML_END = {  # how each kind of HTML block ends (CommonMark 4.6)
@@ -45,11 +51,10 @@ _HTML_END = {  # how each kind of HTML block ends (CommonMark 4.6)
     "<!": re.compile(r">"),
     "blank": re.compile(r"\A\s*\Z"),
 }
-_INLINE_TAGS = r"</?(?:a|img|picture|video|audio)(?:[\s/>]|$)"
-_WHOLE_TAG_LINE = re.compile(r"[ >]*</?[a-zA-Z][^>]*>\s*$")
 _BACKTICKS = re.compile(r"`+")
 _BRACKET = re.compile(r"[\[\]]")
-_DEST_RUN = re.compile(r"[^\s()\\\x00-\x1f]+")
+# a destination ends at a space or an ASCII control character (not at other Unicode space)
+_DEST_RUN = re.compile(r"[^ ()\\\x00-\x1f\x7f]+")
 # CommonMark raw HTML (6.6): stricter than an HTML tokenizer, so "<LICENSE or [x](y)>" is text
 _MD_TAG = re.compile(
     r"<(/?)([A-Za-z][A-Za-z0-9-]*)"
@@ -63,12 +68,22 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 # a reference definition; ``[^label]:`` is a GFM footnote (prose), not one
 _REFERENCE = re.compile(
-    r"^[ \t>]*\[(?!\^)((?:[^\[\]\\\n]|\\.){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?(<[^>\n]*>|\S+)",
+    r"^[ \t>]*\[(?!\^)((?:[^\[\]\\\n]|\\.|\n(?![ \t>]*\n)){1,999})\]:[ \t]*(?:\r?\n[ \t>]*)?"
+    r"(<[^>\n]*>|\S+)",
     re.MULTILINE,
 )
 _INNER_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 MAX_DESTINATION_PARENS = 32  # nesting, as cmark allows
 _MAYBE_LINK = re.compile(r"https?:|www\.|\]\(|\]:|<", re.IGNORECASE)
+
+
+def _whole_tag_line(line: str) -> bool:
+    """A line that is one complete open or closing tag as CommonMark's raw HTML defines it
+    (attributes set off by whitespace, quoted values closed), then only whitespace: an
+    HTML block of type 7. ``<a href='x'title=y>`` is text."""
+    body = line.lstrip(" >")
+    tag = _MD_TAG.match(body)
+    return tag is not None and tag.group(2) is not None and not body[tag.end() :].strip()
 
 
 def unescape_destination(dest: str) -> str:
@@ -180,9 +195,9 @@ class _Blocks:
             return False
         opening = h.group().lstrip(" >").lower()
         kind = next((k for k in _HTML_END if opening.startswith(k)), "blank")
-        if kind == "blank" and re.match(_INLINE_TAGS, opening):
+        if kind == "blank" and not _TYPE6.match(opening):
             # CommonMark type 7: a lone tag on its line, never interrupting a paragraph
-            if self._para is not None or not _WHOLE_TAG_LINE.match(line):
+            if self._para is not None or not _whole_tag_line(line):
                 return False
         self._close(a)
         self._blank = False
@@ -200,13 +215,34 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
         return
     blocks = _Blocks(c.text, start, end)
     starts = url_starts(c.text, start, end)
+    if not c.unused_references and "]:" in c.text[start:end]:
+        c.used_labels = _used_labels(c.text, start, end)
     for a, b in blocks.paragraphs:
         if c.full:
             return
         first = bisect_left(starts, a)
         extract_inline(c, a, b, starts[first : bisect_left(starts, b, first)])
-    for a, b in blocks.html:
-        extract_html(c, a, b)
+    c.markdown_html = True
+    try:
+        for a, b in blocks.html:
+            extract_html(c, a, b)
+    finally:
+        c.markdown_html = False
+
+
+_LABEL_USE = re.compile(r"\[((?:[^\[\]\\]|\\.){1,999})\](?!:)")
+
+
+def normalize_label(label: str) -> str:
+    """CommonMark's label matching: case-folded, inner whitespace collapsed."""
+    return " ".join(label.split()).casefold()
+
+
+def _used_labels(text: str, start: int, end: int) -> frozenset[str]:
+    """Every bracketed text that is not a definition's own label: the labels a
+    ``[label]``, ``[text][label]`` or ``[label][]`` may use (a bracketed word in a code
+    span counts too, which keeps a definition rather than losing one)."""
+    return frozenset(normalize_label(m.group(1)) for m in _LABEL_USE.finditer(text, start, end))
 
 
 def _references(c: Collector, start: int, end: int, masks: Spans) -> None:
@@ -228,7 +264,9 @@ def _references(c: Collector, start: int, end: int, masks: Spans) -> None:
         dest, at = m.group(2), m.start(2)
         if dest.startswith("<"):
             dest, at = dest[1:-1], at + 1
-        c.add(dest, at, "markdown:reference", m.group(1), url=unescape_destination(dest))
+        used = c.used_labels is None or normalize_label(m.group(1)) in c.used_labels
+        if used:  # an unused definition renders nothing: no citation unless configured
+            c.add(dest, at, "markdown:reference", m.group(1), url=unescape_destination(dest))
         masks.add(m.start(), line_end)
         pos = line_end
 
@@ -342,7 +380,11 @@ def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> Non
         tag = _MD_TAG.match(text, pos, end)
         if tag:
             if tag.group(2) and not tag.group(1) and "=" in tag.group(3):
-                _cite_attrs(c, tag.group(2).lower(), _attrs(c, tag))
+                c.markdown_html = True
+                try:
+                    _cite_attrs(c, tag.group(2).lower(), _attrs(c, tag))
+                finally:
+                    c.markdown_html = False
             masks.add(pos, tag.end())
             pos = text.find("<", tag.end(), end)
             continue
@@ -365,10 +407,14 @@ def _raw_end_follows(text: str, pos: int, end: int, ends: dict[str, int]) -> boo
 
 
 def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
-    """``[text](dest)`` and ``![alt](dest)``, brackets matched in one pass (CommonMark: no
-    link inside a link's text, images may be)."""
+    """``[text](dest)`` and ``![alt](dest)``, brackets matched in one pass as CommonMark's
+    delimiter stack does: a link makes the ``[`` openers before it inactive (no link in a
+    link's text; a ``]`` meeting an inactive opener is text), ``![`` openers stay active;
+    what is inside an image's description is its alt text, not a link or image of its own.
+    So ``[![alt](img)](target)`` gives both, ``![foo [bar](/url)](/url2)`` only /url2."""
     text = c.text
-    openers: list[int] = []
+    openers: list[tuple[int, bool]] = []  # (offset of "[", active)
+    found: list[tuple[int, str, int, str, str]] = []  # (opener, raw, at, source, label)
     skip_to = start
     unclosed: dict[str, int] = {}  # closer -> offset after which it does not occur
     for m in _BRACKET.finditer(text, start, end):
@@ -378,28 +424,36 @@ def _inline_links(c: Collector, start: int, end: int, masks: Spans) -> None:
         if (at > start and text[at - 1] == "\\") or (masks and masks.covers(at)):
             continue
         if m.group() == "[":
-            openers.append(at)
+            openers.append((at, True))
             continue
         if not openers:
             continue
-        opener = openers.pop()
-        if not text.startswith("(", at + 1):
+        opener, active = openers.pop()
+        if not active or not text.startswith("(", at + 1):
             continue
         dest = _destination(text, at + 2, end, unclosed)
         if dest is None:
             continue
         raw, dest_at, close = dest
-        is_image = opener > start and text[opener - 1] == "!"
-        source = "markdown:image" if is_image else "markdown:link"
+        is_image = _is_image_opener(text, opener, start)
         label = text[opener + 1 : at]
         if "](" in label:  # an image inside the link: its alt text is the link's text
             label = _INNER_IMAGE.sub(r"\1", label)
-        label = anchor_text(label)
-        c.add(raw, dest_at, source, label, url=unescape_destination(raw))
+        if is_image:  # the links and images of its description are alt text
+            while found and found[-1][0] > opener:
+                found.pop()
+        else:
+            openers = [(o, act and _is_image_opener(text, o, start)) for o, act in openers]
+        source = "markdown:image" if is_image else "markdown:link"
+        found.append((opener, raw, dest_at, source, anchor_text(label)))
         masks.add(opener - (1 if is_image else 0), close)
-        if not is_image:
-            openers.clear()
         skip_to = close
+    for _opener, raw, dest_at, source, label in found:
+        c.add(raw, dest_at, source, label, url=unescape_destination(raw))
+
+
+def _is_image_opener(text: str, opener: int, start: int) -> bool:
+    return opener > start and text[opener - 1] == "!"
 
 
 def _destination(
@@ -424,7 +478,7 @@ def _destination(
             if ch == "\\" and i + 1 < end:
                 i += 2
                 continue
-            if ch.isspace() or ord(ch) < 32:
+            if ch == " " or ord(ch) < 32 or ch == "\x7f":
                 break
             if ch == "(":
                 depth += 1

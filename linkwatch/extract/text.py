@@ -13,11 +13,12 @@ from linkwatch.extract.spans import Spans
 
 CONTEXT_CHARS = 60
 
-# a URL may not contain whitespace, ASCII controls, <>"`{}|\^ or typographic quotes and
-# brackets; IDN hosts and non-ASCII paths are kept
+# a URL may not contain whitespace, ASCII controls, <>`|\^ or typographic quotes, bars
+# and brackets; IDN hosts and non-ASCII paths are kept. Braces pair like brackets
+# (``trim_url``) and double quotes are cut by ``_cut_at_quote``, both as linkify-it does.
 _STOP = (
-    r"\s<>\"`{}|\\^\x00-\x1f\x7f"
-    "\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a"
+    r"\s<>`|\\^\x00-\x1f\x7f"
+    "\uff5c\u201c\u201d\u201e\u2018\u2019\u201a\u00ab\u00bb\u2039\u203a"
     "\u300c\u300d\u300e\u300f\uff08\uff09\u3010\u3011\u3008\u3009\u300a\u300b"
     "\u3001\u3002\uff0c\uff01\uff1f\uff1b\uff1a"
 )
@@ -84,6 +85,24 @@ def trim_url(url: str) -> str:
     return url[:stop]
 
 
+def _cut_at_quote(url: str) -> str:
+    """End the URL at a double quote that does not belong to it: a quote followed by a
+    letter or digit opens a quoted part of the path (``/blah_"quoted"``), the next one
+    closes it; any other quote is the end of a quotation around the URL (``"http://x"``,
+    ``["http://a","http://b"]``)."""
+    quoted = False
+    at = url.find('"')
+    while at >= 0:
+        if quoted:
+            quoted = False
+        elif url[at + 1 : at + 2].isalnum():
+            quoted = True
+        else:
+            return url[:at]
+        at = url.find('"', at + 1)
+    return url
+
+
 def _valid(url: str) -> bool:
     """A bare URL whose host could be a real one (linkify-it's rule: no label empty or
     starting or ending with '-'); the URL standard alone accepts ``http://.example.com``."""
@@ -125,6 +144,9 @@ def find_urls(
             if skip.covers(pos):
                 continue
             raw = raw[: skip.next_start(pos, pos + len(raw)) - pos]
+        if '"' in raw:  # the rest after a closing quote may hold the next URL
+            raw = _cut_at_quote(raw)
+            covered = pos + len(raw)
         raw = trim_url(raw)
         if not _valid(raw):
             continue

@@ -81,6 +81,8 @@ class _Task:
     max_url_length: int
     known: bool = False  # the store has the document's citations from an earlier scan
     git_dates: bool = False  # look up when each URL was first committed to the file
+    unused_references: bool = False
+    self_links: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,12 @@ def _scan_one(task: _Task) -> _Scanned:
     if digest == task.previous_hash:
         return _Scanned(task.label, st.st_size, st.st_mtime, digest, None)
     result = extract_document(
-        task.label, data, max_links=task.max_links, max_url_length=task.max_url_length
+        task.label,
+        data,
+        max_links=task.max_links,
+        max_url_length=task.max_url_length,
+        unused_references=task.unused_references,
+        self_links=task.self_links,
     )
     if too_big:
         result.warnings.insert(0, ExtractWarning(task.label, too_big))
@@ -278,7 +285,16 @@ def extract_paths(
     """Extract files (path, label) in order, in worker processes when there are many."""
     c = settings.corpus
     tasks = [
-        _Task(str(path), label, None, c.max_file_bytes, c.max_links_per_doc, c.max_url_length)
+        _Task(
+            str(path),
+            label,
+            None,
+            c.max_file_bytes,
+            c.max_links_per_doc,
+            c.max_url_length,
+            unused_references=c.unused_references,
+            self_links=c.self_links,
+        )
         for path, label in items
     ]
     if workers is None:
@@ -327,9 +343,19 @@ def _plan(
                 c.max_url_length,
                 prev is not None and not prev.removed,
                 c.git_dates,
+                c.unused_references,
+                c.self_links,
             )
         )
     return tasks, labels
+
+
+def extraction_version(settings: Settings) -> str:
+    """The extractor's version and the settings that change what it finds: a change of
+    either re-reads every document on the next scan."""
+    c = settings.corpus
+    options = [name for name in ("unused_references", "self_links") if getattr(c, name)]
+    return "+".join([EXTRACTOR_VERSION, *options])
 
 
 def scan_corpus(
@@ -345,7 +371,8 @@ def scan_corpus(
     summary = ScanSummary()
     files = list(iter_corpus_files(settings))
     known = store.document_states()
-    force = store.get_meta(VERSION_META_KEY) != EXTRACTOR_VERSION
+    version = extraction_version(settings)
+    force = store.get_meta(VERSION_META_KEY) != version
     tasks, labels = _plan(settings, files, known, force, summary)
     summary.documents_seen = len(labels)
     gone = sorted(p for p, d in known.items() if not d.removed and p not in labels)
@@ -370,7 +397,7 @@ def scan_corpus(
     finally:
         results.close()
     if force and not summary.stopped:
-        store.set_meta(VERSION_META_KEY, EXTRACTOR_VERSION)
+        store.set_meta(VERSION_META_KEY, version)
     summary.elapsed_s = round(time.monotonic() - started, 3)
     return summary
 

@@ -24,7 +24,6 @@ from tests.extract.conftest import by_url, urls
         ("https://quote.example.org/source", "blockquote@cite"),
         ("https://data.example.org/chart.svg", "object@data"),
         ("https://frame.example.org/embed", "iframe@src"),
-        ("https://news.example.org/story", "link@href"),
     ],
     ids=lambda v: v.rsplit("/", 1)[-1] if v.startswith("http") else v,
 )
@@ -38,7 +37,23 @@ def test_stylesheets_and_fragments_are_not_citations(extract_fixture) -> None:
     found = urls(extract_fixture("html_attributes.html"))
     assert "https://cdn.example.org/site.css" not in found
     assert not [u for u in found if "#" in u and u.startswith("#")]
-    assert len([u for u in found if u.startswith("https://")]) == 14
+    assert len([u for u in found if u.startswith("https://")]) == 13
+
+
+def test_the_pages_own_url_is_its_base_and_a_citation_only_when_configured() -> None:
+    page = (
+        b'<html><head><link rel="canonical" href="https://news.example.org/story">'
+        b'<meta property="og:url" content="https://news.example.org/story?amp=1">'
+        b'</head><body><a href="next">next</a></body></html>'
+    )
+    plain = extract_document("p.html", page)
+    assert urls(plain) == ["https://news.example.org/next"]  # resolved against canonical
+    cited = extract_document("p.html", page, self_links=True)
+    assert [(c.url, c.source) for c in cited.citations] == [
+        ("https://news.example.org/story", "link@href"),
+        ("https://news.example.org/story?amp=1", "meta@og:url"),
+        ("https://news.example.org/next", "a@href"),
+    ]
 
 
 def test_mailto_tel_and_javascript_are_kept_as_written_without_a_warning(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkwatch.extract import extract_document
+from linkwatch.extract import collect, extract_document
 from linkwatch.model import DocFormat
 from tests.extract.conftest import by_url, urls
 
@@ -183,7 +183,7 @@ def test_a_literal_backslash_in_a_destination_is_percent_encoded() -> None:
 
 def _md_urls(body: str) -> list[str]:
     doc = "---\nurl: https://site.example/dir/page\n---\n" + body
-    found = extract_document("doc.md", doc.encode()).citations
+    found = extract_document("doc.md", doc.encode(), unused_references=True).citations
     return [c.url for c in found if c.source == "markdown:reference"]
 
 
@@ -215,3 +215,91 @@ def _md_urls(body: str) -> list[str]:
 )
 def test_link_reference_definitions_follow_commonmark(body: str, expected: list[str]) -> None:
     assert _md_urls(body) == [f"https://site.example{p}" for p in expected]
+
+
+def _links(body: str) -> list[tuple[str, str]]:
+    doc = "---\nurl: https://site.example/\n---\n" + body
+    found = extract_document("doc.md", doc.encode()).citations  # [0] is the front matter's
+    return [(c.url.removeprefix("https://site.example"), c.source) for c in found[1:]]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[outer [inner](/in) text](/out)\n", [("/in", "markdown:link")]),
+        ("[a [b [c](/c)](/b)](/a)\n", [("/c", "markdown:link")]),
+        ("![pic [cap](/cap)](/pic.png)\n", [("/pic.png", "markdown:image")]),
+        (
+            "[![pic](/pic.png)](/target)\n",
+            [("/pic.png", "markdown:image"), ("/target", "markdown:link")],
+        ),
+        (
+            "[![a ![b](/b.png)](/a.png)](/t)\n",
+            [("/a.png", "markdown:image"), ("/t", "markdown:link")],
+        ),
+        ("*[not a link*](/kept)\n", [("/kept", "markdown:link")]),
+    ],
+    ids=[
+        "no-link-inside-a-link",
+        "innermost-link-wins",
+        "link-in-an-image-description-is-alt-text",
+        "image-inside-link-text",
+        "image-in-an-image-inside-a-link",
+        "emphasis-does-not-split-a-link",
+    ],
+)
+def test_links_inside_links_and_images_give_what_commonmark_renders(body, expected) -> None:
+    assert _links(body) == expected
+
+
+def test_a_no_break_space_is_part_of_a_destination() -> None:
+    """Only ASCII space and controls end a bare destination (CommonMark): U+00A0 is
+    percent-encoded into the URL, not a boundary."""
+    assert _links("[x](/a\u00a0b)\n") == [("/a%C2%A0b", "markdown:link")]
+
+
+def test_a_reference_label_may_span_lines_but_not_a_blank_line() -> None:
+    body = "[two\nlines]: /spans\n\n[two lines]\n\n[blank\n\nline]: /no\n\n[blank line]\n"
+    assert _links(body) == [("/spans", "markdown:reference")]
+
+
+#: enough Markdown for the sniffer to read a tag-rich body as Markdown (never the file name)
+_MARKDOWN = "# Notes\n\n- one\n- two\n\n"
+
+
+def test_an_html_block_starts_only_at_a_whole_tag_on_its_line() -> None:
+    """A line with an unknown tag and more text after it is a paragraph, so a Markdown
+    link in it stays a link; a line that is only the tag starts an HTML block."""
+    inline = f"{_MARKDOWN}<span>see</span> [doc](/inline)\n"
+    block = f'{_MARKDOWN}<custom-box>\n[doc](/not-markdown) <a href="/html">x</a>\n</custom-box>\n'
+    assert _links(inline) == [("/inline", "markdown:link")]
+    assert _links(block) == [("/html", "a@href")]
+
+
+def test_a_backslash_in_a_raw_html_url_in_markdown_is_flagged_not_guessed() -> None:
+    """Browsers read '\\' in an href as '/', CommonMark's HTML output keeps it as '%5C':
+    the two name different URLs, so linkwatch records it as written and says why."""
+    body = f'{_MARKDOWN}See <a href="https://x.example.org/a\\b">x</a>.\n'
+    result = extract_document("b.md", body.encode())
+    [cited] = result.citations
+    assert cited.url == "https://x.example.org/a\\b"
+    assert result.keys[cited.url] == (None, collect.AMBIGUOUS_BACKSLASH)
+    assert "backslash" in result.warnings[0].message
+    # after the query it is data either way, and the link is checked
+    body = f'{_MARKDOWN}<a href="https://x.example.org/a?q=\\d">x</a>\n'
+    after = extract_document("q.md", body.encode())
+    assert after.keys[after.citations[0].url][0] is not None
+
+
+def test_a_definition_no_link_uses_is_a_citation_only_when_configured() -> None:
+    """CommonMark renders nothing for an unused definition; labels match case-folded with
+    whitespace collapsed, through full, collapsed and shortcut references."""
+    body = (
+        b"# Refs\n\nSee [the report][Annual  Report], [data][] and [notes].\n\n"
+        b"[annual report]: https://r.example.org/full\n[DATA]: https://r.example.org/collapsed\n"
+        b"[notes]: https://r.example.org/shortcut\n[spare]: https://r.example.org/unused\n"
+    )
+    used = [c.url.rsplit("/", 1)[1] for c in extract_document("r.md", body).citations]
+    assert used == ["full", "collapsed", "shortcut"]
+    every = extract_document("r.md", body, unused_references=True).citations
+    assert [c.url.rsplit("/", 1)[1] for c in every] == [*used, "unused"]

@@ -198,6 +198,15 @@ def test_a_new_extractor_version_re_reads_everything(tmp_path, corpus, store) ->
     assert store.get_meta("extract.version") != "0"
 
 
+def test_turning_on_an_extraction_option_re_reads_everything(tmp_path, corpus, store) -> None:
+    (corpus / "refs.md").write_text("# Refs\n\n[spare]: https://spare.example.org/\n")
+    scan_corpus(_settings(tmp_path), store)
+    assert store.scalar("SELECT count(*) FROM links WHERE url LIKE '%spare%'") == 0
+    summary = scan_corpus(_settings(tmp_path, unused_references=True), store)
+    assert (summary.documents_changed, summary.citations_added) == (4, 1)
+    assert store.scalar("SELECT count(*) FROM links WHERE url LIKE '%spare%'") == 1
+
+
 def test_a_document_that_comes_back_is_active_again(tmp_path, corpus, store) -> None:
     settings = _settings(tmp_path)
     scan_corpus(settings, store)

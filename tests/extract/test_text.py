@@ -94,3 +94,31 @@ def test_a_scheme_url_after_an_at_sign_is_a_link_but_an_email_domain_is_not() ->
     found = [c.url for c in extract_document("t.txt", text.encode()).citations]
     assert "http://vk.com/page" in found
     assert not any("www.example.org" in url for url in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('He wrote "http://q.example.org/said" here', ["http://q.example.org/said"]),
+        ('see http://q.example.org/blah_"quoted" now', ['http://q.example.org/blah_"quoted"']),
+        (
+            '["http://q.example.org/a","http://q.example.org/b"]',
+            ["http://q.example.org/a", "http://q.example.org/b"],
+        ),
+        ("http://q.example.org/page_{id}.", ["http://q.example.org/page_{id}"]),
+        ("{http://q.example.org/in-braces}", ["http://q.example.org/in-braces"]),
+        ("\uff5cwww.q.example.org/path\uff5cmore", ["http://www.q.example.org/path"]),
+    ],
+    ids=[
+        "quotation-around",
+        "quoted-part-of-a-path",
+        "json-array",
+        "balanced-braces",
+        "unbalanced-brace",
+        "fullwidth-bar",
+    ],
+)
+def test_quotes_braces_and_bars_around_and_in_a_bare_url(text: str, expected: list[str]) -> None:
+    assert [c.raw for c in extract_document("t.txt", text.encode()).citations] == [
+        e.removeprefix("http://") if e.startswith("http://www") else e for e in expected
+    ]
