@@ -86,6 +86,66 @@ class LinkState(StrEnum):
     INVALID = "invalid"
 
 
+@dataclass(frozen=True)
+class LinkStatus:
+    """The verdict-relevant part of a link: what ``verdict.judge`` reads and returns."""
+
+    state: LinkState = LinkState.NEW
+    state_since: datetime | None = None
+    strikes: int = 0
+    first_strike_at: datetime | None = None
+    last_strike_at: datetime | None = None
+    failing_since: datetime | None = None
+    last_ok_at: datetime | None = None
+    check_interval_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One cited URL, one per canonical key, as the store keeps it: read by the check job
+    (what to request, what the verdict starts from) and by the report (what to show).
+    Times are ISO 8601 text as stored, except inside ``status``."""
+
+    id: int
+    url: str  # the canonical key
+    host: str
+    status: LinkStatus = LinkStatus()
+    invalid_reason: str | None = None
+    #: the last check
+    last_checked_at: str | None = None
+    last_outcome: Outcome | None = None
+    last_status: int | None = None
+    last_final_url: str | None = None
+    last_error: str | None = None
+    redirect_permanent: bool | None = None
+    next_check_at: str | None = None
+    #: the page's fingerprint: title, body hash, validators, text sketch and drift
+    title: str | None = None
+    content_hash: str | None = None
+    fingerprint_at: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    first_sketch: str | None = None
+    similarity: float | None = None
+    #: archived copies: one a citation points at, the snapshot chosen for it
+    archived_copy: str | None = None
+    snapshot_url: str | None = None
+    snapshot_timestamp: str | None = None
+    snapshot_archive: str | None = None
+    #: the archive's verdict on the copy the citations point at (``snapshots.verified``
+    #: and its HTTP status), when it was looked at
+    copy_verified: int | None = None
+    copy_status: int | None = None
+    #: a curator's acknowledgement (``linkwatch ack``)
+    ack_note: str | None = None
+    ack_at: str | None = None
+    ack_until: str | None = None
+
+    @property
+    def state(self) -> LinkState:
+        return self.status.state
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The result of checking one URL once."""

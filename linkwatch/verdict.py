@@ -31,26 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from linkwatch.config import CheckSettings
-from linkwatch.model import LinkState, Outcome
+from linkwatch.model import LinkState, LinkStatus, Outcome
+
+__all__ = ["LinkStatus", "Rules", "Verdict", "judge"]
 
 GROWTH = 2.0
 JITTER = 0.1
 FIRST_SPREAD = 0.5
 NETWORK_DOWN_RECHECK_S = 3600.0
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    """The verdict-relevant part of a link row."""
-
-    state: LinkState = LinkState.NEW
-    state_since: datetime | None = None
-    strikes: int = 0
-    first_strike_at: datetime | None = None
-    last_strike_at: datetime | None = None
-    failing_since: datetime | None = None
-    last_ok_at: datetime | None = None
-    check_interval_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,9 @@ from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.clock import Clock, iso, parse_instant
 from linkwatch.config import CheckSettings, Settings
 from linkwatch.errors import CorpusError
-from linkwatch.model import CheckResult, LinkState, Outcome
+from linkwatch.model import CheckResult, Link, LinkState, Outcome
 from linkwatch.store import Store
-from linkwatch.store.checks import CheckRecord, link_status
+from linkwatch.store.checks import CheckRecord
 from linkwatch.store.events import Event
 from linkwatch.urls import host_of, try_canonicalize
 from linkwatch.verdict import Rules, judge
@@ -74,7 +74,7 @@ NOT_CHECKED = "not_checked"  # the outcome field of an ad-hoc URL this run did n
 class Target:
     url: str
     host: str
-    link: dict[str, Any] | None = None
+    link: Link | None = None  # a known link (ad-hoc URLs may be unknown)
     canonical: bool = True  # ``url`` is a canonical key (not a URL that failed to be one)
 
 
@@ -172,8 +172,8 @@ def _check_stored(
     for start in range(0, len(ids), CHUNK):
         if run.stop.is_set():
             break
-        rows = store.links_by_ids(ids[start : start + CHUNK])
-        run.execute([Target(row["url"], row["host"] or host_of(row["url"]), row) for row in rows])
+        links = store.links_by_ids(ids[start : start + CHUNK])
+        run.execute([Target(lk.url, lk.host or host_of(lk.url), lk) for lk in links])
 
 
 def _adhoc_targets(store: Store | None, urls: Sequence[str], limit: int | None) -> list[Target]:
@@ -259,8 +259,8 @@ class _Run:
                     ctx,
                     fetch_body=job.fetch_body,
                     canonical=job.canonical,
-                    etag=link.get("etag") if link else None,
-                    last_modified=link.get("last_modified") if link else None,
+                    etag=link.etag if link else None,
+                    last_modified=link.last_modified if link else None,
                 )
 
             await run_hosts(
@@ -333,9 +333,9 @@ class _Run:
 
     def _wants_body(self, target: Target) -> bool:
         link = target.link
-        if link is None or link["state"] != LinkState.ALIVE.value or not link["content_hash"]:
+        if link is None or link.state is not LinkState.ALIVE or not link.content_hash:
             return True
-        taken = link.get("fingerprint_at")
+        taken = link.fingerprint_at
         if not taken:
             return True
         age = (self.clock() - parse_instant(taken)).total_seconds()
@@ -401,7 +401,7 @@ class _Run:
         state: str | None = None
         link = target.link
         if link is not None and self.store is not None:
-            prev = link_status(link)
+            prev = link.status
             verdict = judge(
                 prev,
                 result.outcome,
@@ -421,9 +421,9 @@ class _Run:
                     and result.outcome.is_alive
                 ):
                     self.summary.recovered.append(target.url)
-            alike = similarity(link.get("first_sketch"), result.sketch)
+            alike = similarity(link.first_sketch, result.sketch)
             self.records.append(
-                CheckRecord(int(link["id"]), result, verdict, prev.state, network_down, alike)
+                CheckRecord(link.id, result, verdict, prev.state, network_down, alike)
             )
             self.events += events_of(
                 link, prev.state, verdict.status.state, result, alike, self.drift_below
@@ -432,7 +432,7 @@ class _Run:
             self.on_result(result_record(result, state, network_down))
 
     def _defer(self, targets: list[Target], until: datetime | None, reason: str) -> None:
-        ids = [int(t.link["id"]) for t in targets if t.link is not None]
+        ids = [t.link.id for t in targets if t.link is not None]
         if ids and self.store is not None and until is not None:
             self.store.defer_links(ids, until)
         for target in targets:
@@ -452,7 +452,7 @@ class _Run:
                         "elapsed_ms": 0,
                         "error": f"not requested: {reason}",
                         "retry_at": iso(until) if until is not None else None,
-                        "state": target.link["state"] if target.link is not None else None,
+                        "state": target.link.state.value if target.link is not None else None,
                         "deferred": known,
                     }
                 )
@@ -481,7 +481,7 @@ class _Run:
 
 
 def events_of(
-    link: dict[str, Any],
+    link: Link,
     before: LinkState,
     after: LinkState,
     result: CheckResult,
@@ -489,16 +489,16 @@ def events_of(
     drift_below: float,
 ) -> list[Event]:
     """What a check changed that people want to hear of (each once)."""
-    at, url, out = iso(result.checked_at), str(link["url"]), []
+    at, url, out = iso(result.checked_at), link.url, []
     if after is LinkState.DEAD and before is not LinkState.DEAD:
         out.append(Event("dead", url, at, result.error or result.outcome.value))
     elif before in (LinkState.DEAD, LinkState.FAILING) and after is LinkState.ALIVE:
         out.append(Event("recovered", url, at, f"answers again: {result.outcome.value}"))
-    was = link.get("similarity")
+    was = link.similarity
     if alike is not None and alike < drift_below and (was is None or was >= drift_below):
         out.append(Event("drifted", url, at, f"its text is {alike:.0%} like the one first read"))
     moved = result.permanent_redirect and result.outcome is Outcome.REDIRECTED
-    if moved and not (link.get("last_outcome") == "redirected" and link.get("redirect_permanent")):
+    if moved and not (link.last_outcome is Outcome.REDIRECTED and link.redirect_permanent):
         out.append(Event("moved", url, at, f"moved permanently to {result.final_url}"))
     return out
 

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, overload
 
 from linkwatch.clock import iso
-from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome
+from linkwatch.model import SNAPSHOT_REJECTED, Link, LinkState, Outcome
 from linkwatch.report.filters import safe_snapshot_href
 from linkwatch.report.views import (
     ATTENTION_STATES,
@@ -65,53 +65,57 @@ def best_snapshot(
 _RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 
-def _acknowledged(row: Any, now: str) -> bool:
-    return bool(row["ack_at"]) and (not row["ack_until"] or row["ack_until"] > now)
+def _text(at: datetime | None) -> str | None:
+    return iso(at) if at is not None else None
 
 
-def _link(row: Any, drift_below: float = 0.0, now: str = "") -> LinkView:
-    """A link from a ``ReportStore`` row (every column present)."""
-    permanent, state = row["redirect_permanent"], row["state"]
-    copy_bad = row["copy_verified"] == SNAPSHOT_REJECTED
+def _acknowledged(link: Link, now: str) -> bool:
+    return bool(link.ack_at) and (not link.ack_until or link.ack_until > now)
+
+
+def _link(link: Link, drift_below: float = 0.0, now: str = "") -> LinkView:
+    """The report's view of a link (read with ``ReportStore.report_links``)."""
+    st, state = link.status, link.state.value
+    copy_bad = link.copy_verified == SNAPSHOT_REJECTED
     snapshot = best_snapshot(
-        row["snapshot_url"],
-        row["snapshot_timestamp"],
-        None if copy_bad else row["archived_copy"],
-        row["snapshot_archive"],
+        link.snapshot_url,
+        link.snapshot_timestamp,
+        None if copy_bad else link.archived_copy,
+        link.snapshot_archive,
     )
-    redirected = row["last_outcome"] == Outcome.REDIRECTED and bool(row["last_final_url"])
+    redirected = link.last_outcome is Outcome.REDIRECTED and bool(link.last_final_url)
     return LinkView(
-        id=row["id"],
-        url=row["url"],
-        host=row["host"] or "",
+        id=link.id,
+        url=link.url,
+        host=link.host,
         state=state,
-        state_since=row["state_since"],
-        failing_since=row["failing_since"],
-        strikes=row["strikes"] or 0,
-        last_ok_at=row["last_ok_at"],
-        last_checked=row["last_checked_at"],
-        last_outcome=row["last_outcome"],
-        last_status=row["last_status"],
-        final_url=row["last_final_url"],
-        error=row["last_error"],
-        permanent_redirect=None if permanent is None else bool(permanent),
-        invalid_reason=row["invalid_reason"],
-        archived_copy=row["archived_copy"],
-        copy_status=row["copy_status"] if copy_bad else None,
-        similarity=row["similarity"],
-        ack_note=row["ack_note"],
-        ack_until=row["ack_until"],
-        acknowledged=_acknowledged(row, now),
-        drifted=state == LinkState.ALIVE
-        and row["similarity"] is not None
-        and row["similarity"] < drift_below,
-        snapshot_url=row["snapshot_url"],
-        snapshot_timestamp=row["snapshot_timestamp"],
-        title=row["title"],
+        state_since=_text(st.state_since),
+        failing_since=_text(st.failing_since),
+        strikes=st.strikes,
+        last_ok_at=_text(st.last_ok_at),
+        last_checked=link.last_checked_at,
+        last_outcome=link.last_outcome.value if link.last_outcome else None,
+        last_status=link.last_status,
+        final_url=link.last_final_url,
+        error=link.last_error,
+        permanent_redirect=link.redirect_permanent,
+        invalid_reason=link.invalid_reason,
+        archived_copy=link.archived_copy,
+        copy_status=link.copy_status if copy_bad else None,
+        similarity=link.similarity,
+        ack_note=link.ack_note,
+        ack_until=link.ack_until,
+        acknowledged=_acknowledged(link, now),
+        drifted=link.state is LinkState.ALIVE
+        and link.similarity is not None
+        and link.similarity < drift_below,
+        snapshot_url=link.snapshot_url,
+        snapshot_timestamp=link.snapshot_timestamp,
+        title=link.title,
         snapshot=snapshot,
         is_redirected=redirected,
         needs_attention=redirected or state in ATTENTION_STATES,
-        needs_snapshot=snapshot is None and state != LinkState.INVALID,
+        needs_snapshot=snapshot is None and link.state is not LinkState.INVALID,
         state_rank=_RANK.get(state, len(STATE_ORDER)),
     )
 
@@ -135,7 +139,7 @@ class ReportSource(Protocol):
     """The reads the report needs (``linkwatch.store.ReportStore``)."""
 
     def report_order(self) -> list[int]: ...
-    def report_links(self, ids: Sequence[int]) -> list[Any]: ...
+    def report_links(self, ids: Sequence[int]) -> list[Link]: ...
     def report_citations(self, link_ids: Sequence[int]) -> list[Any]: ...
     def document_citations(self, document_ids: Sequence[int]) -> list[Any]: ...
     def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[Any]: ...
@@ -178,8 +182,8 @@ class ViewLoader:
 
     def _chunk(self, ids: Sequence[int], timeline: bool) -> list[LinkView]:
         views = {
-            row["id"]: _link(row, self.drift_below, self.now)
-            for row in self.source.report_links(ids)
+            link.id: _link(link, self.drift_below, self.now)
+            for link in self.source.report_links(ids)
         }
         for row in self.source.report_citations(ids):
             link, path = views.get(row["link_id"]), self.paths.get(row["document_id"])

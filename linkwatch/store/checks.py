@@ -7,21 +7,24 @@ batch of results, never held across network I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from linkwatch.clock import iso, parse_instant
-from linkwatch.model import CheckResult, LinkState
+from linkwatch.model import CheckResult, Link, LinkState, LinkStatus, Outcome
 from linkwatch.store.core import StoreCore
-from linkwatch.verdict import LinkStatus, Verdict
+from linkwatch.verdict import Verdict
 
-_LINK_COLUMNS = (
+#: the columns a ``Link`` is read from (``link_of``)
+LINK_COLUMNS = (
     "id, url, host, state, state_since, strikes, first_strike_at, last_strike_at, "
     "failing_since, last_ok_at, check_interval_s, next_check_at, title, content_hash, "
     "fingerprint_at, etag, last_modified, first_sketch, similarity, last_outcome, "
-    "redirect_permanent"
+    "last_checked_at, last_status, last_final_url, last_error, redirect_permanent, "
+    "invalid_reason, archived_copy, snapshot_url, snapshot_timestamp, snapshot_archive, "
+    "ack_note, ack_at, ack_until"
 )
 _CHUNK = 500
 #: a host's "no request before" (Retry-After, or a lease hand-over), only ever pushed later
@@ -46,14 +49,59 @@ class CheckRecord:
 
 
 def _when(text: str | None) -> datetime | None:
-    return parse_instant(text) if text else None
+    """A stored time; one that is not a time (a row written by hand) is unknown."""
+    try:
+        return parse_instant(text) if text else None
+    except ValueError:
+        return None
 
 
 def _iso(at: datetime | None) -> str | None:
     return iso(at) if at is not None else None
 
 
-def link_status(row: dict[str, Any]) -> LinkStatus:
+def link_of(row: Mapping[str, Any]) -> Link:
+    """The ``Link`` of a row with the ``LINK_COLUMNS`` (and maybe the cited copy's
+    ``copy_verified`` and ``copy_status``)."""
+    permanent, outcome = row["redirect_permanent"], row["last_outcome"]
+    return Link(
+        id=int(row["id"]),
+        url=row["url"],
+        host=row["host"] or "",
+        status=_status(row),
+        invalid_reason=row["invalid_reason"],
+        last_checked_at=row["last_checked_at"],
+        last_outcome=_OUTCOMES.get(outcome or ""),
+        last_status=row["last_status"],
+        last_final_url=row["last_final_url"],
+        last_error=row["last_error"],
+        redirect_permanent=None if permanent is None else bool(permanent),
+        next_check_at=row["next_check_at"],
+        title=row["title"],
+        content_hash=row["content_hash"],
+        fingerprint_at=row["fingerprint_at"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        first_sketch=row["first_sketch"],
+        similarity=row["similarity"],
+        archived_copy=row["archived_copy"],
+        snapshot_url=row["snapshot_url"],
+        snapshot_timestamp=row["snapshot_timestamp"],
+        snapshot_archive=row["snapshot_archive"],
+        copy_verified=row.get("copy_verified"),
+        copy_status=row.get("copy_status"),
+        ack_note=row["ack_note"],
+        ack_at=row["ack_at"],
+        ack_until=row["ack_until"],
+    )
+
+
+#: a stored outcome this version does not know (a newer one's, a row written by hand) is
+#: no outcome, never an error that stops a check run or a report
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _status(row: Mapping[str, Any]) -> LinkStatus:
     """The verdict-relevant fields of a ``links`` row."""
     return LinkStatus(
         state=LinkState(row["state"]),
@@ -117,17 +165,17 @@ class CheckStore(StoreCore):
             params.append(int(limit))
         return [int(row[0]) for row in self.conn.execute(sql, params)]
 
-    def links_by_ids(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """The check-relevant fields of these links, in the order given."""
-        found: dict[int, dict[str, Any]] = {}
+    def links_by_ids(self, ids: Sequence[int]) -> list[Link]:
+        """These links, in the order given (unknown ids left out)."""
+        found: dict[int, Link] = {}
         for i in range(0, len(ids), _CHUNK):
             part = list(ids[i : i + _CHUNK])
             marks = ",".join("?" * len(part))
             for row in self.query(
-                f"SELECT {_LINK_COLUMNS} FROM links WHERE id IN ({marks})",  # noqa: S608
+                f"SELECT {LINK_COLUMNS} FROM links WHERE id IN ({marks})",  # noqa: S608
                 part,
             ):
-                found[int(row["id"])] = row
+                found[int(row["id"])] = link_of(row)
         return [found[i] for i in ids if i in found]
 
     def count_due_links(self, now: datetime, *, select: str = "due", doc: str | None = None) -> int:
@@ -137,19 +185,18 @@ class CheckStore(StoreCore):
     def document_known(self, path: str) -> bool:
         return self.scalar("SELECT 1 FROM documents WHERE path = ?", [path]) is not None
 
-    def links_by_url(self, urls: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def links_by_url(self, urls: Iterable[str]) -> dict[str, Link]:
         """Known links among ``urls`` (canonical keys), keyed by URL."""
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Link] = {}
         keys = list(dict.fromkeys(urls))
         for i in range(0, len(keys), _CHUNK):
             part = keys[i : i + _CHUNK]
             marks = ",".join("?" * len(part))
             for row in self.query(
-                f"SELECT {_LINK_COLUMNS}, invalid_reason FROM links "  # noqa: S608 - "?" only
-                f"WHERE url IN ({marks})",
+                f"SELECT {LINK_COLUMNS} FROM links WHERE url IN ({marks})",  # noqa: S608
                 part,
             ):
-                found[row["url"]] = row
+                found[row["url"]] = link_of(row)
         return found
 
     def held_hosts(self, now: datetime) -> dict[str, datetime]:

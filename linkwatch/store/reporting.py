@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from linkwatch.model import Link
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
+from linkwatch.store.checks import LINK_COLUMNS, link_of
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
 
@@ -24,17 +26,14 @@ ARCHIVE_META_PREFIX = "archive."
 _CITED = """EXISTS (SELECT 1 FROM citations c JOIN documents d ON d.id = c.document_id
                WHERE c.link_id = links.id AND c.ended_at IS NULL AND d.removed_at IS NULL)"""
 
-_LINKS = """
-SELECT id, url, host, state, state_since, failing_since, strikes, last_ok_at,
-       last_checked_at, last_outcome, last_status, last_final_url, last_error,
-       redirect_permanent, invalid_reason, archived_copy, snapshot_url,
-       snapshot_timestamp, snapshot_archive, title, similarity, ack_note, ack_at, ack_until,
+_LINKS = f"""
+SELECT {LINK_COLUMNS},
        (SELECT s.verified FROM snapshots s WHERE s.link_id = links.id
         AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_verified,
        (SELECT s.status FROM snapshots s WHERE s.link_id = links.id
         AND s.source = 'citation' ORDER BY s.verified LIMIT 1) AS copy_status
-FROM links WHERE id IN ({ids})
-"""
+FROM links WHERE id IN ({{ids}})
+"""  # noqa: S608 - fixed SQL fragments, no values
 
 #: the report's order: dead first (``views.STATE_ORDER``), then since when (a problem since
 #: it began failing), then the URL (byte order, as Python compares code points)
@@ -127,9 +126,9 @@ class ReportStore(StoreCore):
         """The ids of every cited link, in the report's order."""
         return [row[0] for row in self.conn.execute(_ORDER)]
 
-    def report_links(self, ids: Sequence[int]) -> list[Any]:
-        """The links ``ids`` as mapping rows (any order)."""
-        return self.query(_LINKS.format(ids=_marks(ids)), list(ids))
+    def report_links(self, ids: Sequence[int]) -> list[Link]:
+        """The links ``ids``, with the check of their cited copy (any order)."""
+        return [link_of(row) for row in self.query(_LINKS.format(ids=_marks(ids)), list(ids))]
 
     def report_citations(self, link_ids: Sequence[int]) -> list[Any]:
         """The live citations of ``link_ids``, by document, line and column."""

@@ -13,6 +13,7 @@ import pytest
 from linkwatch.check.transport import NameNotResolved
 from linkwatch.config import Settings
 from linkwatch.jobs.check import check_links
+from linkwatch.model import LinkState
 from linkwatch.store import Store
 from tests.check.harness import add_links, link_row, make_settings
 from tests.conftest import FakeClock
@@ -119,8 +120,8 @@ def test_one_vanished_domain_among_healthy_ones_is_a_strike(
 
     summary = check_links(settings, store, clock=clock, resolver=resolve)
     assert not summary.network_down
-    row = store.links_by_url(["http://vanished.test/page"])["http://vanished.test/page"]
-    assert row["state"] == "failing" and row["strikes"] == 1
+    link = store.links_by_url(["http://vanished.test/page"])["http://vanished.test/page"]
+    assert link.state is LinkState.FAILING and link.status.strikes == 1
 
 
 def test_retry_after_holds_only_that_host_and_reschedules_its_links(
