@@ -187,6 +187,7 @@ def web() -> Any:
         yield sim
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_three_workers_check_every_link_once_and_keep_every_hosts_spacing(
     pg_url: str, web: SimWeb, tmp_path: Path
@@ -206,6 +207,7 @@ def test_three_workers_check_every_link_once_and_keep_every_hosts_spacing(
         assert store.query("SELECT * FROM leases") == []  # every lease given back
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_killed_workers_hosts_are_finished_by_the_others_after_its_lease(
     pg_url: str, tmp_path: Path
@@ -276,6 +278,7 @@ def test_a_worker_with_roles_scans_checks_and_reports_once(
     assert (tmp_path / "reports" / "feed.xml").exists()
 
 
+@pytest.mark.slow
 def test_the_daemon_on_a_postgresql_state_is_a_worker_and_stops_cleanly(
     pg_url: str, tmp_path: Path
 ) -> None:

@@ -3,6 +3,8 @@ published limits, and every live URL is captured exactly once."""
 
 from __future__ import annotations
 
+import pytest
+
 from typing import Any
 
 from linkwatch.jobs.archive import work_archive_queue
@@ -11,6 +13,7 @@ from tests.archive.conftest import add_link, fast_settings
 URLS = [f"http://ref{i}.test/page" for i in range(8)]
 
 
+@pytest.mark.slow
 def test_a_run_full_of_faults_breaks_no_limit_and_captures_each_url_once(
     wayback, store, clock
 ) -> None:

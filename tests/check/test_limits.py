@@ -77,6 +77,7 @@ def test_a_check_holds_less_than_the_body_cap_plus_one_mib(
     assert peak < cap + MiB  # a DOM of 1 MiB of markup alone is 22 MiB
 
 
+@pytest.mark.slow
 def test_eight_bomb_hosts_at_once_hold_less_than_eight_caps_plus_one_mib_each(
     web: SimWeb,
 ) -> None:

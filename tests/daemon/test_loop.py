@@ -143,6 +143,7 @@ def test_a_job_that_raises_does_not_stop_the_loop(
     assert statuses[0] == "error" and "ok" in statuses[1:]
 
 
+@pytest.mark.slow
 def test_repeated_store_failures_exit_non_zero(
     tmp_path: Path, jobs: dict[str, list[float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -170,6 +171,7 @@ def test_an_idle_daemon_stops_within_a_second(
     assert not t.is_alive() and time.monotonic() - began < 1.0
 
 
+@pytest.mark.slow
 def test_watchdog_pings_only_while_work_progresses(
     tmp_path: Path,
     jobs: dict[str, list[float]],

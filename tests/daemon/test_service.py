@@ -201,6 +201,7 @@ def test_a_second_daemon_on_the_same_state_refuses(service: Service, web: SimWeb
     assert stop(first)[0] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_during_a_busy_batch_exits_promptly_with_the_batch_committed(
     service: Service, web: SimWeb
 ) -> None:
@@ -227,6 +228,7 @@ def test_sigterm_during_a_busy_batch_exits_promptly_with_the_batch_committed(
     assert answered > 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_restart_loses_nothing_and_redoes_due_work(
     service: Service, web: SimWeb
 ) -> None:
@@ -262,6 +264,7 @@ def test_sigkill_mid_run_then_restart_loses_nothing_and_redoes_due_work(
         conn.close()
 
 
+@pytest.mark.slow
 def test_cli_check_and_status_run_beside_the_daemon_without_errors(
     service: Service, web: SimWeb
 ) -> None:
@@ -283,6 +286,7 @@ def test_cli_check_and_status_run_beside_the_daemon_without_errors(
     assert "locked" not in err
 
 
+@pytest.mark.slow
 def test_a_job_that_fails_once_does_not_stop_the_loop(service: Service, web: SimWeb) -> None:
     service.cite("a.md", [web.url(0, "/ok/a")])
     (service.root / "reports").write_text("a file where the report dir should be")
@@ -300,6 +304,7 @@ def test_a_job_that_fails_once_does_not_stop_the_loop(service: Service, web: Sim
     assert stop(proc)[0] == 0
 
 
+@pytest.mark.slow
 def test_the_watchdog_stops_pinging_when_a_check_hangs(
     service: Service, web: SimWeb, notify_socket: NotifySocket
 ) -> None:
