@@ -3,9 +3,9 @@ published limits, and every live URL is captured exactly once."""
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from linkwatch.jobs.archive import work_archive_queue
 from tests.archive.conftest import add_link, fast_settings
