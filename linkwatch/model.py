@@ -172,9 +172,34 @@ class CheckResult:
     last_modified: str | None = None
 
 
+#: the name the Wayback Machine's snapshots are recorded under
+WAYBACK = "Wayback Machine"
+
 #: ``snapshots.verified`` of a copy known not to be a good snapshot (an archived error
 #: page, a capture of a soft 404)
 SNAPSHOT_REJECTED = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A known archived copy of one link (a row of ``snapshots``): found by a look-up
+    (``cdx``, ``memento``), made by a capture (``spn2``) or cited (``citation``)."""
+
+    timestamp: str
+    url: str
+    status: int | None
+    source: str
+    #: 1 replayed and good, 0 not replayed, ``SNAPSHOT_REJECTED`` known not to be the page
+    verified: int = 0
+    archive: str = WAYBACK
+
+    @property
+    def is_good(self) -> bool:
+        if self.verified == SNAPSHOT_REJECTED:
+            return False
+        if self.source == "citation":
+            return True
+        return self.status is not None and 200 <= self.status < 300
 
 
 class ArchiveAction(StrEnum):

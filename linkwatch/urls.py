@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import ada_url
 
 from linkwatch.config import DEFAULT_MAX_URL_LENGTH
+from linkwatch.model import WAYBACK
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 #: schemes a document may cite that are never requested (mail, phone, inline data, script,
@@ -256,7 +257,6 @@ def archived_original(url: str) -> tuple[str, str | None] | None:
     return None
 
 
-WAYBACK = "Wayback Machine"
 #: who holds an archived copy, by the host of its URL
 ARCHIVE_NAMES = {
     "web.archive.org": WAYBACK,

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from linkwatch.archive.choose import (
     BAD_PAGE_OUTCOMES,
@@ -42,7 +42,7 @@ from linkwatch.archive.spn2 import JobStatus, Retry, SubmitReply, classify_statu
 from linkwatch.clock import Clock, parse_instant
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveError, ArchiveRateLimited, ArchiveUnavailable
-from linkwatch.model import ArchiveAction, ArchiveItem, LinkState
+from linkwatch.model import ArchiveAction, ArchiveItem, LinkState, Snapshot
 from linkwatch.urls import host_of
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Decision:
 
     action: ArchiveAction
     status: str | None
-    found: tuple[dict[str, Any], ...] = ()
+    found: tuple[Snapshot, ...] = ()
     error: str | None = None
     retry_in_s: float | None = None
     add_attempt: bool = False
@@ -106,17 +106,8 @@ class Context:
         return (tomorrow - now).total_seconds()
 
 
-def _found(caps: list[Capture], source: str, verified: int = 0) -> tuple[dict[str, Any], ...]:
-    return tuple(
-        {
-            "timestamp": c.timestamp,
-            "url": c.url,
-            "status": c.status,
-            "source": source,
-            "verified": verified,
-        }
-        for c in caps
-    )
+def _found(caps: list[Capture], source: str, verified: int = 0) -> tuple[Snapshot, ...]:
+    return tuple(Snapshot(c.timestamp, c.url, c.status, source, verified) for c in caps)
 
 
 def attempt(item: ArchiveItem, ctx: Context) -> Decision:
@@ -181,16 +172,7 @@ def _for_failing(item: ArchiveItem, ctx: Context) -> Decision:
     elsewhere = others.find(item.url, access) if others is not None else None
     if elsewhere is not None and elsewhere.memento is not None:
         m = elsewhere.memento
-        found += (
-            {
-                "timestamp": m.timestamp,
-                "url": m.uri,
-                "status": elsewhere.status,
-                "source": "memento",
-                "verified": 1,
-                "archive": m.archive,
-            },
-        )
+        found += (Snapshot(m.timestamp, m.uri, elsewhere.status, "memento", 1, m.archive),)
     if found:
         return Decision(ArchiveAction.ALREADY_ARCHIVED, "done", found)
     trouble = elsewhere.trouble if elsewhere is not None else ()
@@ -231,7 +213,7 @@ def _may_ask_others(item: ArchiveItem, ctx: Context) -> bool:
     return refusal is None
 
 
-def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...]) -> Decision:
+def _capture(item: ArchiveItem, ctx: Context, found: tuple[Snapshot, ...]) -> Decision:
     held = submit_refusal(
         item.last_outcome,
         item.last_status,
@@ -295,7 +277,7 @@ def _capture(item: ArchiveItem, ctx: Context, found: tuple[dict[str, Any], ...])
     return found_plus(found, decision)
 
 
-def found_plus(found: tuple[dict[str, Any], ...], d: Decision) -> Decision:
+def found_plus(found: tuple[Snapshot, ...], d: Decision) -> Decision:
     return replace(d, found=found + d.found) if found else d
 
 

@@ -16,12 +16,10 @@ pointed at an archived copy.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from linkwatch.clock import parse_instant
-from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome
-from linkwatch.urls import WAYBACK
+from linkwatch.model import SNAPSHOT_REJECTED, LinkState, Outcome, Snapshot
 
 REJECTED = SNAPSHOT_REJECTED  # snapshots.verified: a capture we know is not a good snapshot
 # A 2xx capture is not the cited page when our check saw a page that says "not found".
@@ -30,26 +28,6 @@ REJECTED = SNAPSHOT_REJECTED  # snapshots.verified: a capture we know is not a g
 # the archive comes back as 403/429 and fails the 2xx test anyway.
 BAD_PAGE_OUTCOMES = frozenset({Outcome.SOFT404.value})
 GONE_OUTCOMES = frozenset({Outcome.BROKEN.value, Outcome.SOFT404.value})
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A known snapshot of one link (a row of ``snapshots``)."""
-
-    timestamp: str
-    url: str
-    status: int | None
-    source: str
-    verified: int = 0
-    archive: str = WAYBACK
-
-    @property
-    def is_good(self) -> bool:
-        if self.verified == REJECTED:
-            return False
-        if self.source == "citation":
-            return True
-        return self.status is not None and 200 <= self.status < 300
 
 
 def wayback_timestamp(at: datetime) -> str:
@@ -69,7 +47,7 @@ def access_instant(dates: Iterable[str | None]) -> datetime | None:
     return min(found) if found else None
 
 
-def iabot_choice(candidates: Sequence[Candidate], access: datetime | None) -> Candidate | None:
+def iabot_choice(candidates: Sequence[Snapshot], access: datetime | None) -> Snapshot | None:
     """Last good snapshot at or before ``access``, else the first good one after it."""
     good = sorted((c for c in candidates if c.is_good and c.timestamp), key=lambda c: c.timestamp)
     if not good:
@@ -81,14 +59,14 @@ def iabot_choice(candidates: Sequence[Candidate], access: datetime | None) -> Ca
     return before[-1] if before else good[0]
 
 
-def newest_good(candidates: Sequence[Candidate]) -> Candidate | None:
+def newest_good(candidates: Sequence[Snapshot]) -> Snapshot | None:
     good = [c for c in candidates if c.is_good]
     return max(good, key=lambda c: c.timestamp) if good else None
 
 
 def choose_snapshot(
-    candidates: Sequence[Candidate], *, state: str, access: datetime | None
-) -> Candidate | None:
+    candidates: Sequence[Snapshot], *, state: str, access: datetime | None
+) -> Snapshot | None:
     """The snapshot to show for a link in ``state`` (a ``LinkState`` value)."""
     citation = [c for c in candidates if c.source == "citation" and c.is_good]
     if citation:

@@ -34,7 +34,8 @@ from linkwatch.archive.limits import Limits, limiter_for
 from linkwatch.archive.lookup import archive_client, raise_for_status, retry_after_s
 from linkwatch.config import Settings
 from linkwatch.errors import ArchiveRateLimited, ArchiveUnavailable
-from linkwatch.urls import WAYBACK, archive_name
+from linkwatch.model import WAYBACK
+from linkwatch.urls import archive_name
 
 MAX_PAGES = 5  # of one paged TimeMap
 MAX_TIMEMAP_BYTES = 4 * 1024 * 1024

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from linkwatch.archive.attempt import NEED_KEYS, Context, Decision, attempt
-from linkwatch.archive.choose import REJECTED, Candidate, access_instant, choose_snapshot
+from linkwatch.archive.choose import REJECTED, access_instant, choose_snapshot
 from linkwatch.archive.limits import ArchiveLimiter, shared_limiter
 from linkwatch.archive.lookup import Lookup
 from linkwatch.archive.memento import MementoLookup
@@ -332,34 +332,24 @@ class _Runner:
         answering slowly or not at all decides nothing: the copy is tried again later."""
         with self.lock:
             copies = self.store.unverified_cited_copies(VERIFY_COPIES_PER_RUN)
-        for copy in copies:
+        for link_id, copy in copies:
             if self.stop.is_set():
                 return
             try:
-                status = mementos.replay_status(copy["url"])
+                status = mementos.replay_status(copy.url)
             except (ArchiveUnavailable, ArchiveRateLimited) as exc:
-                log.info(
-                    "cited copy %s not replayed: %s", copy["url"], scrub(str(exc), self.secrets)
-                )
+                log.info("cited copy %s not replayed: %s", copy.url, scrub(str(exc), self.secrets))
                 continue
             verified = 1 if 200 <= status < 300 else REJECTED
             with self.lock:
                 self.store.record_snapshots(
-                    copy["link_id"],
-                    [{**copy, "status": status, "source": "citation", "verified": verified}],
-                    self.clock(),
+                    link_id, [replace(copy, status=status, verified=verified)], self.clock()
                 )
                 if verified == REJECTED:  # show another snapshot, if the link has one
-                    self.store.set_chosen_snapshot(copy["link_id"], None, None)
+                    self.store.set_chosen_snapshot(link_id, None, None)
 
     def _choose(self, item: ArchiveItem) -> None:
-        rows = self.store.link_snapshots(item.link_id)
-        candidates = [
-            Candidate(
-                r["timestamp"], r["url"], r["status"], r["source"], r["verified"], r["archive"]
-            )
-            for r in rows
-        ]
+        candidates = self.store.link_snapshots(item.link_id)
         access = access_instant(item.access_dates) or access_instant([item.first_seen_at])
         # a drifted page answers, but not with what was cited: the IABot rule, like a dead one
         state = LinkState.FAILING.value if item.reason == "drifted" else item.state

@@ -16,10 +16,9 @@ from typing import NamedTuple
 
 from markupsafe import Markup
 
-from linkwatch.model import LinkState
+from linkwatch.model import WAYBACK, LinkState
 from linkwatch.report import filters
 from linkwatch.report.views import CheckView, CitationView, LinkView
-from linkwatch.urls import WAYBACK
 
 REL = "noopener noreferrer nofollow"
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, overload
 
 from linkwatch.clock import iso
-from linkwatch.model import SNAPSHOT_REJECTED, Link, LinkState, Outcome
+from linkwatch.model import SNAPSHOT_REJECTED, WAYBACK, Link, LinkState, Outcome
 from linkwatch.report.filters import safe_snapshot_href
 from linkwatch.report.views import (
     ATTENTION_STATES,
@@ -36,7 +36,7 @@ from linkwatch.report.views import (
     TrendDay,
     outcome_kind,
 )
-from linkwatch.urls import WAYBACK, archive_name, archived_original
+from linkwatch.urls import archive_name, archived_original
 
 
 def best_snapshot(

@@ -22,7 +22,8 @@ import re
 
 import idna
 
-from linkwatch.urls import WAYBACK, try_canonicalize
+from linkwatch.model import WAYBACK
+from linkwatch.urls import try_canonicalize
 
 DEFAULT_TRUNCATE = 120
 ELLIPSIS = "…"

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from linkwatch.clock import iso
-from linkwatch.model import ArchiveItem
+from linkwatch.model import WAYBACK, ArchiveItem, Snapshot
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import ACCESS_DATE
-from linkwatch.urls import WAYBACK, archive_name, archived_original, host_of
+from linkwatch.urls import archive_name, archived_original, host_of
 
 PRIORITY = {"manual": 0, "failing": 10, "drifted": 10, "recovered": 15, "new": 20}
 #: links the archive stage still has work for: not cited as an archived copy, or the
@@ -294,9 +294,9 @@ class ArchiveStore(StoreCore):
             )
 
     def record_snapshots(
-        self, link_id: int, snapshots: Iterable[dict[str, Any]], now: datetime | str
+        self, link_id: int, snapshots: Iterable[Snapshot], now: datetime | str
     ) -> None:
-        """Upsert known snapshots (``timestamp, url, status, source, verified``)."""
+        """Upsert known snapshots of a link (a rejection or a better verification wins)."""
         at = _at(now)
         with self.write() as db:
             for s in snapshots:
@@ -311,13 +311,13 @@ class ArchiveStore(StoreCore):
                     "ELSE snapshots.verified END",
                     [
                         link_id,
-                        s["timestamp"],
-                        s["url"],
-                        s.get("status"),
-                        s["source"],
-                        int(s.get("verified", 0)),
+                        s.timestamp,
+                        s.url,
+                        s.status,
+                        s.source,
+                        int(s.verified),
                         at,
-                        s.get("archive") or WAYBACK,
+                        s.archive or WAYBACK,
                     ],
                 )
 
@@ -326,14 +326,18 @@ class ArchiveStore(StoreCore):
         queued again (``recovered``), or to be at the archive stage's next planning."""
         return int(self.scalar(RECOVERED_AWAITING_CAPTURE) or 0)
 
-    def unverified_cited_copies(self, limit: int) -> list[dict[str, Any]]:
-        """Archived copies that citations point at, not replayed yet."""
-        return self.query(
-            "SELECT s.link_id, s.timestamp, s.url, s.archive, l.state FROM snapshots s "
-            "JOIN links l ON l.id = s.link_id WHERE s.source = 'citation' AND s.verified = 0 "
-            "ORDER BY s.link_id LIMIT ?",
+    def unverified_cited_copies(self, limit: int) -> list[tuple[int, Snapshot]]:
+        """Archived copies that citations point at, not replayed yet: (link id, copy)."""
+        rows = self.query(
+            "SELECT s.link_id, s.timestamp, s.url, s.status, s.archive FROM snapshots s "
+            "WHERE s.source = 'citation' AND s.verified = 0 ORDER BY s.link_id LIMIT ?",
             [limit],
         )
+        return [
+            (int(r["link_id"]), Snapshot(r["timestamp"], r["url"], r["status"], "citation", 0,
+                                         r["archive"] or WAYBACK))
+            for r in rows
+        ]  # fmt: skip
 
     def cited_copy_figures(self) -> dict[str, int]:
         """Links cited as archived copies, by what the original does now."""
@@ -350,13 +354,18 @@ class ArchiveStore(StoreCore):
         )
         return {**{k: int(v or 0) for k, v in row.items()}, "copy_not_good": int(bad or 0)}
 
-    def link_snapshots(self, link_id: int) -> list[dict[str, Any]]:
-        return self.query(
+    def link_snapshots(self, link_id: int) -> list[Snapshot]:
+        """Every known snapshot of a link, oldest first."""
+        rows = self.query(
             "SELECT timestamp, url, status, source, verified, archive FROM snapshots "
-            "WHERE link_id = ? "
-            "ORDER BY timestamp",
+            "WHERE link_id = ? ORDER BY timestamp",
             [link_id],
         )
+        return [
+            Snapshot(r["timestamp"], r["url"], r["status"], r["source"], int(r["verified"] or 0),
+                     r["archive"] or WAYBACK)
+            for r in rows
+        ]  # fmt: skip
 
     def chosen_snapshot(self, link_id: int) -> tuple[str | None, str | None]:
         rows = self.query(

@@ -8,7 +8,7 @@ import pytest
 
 from linkwatch.archive.choose import (
     REJECTED,
-    Candidate,
+    Snapshot,
     access_instant,
     choose_snapshot,
     iabot_choice,
@@ -16,8 +16,8 @@ from linkwatch.archive.choose import (
 )
 
 
-def snap(ts: str, status: int | None = 200, source: str = "cdx", verified: int = 1) -> Candidate:
-    return Candidate(
+def snap(ts: str, status: int | None = 200, source: str = "cdx", verified: int = 1) -> Snapshot:
+    return Snapshot(
         ts, f"https://web.archive.org/web/{ts}/http://x.test/", status, source, verified
     )
 
