@@ -21,6 +21,7 @@ from typing import Any
 from linkwatch.atomic import replace_file
 from linkwatch.config import Settings
 from linkwatch.errors import CorpusError
+from linkwatch.model import LinkState
 from linkwatch.repair import Change, Skip, Styles, Target, apply, propose
 from linkwatch.store import Store
 from linkwatch.store.repair import FixCandidate
@@ -119,8 +120,9 @@ def _site(host: str) -> str:
 def _target(row: FixCandidate, only: str, drift_below: float) -> Target | None:
     if archived_original(row.raw_url) is not None:
         return None  # the citation is the archived copy itself
-    drifted = row.state == "alive" and row.similarity is not None and row.similarity < drift_below
-    if row.state == "dead" or drifted:
+    alive = row.state == LinkState.ALIVE
+    drifted = alive and row.similarity is not None and row.similarity < drift_below
+    if row.state == LinkState.DEAD or drifted:
         kind = "drifted" if drifted else "dead"
         if only not in (kind, "all") or not row.snapshot_url:
             return None

@@ -15,8 +15,8 @@ from typing import Any
 from linkwatch.model import LinkState, Outcome
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
-PROBLEM_STATES = frozenset({"dead", "failing"})
-ATTENTION_STATES = frozenset({"dead", "failing", "unverifiable", "invalid"})
+PROBLEM_STATES = frozenset({LinkState.DEAD, LinkState.FAILING})
+ATTENTION_STATES = PROBLEM_STATES | {LinkState.UNVERIFIABLE, LinkState.INVALID}
 BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
 #: outcomes of a URL linkwatch did not request at all (shown as "not checked: <why>")
 SKIPPED_OUTCOMES = frozenset(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from linkwatch.model import Link
+from linkwatch.model import Link, LinkState
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.checks import LINK_COLUMNS, link_of
 from linkwatch.store.core import StoreCore
@@ -161,8 +161,8 @@ class ReportStore(StoreCore):
                 "arrivals": self.query(_ARRIVALS, [trend_since]),
                 "moves": self.query(_STATE_MOVES, [trend_since]),
             },
-            "newly_dead": [r["id"] for r in changed if r["state"] == "dead"],
-            "newly_recovered": [r["id"] for r in changed if r["state"] == "alive"],
+            "newly_dead": [r["id"] for r in changed if r["state"] == LinkState.DEAD],
+            "newly_recovered": [r["id"] for r in changed if r["state"] == LinkState.ALIVE],
             "checks_since": self.scalar(
                 "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
             ),
