@@ -21,8 +21,8 @@ The window is ``window_s`` (60 s; tests and the benchmark shorten "a minute"). T
 counts a request when it *arrives*, which is some time after we send it, so a request
 counts in our window from the moment it is sent until ``window_s`` after its answer came
 back (``Ticket.answered``): then no two requests can arrive closer together than the
-archive allows, however slow the network. Waits are real time (``time.monotonic``) and
-end early when the caller's stop event is set.
+archive allows, however slow the network. Waits are real time (``time.monotonic`` and
+``Event.wait``; tests inject both) and end early when the caller's stop event is set.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ from dataclasses import dataclass
 from linkwatch.config import Settings
 
 Monotonic = Callable[[], float]
+#: waits up to a number of seconds unless the event is set first; True if it was set
+Wait = Callable[[threading.Event, float], bool]
+
+
+def _wait(stop: threading.Event, seconds: float) -> bool:
+    return stop.wait(seconds)
+
+
 _SLOT_POLL_S = 0.01
 _IN_FLIGHT = float("inf")
 
@@ -95,9 +103,12 @@ class ArchiveLimiter:
     """Thread-safe budget keeper. ``acquire_*`` block until allowed and return True, or
     return False when ``stop`` is set or the wait would exceed ``patience_s``."""
 
-    def __init__(self, limits: Limits, *, monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(
+        self, limits: Limits, *, monotonic: Monotonic = time.monotonic, wait: Wait = _wait
+    ) -> None:
         self.limits = limits
         self._now = monotonic
+        self._wait = wait  # both injected together: a test's time passes only when waited
         self._lock = threading.Condition()
         self._captures: deque[Ticket] = deque()
         self._lookups: deque[Ticket] = deque()
@@ -280,7 +291,7 @@ class ArchiveLimiter:
 
     def _sleep(self, seconds: float, stop: threading.Event) -> bool:
         started = self._now()
-        stopped = stop.wait(max(0.001, seconds))
+        stopped = self._wait(stop, max(0.001, seconds))
         self.waited_s += self._now() - started
         return not stopped
 

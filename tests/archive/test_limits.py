@@ -9,19 +9,40 @@ from linkwatch.archive.limits import ArchiveLimiter, Limits, shared_limiter
 from tests.archive.conftest import fast_settings
 
 
+class FakeTime:
+    """Injected time for one thread: it passes only when the limiter waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.now += seconds
+        return stop.is_set()
+
+
+def _limiter(limits: Limits) -> tuple[ArchiveLimiter, FakeTime]:
+    clock = FakeTime()
+    return ArchiveLimiter(limits, monotonic=clock.monotonic, wait=clock.wait), clock
+
+
 def test_captures_never_exceed_the_per_window_budget() -> None:
-    limiter = ArchiveLimiter(Limits(3, 10, 100, window_s=0.2, patience_s=5.0))
+    limiter, clock = _limiter(Limits(3, 10, 100, window_s=60.0, patience_s=300.0))
     stop = threading.Event()
     times = []
     for _ in range(7):
         ticket = limiter.acquire_capture(stop)
         assert ticket is not None
-        times.append(time.monotonic())
+        times.append(clock.now)
         ticket.answered()
         limiter.release_slot()
     for i in range(len(times) - 3):
-        assert times[i + 3] - times[i] >= 0.2
-    assert times[-1] - times[0] < 1.0
+        assert times[i + 3] - times[i] >= 60.0  # never 4 inside one window
+    assert times[-1] - times[0] <= 2 * 60.0 + 1  # and no longer than the windows need
 
 
 def test_a_request_still_in_flight_keeps_its_place_in_the_window() -> None:
@@ -50,20 +71,19 @@ def test_concurrent_captures_wait_for_a_free_slot() -> None:
 
 
 def test_a_backoff_holds_every_kind_of_request() -> None:
-    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=5.0))
+    limiter, clock = _limiter(Limits(100, 5, 100, window_s=60.0, patience_s=600.0))
     stop = threading.Event()
-    limiter.back_off(0.3)
-    started = time.monotonic()
+    limiter.back_off(120)
+    started = clock.now
     assert limiter.acquire_lookup(stop) and limiter.acquire_request(stop)
-    assert time.monotonic() - started >= 0.28
+    assert clock.now - started >= 120
 
 
 def test_a_wait_beyond_patience_is_refused_at_once() -> None:
-    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=1.0))
-    limiter.back_off(60)
-    started = time.monotonic()
+    limiter, clock = _limiter(Limits(100, 5, 100, window_s=60.0, patience_s=60.0))
+    limiter.back_off(3600)
     assert not limiter.acquire_capture(threading.Event())
-    assert time.monotonic() - started < 0.5 and limiter.figures()["in_flight"] == 0
+    assert clock.waits == [] and limiter.figures()["in_flight"] == 0
 
 
 def test_stop_ends_a_wait() -> None:
@@ -95,16 +115,16 @@ def test_no_capture_leaves_while_the_previous_submission_is_unanswered() -> None
 
 
 def test_captures_are_spread_over_the_minute_not_burst() -> None:
-    limiter = ArchiveLimiter(Limits(5, 5, 100, window_s=1.0, patience_s=5.0))
+    limiter, clock = _limiter(Limits(5, 5, 100, window_s=60.0, patience_s=300.0))
     stop = threading.Event()
     starts = []
     for _ in range(3):
         ticket = limiter.acquire_capture(stop)
         assert ticket is not None
-        starts.append(time.monotonic())
+        starts.append(clock.now)
         ticket.answered()
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= 0.19  # 5 a "minute" of 1 s: one every 0.2 s
+    assert min(gaps) >= 12.0  # 5 a minute: one every 12 s
 
 
 def test_a_submission_without_a_reply_keeps_its_slot_until_the_user_status() -> None:
