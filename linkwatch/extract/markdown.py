@@ -215,7 +215,7 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
         return
     blocks = _Blocks(c.text, start, end)
     starts = url_starts(c.text, start, end)
-    if not c.unused_references and "]:" in c.text[start:end]:
+    if not c.unused_references and c.text.find("]:", start, end) >= 0:
         c.used_labels = _used_labels(c.text, start, end)
     for a, b in blocks.paragraphs:
         if c.full:
