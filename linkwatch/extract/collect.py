@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 
@@ -50,6 +52,15 @@ class LineIndex:
         while pos >= 0:
             self._starts.append(pos + 1)
             pos = find("\n", pos + 1)
+
+    @contextmanager
+    def markdown_raw_html(self) -> Iterator[None]:
+        """While raw HTML inside Markdown is read (its URLs follow ``AMBIGUOUS_BACKSLASH``)."""
+        self.markdown_html = True
+        try:
+            yield
+        finally:
+            self.markdown_html = False
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self._starts, offset)
@@ -138,6 +149,15 @@ class Collector:
         self.keys: dict[str, tuple[str | None, str | None]] = {}
         #: reading raw HTML inside Markdown, where a backslash in a URL is ambiguous
         self.markdown_html = False
+
+    @contextmanager
+    def markdown_raw_html(self) -> Iterator[None]:
+        """While raw HTML inside Markdown is read (its URLs follow ``AMBIGUOUS_BACKSLASH``)."""
+        self.markdown_html = True
+        try:
+            yield
+        finally:
+            self.markdown_html = False
 
     def position(self, offset: int) -> tuple[int, int]:
         if self._lines is None:

@@ -222,12 +222,9 @@ def extract_markdown(c: Collector, start: int, end: int) -> None:
             return
         first = bisect_left(starts, a)
         extract_inline(c, a, b, starts[first : bisect_left(starts, b, first)])
-    c.markdown_html = True
-    try:
+    with c.markdown_raw_html():
         for a, b in blocks.html:
             extract_html(c, a, b)
-    finally:
-        c.markdown_html = False
 
 
 _LABEL_USE = re.compile(r"\[((?:[^\[\]\\]|\\.){1,999})\](?!:)")
@@ -380,11 +377,8 @@ def _autolinks_and_tags(c: Collector, start: int, end: int, masks: Spans) -> Non
         tag = _MD_TAG.match(text, pos, end)
         if tag:
             if tag.group(2) and not tag.group(1) and "=" in tag.group(3):
-                c.markdown_html = True
-                try:
+                with c.markdown_raw_html():
                     _cite_attrs(c, tag.group(2).lower(), _attrs(c, tag))
-                finally:
-                    c.markdown_html = False
             masks.add(pos, tag.end())
             pos = text.find("<", tag.end(), end)
             continue

@@ -23,7 +23,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any
 
-from linkwatch.config import Settings
+from linkwatch.config import CorpusSettings, Settings
 from linkwatch.errors import CorpusError
 from linkwatch.extract import (
     EXTRACTOR_VERSION,
@@ -76,13 +76,9 @@ class _Task:
     path: str
     label: str
     previous_hash: str | None
-    max_file_bytes: int
-    max_links: int
-    max_url_length: int
+    corpus: CorpusSettings  # the caps and extraction options
     known: bool = False  # the store has the document's citations from an earlier scan
     git_dates: bool = False  # look up when each URL was first committed to the file
-    unused_references: bool = False
-    self_links: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ def _scan_one(task: _Task) -> _Scanned:
     path = Path(task.path)
     try:
         st = path.stat()
-        data, too_big = read_capped(path, task.max_file_bytes)
+        data, too_big = read_capped(path, task.corpus.max_file_bytes)
     except OSError as exc:
         warning = ExtractWarning(task.label, f"cannot read: {exc.strerror or exc}")
         if task.known:  # a passing read error must not end every citation it has
@@ -122,10 +118,10 @@ def _scan_one(task: _Task) -> _Scanned:
     result = extract_document(
         task.label,
         data,
-        max_links=task.max_links,
-        max_url_length=task.max_url_length,
-        unused_references=task.unused_references,
-        self_links=task.self_links,
+        max_links=task.corpus.max_links_per_doc,
+        max_url_length=task.corpus.max_url_length,
+        unused_references=task.corpus.unused_references,
+        self_links=task.corpus.self_links,
     )
     if too_big:
         result.warnings.insert(0, ExtractWarning(task.label, too_big))
@@ -284,19 +280,7 @@ def extract_paths(
 ) -> Generator[tuple[str, Extraction], None, None]:
     """Extract files (path, label) in order, in worker processes when there are many."""
     c = settings.corpus
-    tasks = [
-        _Task(
-            str(path),
-            label,
-            None,
-            c.max_file_bytes,
-            c.max_links_per_doc,
-            c.max_url_length,
-            unused_references=c.unused_references,
-            self_links=c.self_links,
-        )
-        for path, label in items
-    ]
+    tasks = [_Task(str(path), label, None, c) for path, label in items]
     if workers is None:
         workers = _workers(c.jobs, len(tasks))
     results = _run_tasks(tasks, workers)
@@ -338,13 +322,9 @@ def _plan(
                 str(path),
                 label,
                 previous_hash,
-                c.max_file_bytes,
-                c.max_links_per_doc,
-                c.max_url_length,
+                c,
                 prev is not None and not prev.removed,
                 c.git_dates,
-                c.unused_references,
-                c.self_links,
             )
         )
     return tasks, labels

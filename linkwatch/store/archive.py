@@ -12,7 +12,7 @@ good snapshot). ``links.snapshot_url`` / ``links.snapshot_timestamp`` carry the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,20 @@ ACTIVE = ("pending", "submitted")
 
 def _at(now: datetime | str) -> str:
     return now if isinstance(now, str) else iso(now)
+
+
+_SNAPSHOT_COLUMNS = "timestamp, url, status, source, verified, archive"
+
+
+def _snapshot(row: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(
+        row["timestamp"],
+        row["url"],
+        row["status"],
+        row["source"],
+        int(row["verified"] or 0),
+        row["archive"] or WAYBACK,
+    )
 
 
 class ArchiveStore(StoreCore):
@@ -329,15 +343,11 @@ class ArchiveStore(StoreCore):
     def unverified_cited_copies(self, limit: int) -> list[tuple[int, Snapshot]]:
         """Archived copies that citations point at, not replayed yet: (link id, copy)."""
         rows = self.query(
-            "SELECT s.link_id, s.timestamp, s.url, s.status, s.archive FROM snapshots s "
-            "WHERE s.source = 'citation' AND s.verified = 0 ORDER BY s.link_id LIMIT ?",
+            f"SELECT link_id, {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608 - constant
+            "WHERE source = 'citation' AND verified = 0 ORDER BY link_id LIMIT ?",
             [limit],
         )
-        return [
-            (int(r["link_id"]), Snapshot(r["timestamp"], r["url"], r["status"], "citation", 0,
-                                         r["archive"] or WAYBACK))
-            for r in rows
-        ]  # fmt: skip
+        return [(int(r["link_id"]), _snapshot(r)) for r in rows]
 
     def cited_copy_figures(self) -> dict[str, int]:
         """Links cited as archived copies, by what the original does now."""
@@ -357,15 +367,11 @@ class ArchiveStore(StoreCore):
     def link_snapshots(self, link_id: int) -> list[Snapshot]:
         """Every known snapshot of a link, oldest first."""
         rows = self.query(
-            "SELECT timestamp, url, status, source, verified, archive FROM snapshots "
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots "  # noqa: S608 - constant
             "WHERE link_id = ? ORDER BY timestamp",
             [link_id],
         )
-        return [
-            Snapshot(r["timestamp"], r["url"], r["status"], r["source"], int(r["verified"] or 0),
-                     r["archive"] or WAYBACK)
-            for r in rows
-        ]  # fmt: skip
+        return [_snapshot(r) for r in rows]
 
     def chosen_snapshot(self, link_id: int) -> tuple[str | None, str | None]:
         rows = self.query(
