@@ -17,11 +17,15 @@ class DocFormat(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """One place in one document where a URL is cited.
+    """One place in one document where a URL is cited: what extraction finds and what the
+    store gives back (the report reads the same record).
 
     ``url`` is absolute and resolved (against ``<base>`` or the front matter's own URL);
     ``raw`` is the URL exactly as written. ``source`` says where it was found, e.g.
     ``a@href``, ``img@srcset``, ``frontmatter:link``, ``markdown:reference``, ``text``.
+    Read back from the store, ``url`` is the link's key (the fragment apart, in
+    ``fragment``), ``accessed`` the day the source was cited by the first source that has
+    one and ``accessed_from`` that source, and the two ids say which rows it joins.
     """
 
     url: str
@@ -34,6 +38,10 @@ class Citation:
     #: a date the document states for this citation (Robust Links ``data-versiondate``, a
     #: link title "accessed 2021-05-01", an ``accessed`` field beside a front-matter URL)
     accessed: str | None = None
+    accessed_from: str | None = None
+    fragment: str = ""
+    link_id: int | None = None
+    document_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,21 @@ class CheckResult:
     #: validators of the page, for a conditional GET next time
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PastCheck:
+    """One recorded check of a link, as its evidence timeline shows it (a ``checks`` row):
+    the outcome as stored (an outcome this version does not know stays its text), whether
+    it counted as a strike, whether the local network was down at the time."""
+
+    link_id: int
+    checked_at: str
+    outcome: str
+    status: int | None
+    error: str | None
+    strike: bool
+    network_down: bool
 
 
 #: the name the Wayback Machine's snapshots are recorded under

@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 from markupsafe import Markup
 
-from linkwatch.model import WAYBACK, LinkState
+from linkwatch.model import WAYBACK, Citation, LinkState, PastCheck
 from linkwatch.report import filters
-from linkwatch.report.views import CheckView, CitationView, LinkView
+from linkwatch.report.views import LinkView, check_kind, check_label
 
 REL = "noopener noreferrer nofollow"
 KIND_SYMBOLS = {"ok": "✓", "fail": "✗", "warn": "!", "none": "·"}
@@ -87,11 +87,12 @@ def state(value: object) -> Markup:
     return _html(f'<span class="state state-{e(css)}">{e(filters.clean_text(value))}</span>')
 
 
-def timeline(checks: Sequence[CheckView]) -> Markup:
+def timeline(checks: Sequence[PastCheck]) -> Markup:
+    kinds = [check_kind(c) for c in checks]
     ticks = "".join(
-        f'<span class="tick {e(c.kind)}" title="{e(filters.clean_text(c.label))}">'
-        f"{e(KIND_SYMBOLS.get(c.kind, '·'))}</span>"
-        for c in checks
+        f'<span class="tick {e(kind)}" title="{e(filters.clean_text(check_label(c)))}">'
+        f"{e(KIND_SYMBOLS.get(kind, '·'))}</span>"
+        for c, kind in zip(checks, kinds, strict=True)
     )
     return _html(f'<span class="tl">{ticks}</span>')
 
@@ -174,16 +175,16 @@ ROWS: dict[str, Callable[[LinkView, Row], str]] = {
 }
 
 
-def _accessed(cite: CitationView) -> str:
-    if not cite.access_date:
+def _accessed(cite: Citation) -> str:
+    if not cite.accessed:
         return ""
     return (
-        f'<div class="muted">cited {e(filters.clean_text(cite.access_date))} '
-        f"({e(filters.clean_text(cite.access_source))})</div>"
+        f'<div class="muted">cited {e(filters.clean_text(cite.accessed))} '
+        f"({e(filters.clean_text(cite.accessed_from or ''))})</div>"
     )
 
 
-def citation_row(cite: CitationView, link: LinkView, c: Row, anchor: str) -> str:
+def citation_row(cite: Citation, link: LinkView, c: Row, anchor: str) -> str:
     """A row of a document's table: line, link, anchor text, state, why, evidence, copy."""
     row_id = f' id="{e(anchor)}"' if anchor else ""
     moved = f'<div class="muted">now at {c.moved_to}</div>' if link.is_redirected else ""
@@ -238,7 +239,7 @@ class LinkCells:
         return _html("".join(render(link, self.row(link, cite_limit)) for link in links))
 
     def document_rows(
-        self, document_id: int, citations: Sequence[tuple[CitationView, LinkView]]
+        self, document_id: int, citations: Sequence[tuple[Citation, LinkView]]
     ) -> Markup:
         """A document's citation rows; the first row of each line is its anchor."""
         out, previous = [], None

@@ -19,15 +19,21 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol, overload
 
 from linkwatch.clock import iso
-from linkwatch.model import SNAPSHOT_REJECTED, WAYBACK, Link, LinkState, Outcome
+from linkwatch.model import (
+    SNAPSHOT_REJECTED,
+    WAYBACK,
+    Citation,
+    Link,
+    LinkState,
+    Outcome,
+    PastCheck,
+)
 from linkwatch.report.filters import safe_snapshot_href
 from linkwatch.report.views import (
     ATTENTION_STATES,
     BLOCKING_OUTCOMES,
     PROBLEM_STATES,
     STATE_ORDER,
-    CheckView,
-    CitationView,
     DocumentView,
     DomainView,
     LinkView,
@@ -140,24 +146,9 @@ class ReportSource(Protocol):
 
     def report_order(self) -> list[int]: ...
     def report_links(self, ids: Sequence[int]) -> list[Link]: ...
-    def report_citations(self, link_ids: Sequence[int]) -> list[Any]: ...
-    def document_citations(self, document_ids: Sequence[int]) -> list[Any]: ...
-    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[Any]: ...
-
-
-def _citation(row: Any, path: str) -> CitationView:
-    return CitationView(
-        row["document_id"],
-        path,
-        row["line"],
-        row["col"] or 0,
-        row["text"] or "",
-        row["source"] or "",
-        row["raw_url"] or "",
-        row["fragment"] or "",
-        (row["access_date"] or "")[:10],
-        row["access_source"] or "",
-    )
+    def report_citations(self, link_ids: Sequence[int]) -> list[Citation]: ...
+    def document_citations(self, document_ids: Sequence[int]) -> list[Citation]: ...
+    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[PastCheck]: ...
 
 
 @dataclass(slots=True)
@@ -185,45 +176,36 @@ class ViewLoader:
             link.id: _link(link, self.drift_below, self.now)
             for link in self.source.report_links(ids)
         }
-        for row in self.source.report_citations(ids):
-            link, path = views.get(row["link_id"]), self.paths.get(row["document_id"])
-            if link is not None and path is not None:
-                link.citations.append(_citation(row, path))
+        for cite in self.source.report_citations(ids):
+            link = views.get(cite.link_id or 0)
+            if link is not None and cite.document_id in self.paths:
+                link.citations.append(cite)
         for link in views.values():
             link.cited_as_copy = bool(link.citations) and all(
-                archived_original(c.raw_url) is not None for c in link.citations
+                archived_original(c.raw) is not None for c in link.citations
             )
         if timeline and self.timeline > 0:
-            for row in self.source.report_timeline(ids, self.timeline):
-                link = views.get(row["link_id"])
+            for check in self.source.report_timeline(ids, self.timeline):
+                link = views.get(check.link_id)
                 if link is not None:
-                    link.timeline.append(
-                        CheckView(
-                            row["checked_at"],
-                            row["outcome"],
-                            row["status"],
-                            row["error"],
-                            bool(row["strike"]),
-                            bool(row["network_down"]),
-                        )
-                    )
+                    link.timeline.append(check)
         return [views[i] for i in ids if i in views]
 
     def attach(self, docs: Sequence[DocumentView]) -> None:
         """Read the citations to act on of ``docs`` (for the page that shows them)."""
         by_id = {doc.id: doc for doc in docs}
-        rows = [
-            row
+        cites = [
+            cite
             for start in range(0, len(docs), CHUNK)
-            for row in self.source.document_citations(list(by_id)[start : start + CHUNK])
-            if row["link_id"] in self.attention
+            for cite in self.source.document_citations(list(by_id)[start : start + CHUNK])
+            if cite.link_id in self.attention
         ]
-        views = {lk.id: lk for lk in self.links(list(dict.fromkeys(r["link_id"] for r in rows)))}
-        found: dict[int, list[tuple[CitationView, LinkView]]] = {doc.id: [] for doc in docs}
-        for row in rows:
-            link, doc_id = views.get(row["link_id"]), row["document_id"]
-            if link is not None and doc_id in found:
-                found[doc_id].append((_citation(row, by_id[doc_id].path), link))
+        views = {lk.id: lk for lk in self.links(list(dict.fromkeys(c.link_id or 0 for c in cites)))}
+        found: dict[int, list[tuple[Citation, LinkView]]] = {doc.id: [] for doc in docs}
+        for cite in cites:
+            link, held = views.get(cite.link_id or 0), found.get(cite.document_id or 0)
+            if link is not None and held is not None:
+                held.append((cite, link))
         for doc in docs:
             doc.hold(found[doc.id])
 
@@ -304,7 +286,7 @@ class _Tally:
             attention.add(link.id)
         seen: set[int] = set()
         for cite in link.citations:
-            doc = docs.get(cite.document_id)
+            doc = docs.get(cite.document_id or 0)
             if doc is None:
                 continue
             doc.citation_count += 1

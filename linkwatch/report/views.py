@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from linkwatch.model import LinkState, Outcome
+from linkwatch.model import Citation, LinkState, Outcome, PastCheck
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({LinkState.DEAD, LinkState.FAILING})
@@ -54,43 +54,20 @@ def outcome_kind(outcome: str | None) -> str:
     return "warn"
 
 
-@dataclass(slots=True)
-class CitationView:
-    document_id: int
-    document: str
-    line: int
-    col: int
-    text: str
-    source: str
-    raw_url: str
-    fragment: str
-    access_date: str = ""  # the day the source was cited (YYYY-MM-DD) ...
-    access_source: str = ""  # ... and where that date comes from
+def check_kind(check: PastCheck) -> str:
+    return outcome_kind(check.outcome)
 
 
-@dataclass(slots=True)
-class CheckView:
-    checked_at: str
-    outcome: str
-    status: int | None
-    error: str | None
-    strike: bool
-    network_down: bool
-
-    @property
-    def kind(self) -> str:
-        return outcome_kind(self.outcome)
-
-    @property
-    def label(self) -> str:
-        text = f"{self.checked_at}: {OUTCOME_LABELS.get(self.outcome, self.outcome)}"
-        if self.status:
-            text += f" (HTTP {self.status})"
-        if self.error:
-            text += f": {self.error}"
-        if self.network_down:
-            text += " [local network down: not counted]"
-        return text
+def check_label(check: PastCheck) -> str:
+    """One check of a timeline in words (the tick's tooltip)."""
+    text = f"{check.checked_at}: {OUTCOME_LABELS.get(check.outcome, check.outcome)}"
+    if check.status:
+        text += f" (HTTP {check.status})"
+    if check.error:
+        text += f": {check.error}"
+    if check.network_down:
+        text += " [local network down: not counted]"
+    return text
 
 
 @dataclass(slots=True)
@@ -132,8 +109,8 @@ class LinkView:
     needs_attention: bool = False  # something to do in the citing documents
     needs_snapshot: bool = False  # no archived copy known (and the URL is valid)
     state_rank: int = 0  # position in STATE_ORDER: dead first
-    citations: list[CitationView] = field(default_factory=list)
-    timeline: list[CheckView] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    timeline: list[PastCheck] = field(default_factory=list)
 
     @property
     def since(self) -> str | None:
@@ -228,8 +205,8 @@ class LinkView:
                     "document": c.document,
                     "line": c.line,
                     "text": c.text,
-                    "access_date": c.access_date or None,
-                    "access_source": c.access_source or None,
+                    "access_date": c.accessed,
+                    "access_source": c.accessed_from,
                 }
                 for c in self.citations
             ],
@@ -249,14 +226,14 @@ class DocumentView:
     no_snapshot: int = 0
     #: reads the citations to act on of a group of documents (``ViewLoader.attach``)
     loader: Callable[[Sequence[DocumentView]], None] | None = field(default=None, repr=False)
-    _attention: list[tuple[CitationView, LinkView]] | None = field(default=None, repr=False)
+    _attention: list[tuple[Citation, LinkView]] | None = field(default=None, repr=False)
 
     @property
     def links(self) -> int:
         return sum(self.states.values())
 
     @property
-    def attention(self) -> list[tuple[CitationView, LinkView]]:
+    def attention(self) -> list[tuple[Citation, LinkView]]:
         """The citations to act on: dead, failing, unverifiable, invalid or redirected
         (read when first asked for; ``release`` forgets them again)."""
         if self._attention is None and self.loader is not None:
@@ -265,7 +242,7 @@ class DocumentView:
             self._attention = []
         return self._attention
 
-    def hold(self, attention: list[tuple[CitationView, LinkView]]) -> None:
+    def hold(self, attention: list[tuple[Citation, LinkView]]) -> None:
         self._attention = attention
 
     def release(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from linkwatch.model import Link, LinkState
+from linkwatch.model import Citation, Link, LinkState, PastCheck
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.checks import LINK_COLUMNS, link_of
 from linkwatch.store.core import StoreCore
@@ -47,9 +47,10 @@ ORDER BY CASE state WHEN 'dead' THEN 0 WHEN 'failing' THEN 1 WHEN 'unverifiable'
 """  # noqa: S608 - fixed SQL fragments, no values
 
 _CITATION_COLUMNS = f"""
-SELECT c.link_id, c.document_id, c.line, c.col, c.text, c.source, c.raw_url, c.fragment,
-       {ACCESS_DATE} AS access_date, {ACCESS_SOURCE} AS access_source
-FROM citations c JOIN documents d ON d.id = c.document_id
+SELECT l.url, d.path, c.line, c.col, c.text, c.source, c.raw_url,
+       {ACCESS_DATE} AS access_date, {ACCESS_SOURCE} AS access_source, c.fragment,
+       c.link_id, c.document_id
+FROM citations c JOIN documents d ON d.id = c.document_id JOIN links l ON l.id = c.link_id
 WHERE c.ended_at IS NULL AND d.removed_at IS NULL
 """  # noqa: S608 - fixed SQL fragments, no values
 _CITATIONS_OF_LINKS = _CITATION_COLUMNS + (
@@ -117,6 +118,24 @@ ORDER BY f.at, f.id
 """  # noqa: S608 - fixed SQL fragments, no values
 
 
+def _citation(row: Sequence[Any]) -> Citation:
+    url, path, line, col, text, source, raw, accessed, accessed_from, fragment, link, doc = row
+    return Citation(
+        url,
+        path,
+        line,
+        col or 0,
+        text or "",
+        source or "",
+        raw or "",
+        str(accessed)[:10] if accessed else None,
+        accessed_from,
+        fragment or "",
+        link,
+        doc,
+    )
+
+
 def _marks(ids: Sequence[int]) -> str:
     return ", ".join("?" * len(ids)) or "NULL"
 
@@ -130,19 +149,25 @@ class ReportStore(StoreCore):
         """The links ``ids``, with the check of their cited copy (any order)."""
         return [link_of(row) for row in self.query(_LINKS.format(ids=_marks(ids)), list(ids))]
 
-    def report_citations(self, link_ids: Sequence[int]) -> list[Any]:
+    def report_citations(self, link_ids: Sequence[int]) -> list[Citation]:
         """The live citations of ``link_ids``, by document, line and column."""
-        return self.query(_CITATIONS_OF_LINKS.format(ids=_marks(link_ids)), list(link_ids))
+        sql = _CITATIONS_OF_LINKS.format(ids=_marks(link_ids))
+        return [_citation(row) for row in self.conn.execute(sql, list(link_ids))]
 
-    def document_citations(self, document_ids: Sequence[int]) -> list[Any]:
+    def document_citations(self, document_ids: Sequence[int]) -> list[Citation]:
         """The live citations in ``document_ids``, by document, line and column."""
         sql = _CITATIONS_IN_DOCUMENTS.format(ids=_marks(document_ids))
-        return self.query(sql, list(document_ids))
+        return [_citation(row) for row in self.conn.execute(sql, list(document_ids))]
 
-    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[Any]:
+    def report_timeline(self, link_ids: Sequence[int], latest: int) -> list[PastCheck]:
         """The last ``latest`` checks of those of ``link_ids`` in trouble, oldest first."""
         sql = _TIMELINE.format(ids=_marks(link_ids))
-        return self.query(sql, [*link_ids, latest])
+        return [
+            PastCheck(link, str(at), str(outcome), status, error, bool(strike), bool(down))
+            for link, at, outcome, status, error, strike, down in self.conn.execute(
+                sql, [*link_ids, latest]
+            )
+        ]
 
     def report_head(self, *, since: str | None, trend_since: str) -> dict[str, Any]:
         """Everything else the report shows (small: figures, documents, trend, runs).
