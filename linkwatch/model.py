@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class DocFormat(StrEnum):
@@ -252,3 +253,105 @@ class ArchiveItem:
     access_dates: tuple[str, ...] = ()
     last_status: int | None = None  # the last check's HTTP status (None: no answer)
     last_addresses: tuple[str, ...] = ()  # what the last check connected to
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run of one job (a ``runs`` row): written when it starts, finished when it ends,
+    ``aborted`` when its process went away. ``summary`` is the job's own figures as it
+    reported them (free-form JSON: each job has its own)."""
+
+    id: int
+    job: str
+    started_at: str
+    status: str
+    finished_at: str | None = None
+    error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None
+    machine: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "job": self.job,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "error": self.error,
+            "summary": self.summary,
+            "pid": self.pid,
+            "machine": self.machine,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedDocument:
+    """A document of the corpus as the last scan left it (a ``documents`` row)."""
+
+    id: int
+    path: str
+    format: str
+    warnings: tuple[ExtractWarning, ...] = ()
+    last_scanned_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveError:
+    """The last error of an archive queue entry that has one."""
+
+    url: str
+    reason: str
+    status: str
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Checks of one day with one outcome (``network_down``: made while our own network
+    was down, so no conclusive failure of the link)."""
+
+    day: str
+    outcome: str
+    network_down: bool
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class StateMove:
+    """Links that moved from one state to another on one day (``new``: first judged)."""
+
+    day: str
+    from_state: str
+    to_state: str
+    n: int
+
+
+@dataclass(frozen=True)
+class ReportHead:
+    """Everything the report shows besides the links themselves: the documents, the
+    trend window's checks and state changes, what changed since the previous report,
+    the archive queue and the last runs (all small, read in one go)."""
+
+    documents: list[ScannedDocument]
+    trend: list[DayCount]
+    #: links by state at the start of the trend window (their last change before it), and
+    #: valid links first seen before it that had no change yet ("new")
+    states_at_start: dict[str, int]
+    new_at_start: int
+    #: valid links first seen on each day of the window, and the state moves in it
+    arrivals: dict[str, int]
+    moves: list[StateMove]
+    #: ids of cited links that became dead, or recovered, since the previous report
+    newly_dead: list[int]
+    newly_recovered: list[int]
+    checks_since: int
+    checks_total: int
+    #: archive queue entries by status, and recovered links whose capture is queued
+    queue: dict[str, int]
+    recovered_queued: int
+    queue_errors: list[ArchiveError]
+    #: the archive stage's figures (``archive.*`` meta keys: JSON text or plain text)
+    archive_meta: dict[str, str]
+    runs: list[Run]

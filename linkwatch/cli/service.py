@@ -188,7 +188,7 @@ def collect_status(app: App) -> dict[str, Any]:
         "daemon": {"running": pid is not None, "pid": pid},
         "links": store.links_by_state(),
         "counts": store.table_counts(),
-        "last_runs": store.last_runs(),
+        "last_runs": {job: run.to_json() for job, run in store.last_runs().items()},
         "next_runs": next_runs(settings, store, app.clock()),
         "backend": store.dialect,
         "leases": store.leases(app.clock()),

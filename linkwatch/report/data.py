@@ -23,10 +23,13 @@ from linkwatch.model import (
     SNAPSHOT_REJECTED,
     WAYBACK,
     Citation,
+    DayCount,
     Link,
     LinkState,
     Outcome,
     PastCheck,
+    ReportHead,
+    StateMove,
 )
 from linkwatch.report.filters import safe_snapshot_href
 from linkwatch.report.views import (
@@ -124,16 +127,6 @@ def _link(link: Link, drift_below: float = 0.0, now: str = "") -> LinkView:
         needs_snapshot=snapshot is None and link.state is not LinkState.INVALID,
         state_rank=_RANK.get(state, len(STATE_ORDER)),
     )
-
-
-def _warnings(raw: str | None) -> list[str]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return [str(raw)]
-    if not isinstance(value, list):
-        return [str(value)]
-    return [w.get("message", str(w)) if isinstance(w, dict) else str(w) for w in value]
 
 
 #: links read per query (an ``IN`` list of ids): big enough to amortise a query, small
@@ -319,7 +312,7 @@ class _Tally:
 MIN_TREND_DAYS = 14
 
 
-def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]:
+def _trend(rows: Sequence[DayCount], start: date, end: date) -> list[TrendDay]:
     """Checks per day from ``start`` to ``end``, leading days before any check left out
     (a young installation gets a readable chart, not a mostly empty one)."""
     days: dict[str, TrendDay] = {}
@@ -328,41 +321,40 @@ def _trend(rows: list[dict[str, Any]], start: date, end: date) -> list[TrendDay]
         days[day.isoformat()] = TrendDay(day.isoformat())
         day += timedelta(days=1)
     for row in rows:
-        entry = days.get(row["day"])
+        entry = days.get(row.day)
         if entry is not None:
-            kind = outcome_kind(row["outcome"])
-            if kind == "fail" and row["network_down"]:
+            kind = outcome_kind(row.outcome)
+            if kind == "fail" and row.network_down:
                 kind = "warn"  # our network was down: no conclusive failure of the link
-            setattr(entry, kind, getattr(entry, kind) + row["n"])
+            setattr(entry, kind, getattr(entry, kind) + row.n)
     series = list(days.values())
     first = next((i for i, d in enumerate(series) if d.total), len(series))
     return series[min(first, max(len(series) - MIN_TREND_DAYS, 0)) :]
 
 
-def _states_per_day(states: dict[str, Any], days: list[TrendDay]) -> None:
+def _states_per_day(head: ReportHead, days: list[TrendDay]) -> None:
     """Links by state at the end of each trend day, from the states at the window's start
     and the state changes and first sightings inside it (no per-link history read)."""
     if not days:
         return
-    counts: collections.Counter[str] = collections.Counter(
-        {r["to_state"]: int(r["n"]) for r in states["start"]}
-    )
-    counts["new"] += int(states["new_at_start"] or 0)
-    arrivals = {r["day"]: int(r["n"]) for r in states["arrivals"]}
-    moves: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-    for r in states["moves"]:
-        moves[r["day"]].append(r)
+    counts: collections.Counter[str] = collections.Counter(head.states_at_start)
+    counts["new"] += head.new_at_start
+    arrivals = head.arrivals
+    moves: dict[str, list[StateMove]] = collections.defaultdict(list)
+    for move in head.moves:
+        moves[move.day].append(move)
+
+    def apply(day: str) -> None:
+        counts["new"] += arrivals.get(day, 0)
+        for move in moves.get(day, ()):
+            counts[move.from_state] -= move.n
+            counts[move.to_state] += move.n
+
     # days before the first drawn one still move the counts (the chart may start later)
     for day in sorted(d for d in {*arrivals, *moves} if d < days[0].day):
-        counts["new"] += arrivals.get(day, 0)
-        for r in moves.get(day, ()):
-            counts[r["from_state"]] -= int(r["n"])
-            counts[r["to_state"]] += int(r["n"])
+        apply(day)
     for entry in days:
-        counts["new"] += arrivals.get(entry.day, 0)
-        for r in moves.get(entry.day, ()):
-            counts[r["from_state"]] -= int(r["n"])
-            counts[r["to_state"]] += int(r["n"])
+        apply(entry.day)
         entry.states = {k: v for k, v in counts.items() if v > 0}
 
 
@@ -377,13 +369,14 @@ META_LABELS = {
 }
 
 
-def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """``archive.*`` meta rows as label -> text; JSON objects are flattened one level."""
+def _meta(meta: dict[str, str]) -> dict[str, str]:
+    """``archive.*`` meta values as label -> text; JSON objects are flattened one level."""
     figures: dict[str, str] = {}
-    for row in rows:
-        key, value = str(row["key"]).removeprefix("archive."), row["value"]
+    for name, value in meta.items():
+        key = name.removeprefix("archive.")
+        parsed: Any
         try:
-            parsed = json.loads(value) if isinstance(value, str) else value
+            parsed = json.loads(value)
         except ValueError:
             parsed = value
         items = (
@@ -405,7 +398,7 @@ def _meta(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 def build_model(
     source: ReportSource,
-    head: dict[str, Any],
+    head: ReportHead,
     *,
     title: str,
     generated_at: datetime,
@@ -420,8 +413,8 @@ def build_model(
     over every link (a chunk at a time), keeping figures and ids; ``each`` is called with
     every link on the way, in the report's order."""
     docs = {
-        row["id"]: DocumentView(row["id"], row["path"], row["format"], _warnings(row["warnings"]))
-        for row in head["documents"]
+        doc.id: DocumentView(doc.id, doc.path, doc.format, [w.message for w in doc.warnings])
+        for doc in head.documents
     }
     loader = ViewLoader(
         source, {i: d.path for i, d in docs.items()}, iso(generated_at), drift_below, timeline
@@ -451,23 +444,19 @@ def build_model(
         states={s: n for s, n in tally.states.most_common()},
         with_snapshot=tally.with_snapshot,
         archivable=tally.archivable,
-        newly_dead=listed(head["newly_dead"]),
-        newly_recovered=listed(head["newly_recovered"]),
-        checks_since=int(head["checks_since"] or 0),
-        checks_total=int(head["checks_total"] or 0),
-        queue={r["status"]: r["n"] for r in head["queue"]}
-        | (
-            {"recovered, capture queued": head["recovered_queued"]}
-            if head["recovered_queued"]
-            else {}
-        ),
-        queue_errors=head["queue_errors"],
-        archive_meta=_meta(head["archive_meta"]),
+        newly_dead=listed(head.newly_dead),
+        newly_recovered=listed(head.newly_recovered),
+        checks_since=head.checks_since,
+        checks_total=head.checks_total,
+        queue=head.queue
+        | ({"recovered, capture queued": head.recovered_queued} if head.recovered_queued else {}),
+        queue_errors=head.queue_errors,
+        archive_meta=_meta(head.archive_meta),
         captures_need_keys=not has_credentials,
-        runs=head["runs"],
+        runs=head.runs,
     )
-    trend = _trend(head["trend"], end - timedelta(days=max(trend_days - 1, 0)), end)
-    _states_per_day(head["states"], trend)
+    trend = _trend(head.trend, end - timedelta(days=max(trend_days - 1, 0)), end)
+    _states_per_day(head, trend)
     return ReportModel(
         title=title,
         summary=summary,

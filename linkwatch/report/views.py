@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from linkwatch.model import Citation, LinkState, Outcome, PastCheck
+from linkwatch.model import ArchiveError, Citation, LinkState, Outcome, PastCheck, Run
 
 STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
 PROBLEM_STATES = frozenset({LinkState.DEAD, LinkState.FAILING})
@@ -315,10 +315,10 @@ class Summary:
     checks_since: int
     checks_total: int
     queue: dict[str, int]
-    queue_errors: list[dict[str, Any]]
+    queue_errors: list[ArchiveError]
     archive_meta: dict[str, str]
     captures_need_keys: bool
-    runs: list[dict[str, Any]]
+    runs: list[Run]
 
     @property
     def coverage(self) -> float:

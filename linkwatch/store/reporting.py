@@ -10,14 +10,27 @@ held at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from linkwatch.model import Citation, Link, LinkState, PastCheck
+from linkwatch.model import (
+    ArchiveError,
+    Citation,
+    DayCount,
+    ExtractWarning,
+    Link,
+    LinkState,
+    PastCheck,
+    ReportHead,
+    ScannedDocument,
+    StateMove,
+)
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.checks import LINK_COLUMNS, link_of
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
+from linkwatch.store.runs import RUN_COLUMNS, run_of
 
 LAST_GENERATED_KEY = "report.last_generated_at"
 ARCHIVE_META_PREFIX = "archive."
@@ -118,6 +131,28 @@ ORDER BY f.at, f.id
 """  # noqa: S608 - fixed SQL fragments, no values
 
 
+def _document(row: Sequence[Any]) -> ScannedDocument:
+    id_, path, format_, warnings, scanned_at = row
+    return ScannedDocument(int(id_), str(path), str(format_), _warnings(path, warnings), scanned_at)
+
+
+def _warnings(path: str, raw: str | None) -> tuple[ExtractWarning, ...]:
+    """``documents.warnings`` (a JSON list of ``{"message", "line"}``) as records; text
+    that is not such a list is kept as one warning rather than lost."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return (ExtractWarning(path, str(raw)),)
+    if not isinstance(value, list):
+        return (ExtractWarning(path, str(value)),)
+    return tuple(
+        ExtractWarning(path, str(w.get("message", w)), w.get("line"))
+        if isinstance(w, dict)
+        else ExtractWarning(path, str(w))
+        for w in value
+    )
+
+
 def _citation(row: Sequence[Any]) -> Citation:
     url, path, line, col, text, source, raw, accessed, accessed_from, fragment, link, doc = row
     return Citation(
@@ -169,48 +204,64 @@ class ReportStore(StoreCore):
             )
         ]
 
-    def report_head(self, *, since: str | None, trend_since: str) -> dict[str, Any]:
+    def report_head(self, *, since: str | None, trend_since: str) -> ReportHead:
         """Everything else the report shows (small: figures, documents, trend, runs).
 
         ``since`` is the previous report's time (``None`` for the first report): state
         changes and checks after it are "new since the previous report".
         """
         after = since or ""
-        changed = self.query(_CHANGED, [after])
-        return {
-            "documents": self.query(_DOCUMENTS),
-            "trend": self.query(_TREND, [trend_since]),
-            "states": {
-                "start": self.query(_STATES_AT_START, [trend_since]),
-                "new_at_start": self.scalar(_NEW_AT_START, [trend_since, trend_since]),
-                "arrivals": self.query(_ARRIVALS, [trend_since]),
-                "moves": self.query(_STATE_MOVES, [trend_since]),
+        changed = list(self.conn.execute(_CHANGED, [after]))
+        return ReportHead(
+            documents=[_document(row) for row in self.conn.execute(_DOCUMENTS)],
+            trend=[
+                DayCount(str(day), str(outcome), bool(down), int(n))
+                for day, outcome, down, n in self.conn.execute(_TREND, [trend_since])
+            ],
+            states_at_start=self._counts(_STATES_AT_START, [trend_since]),
+            new_at_start=int(self.scalar(_NEW_AT_START, [trend_since, trend_since]) or 0),
+            arrivals=self._counts(_ARRIVALS, [trend_since]),
+            moves=[
+                StateMove(str(day), str(before), str(after), int(n))
+                for day, before, after, n in self.conn.execute(_STATE_MOVES, [trend_since])
+            ],
+            newly_dead=[int(id_) for id_, state in changed if state == LinkState.DEAD],
+            newly_recovered=[int(id_) for id_, state in changed if state == LinkState.ALIVE],
+            checks_since=int(
+                self.scalar("SELECT count(*) FROM checks WHERE checked_at > ?", [after]) or 0
+            ),
+            checks_total=int(self.scalar("SELECT count(*) FROM checks") or 0),
+            queue=self._counts(
+                "SELECT status, count(*) FROM archive_queue GROUP BY status ORDER BY status"
+            ),
+            recovered_queued=int(self.scalar(RECOVERED_AWAITING_CAPTURE) or 0),
+            queue_errors=[
+                ArchiveError(str(url), str(reason), str(status), int(attempts or 0), str(error))
+                for reason, status, attempts, error, url in self.conn.execute(
+                    "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
+                    "FROM archive_queue q JOIN links l ON l.id = q.link_id "
+                    "WHERE q.last_error IS NOT NULL ORDER BY q.updated_at DESC LIMIT 20"
+                )
+            ],
+            archive_meta={
+                str(key): "" if value is None else str(value)
+                for key, value in self.conn.execute(
+                    "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
+                    [ARCHIVE_META_PREFIX, ARCHIVE_META_PREFIX[:-1] + "/"],
+                )
             },
-            "newly_dead": [r["id"] for r in changed if r["state"] == LinkState.DEAD],
-            "newly_recovered": [r["id"] for r in changed if r["state"] == LinkState.ALIVE],
-            "checks_since": self.scalar(
-                "SELECT count(*) FROM checks WHERE checked_at > ?", [after]
-            ),
-            "checks_total": self.scalar("SELECT count(*) FROM checks"),
-            "queue": self.query(
-                "SELECT status, count(*) AS n, CAST(sum(attempts) AS BIGINT) AS attempts "
-                "FROM archive_queue GROUP BY status ORDER BY status"
-            ),
-            "recovered_queued": self.scalar(RECOVERED_AWAITING_CAPTURE),
-            "queue_errors": self.query(
-                "SELECT q.reason, q.status, q.attempts, q.last_error, l.url "
-                "FROM archive_queue q JOIN links l ON l.id = q.link_id "
-                "WHERE q.last_error IS NOT NULL ORDER BY q.updated_at DESC LIMIT 20"
-            ),
-            "archive_meta": self.query(
-                "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key",
-                [ARCHIVE_META_PREFIX, ARCHIVE_META_PREFIX[:-1] + "/"],
-            ),
-            "runs": self.query(
-                "SELECT id, job, started_at, finished_at, status, summary, error "
-                "FROM runs ORDER BY started_at DESC, id DESC LIMIT 10"
-            ),
-        }
+            runs=[
+                run_of(row)
+                for row in self.conn.execute(
+                    f"SELECT {RUN_COLUMNS} FROM runs "  # noqa: S608 - fixed columns
+                    "ORDER BY started_at DESC, id DESC LIMIT 10"
+                )
+            ],
+        )
+
+    def _counts(self, sql: str, params: Sequence[Any] = ()) -> dict[str, int]:
+        """A ``SELECT key, count`` as key -> count."""
+        return {str(key): int(n) for key, n in self.conn.execute(sql, params)}
 
     def last_report_at(self) -> str | None:
         return self.get_meta(LAST_GENERATED_KEY)

@@ -10,11 +10,29 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
+from linkwatch.model import Run
 from linkwatch.store.core import StoreCore
 
 JOBS = ("scan", "check", "archive", "report")
+
+RUN_COLUMNS = "id, job, started_at, status, finished_at, error, summary, pid, machine"
+
+
+def run_of(row: Sequence[Any]) -> Run:
+    """A ``runs`` row (``RUN_COLUMNS``) as a record, its summary decoded."""
+    id_, job, started, status, finished, error, summary, pid, machine = row
+    try:
+        figures = json.loads(summary or "{}")
+    except ValueError:
+        figures = {"unreadable": str(summary)}
+    if not isinstance(figures, dict):
+        figures = {"value": figures}
+    return Run(
+        int(id_), str(job), str(started), str(status), finished, error, figures, pid, machine
+    )
 
 
 class RunStore(StoreCore):
@@ -61,13 +79,14 @@ class RunStore(StoreCore):
                 )
         return len(stale)
 
-    def last_runs(self) -> dict[str, dict[str, Any]]:
-        """The latest run of each job (any status), with its summary decoded."""
-        rows = self.query(
-            "SELECT r.* FROM runs r JOIN (SELECT job, MAX(id) AS id FROM runs GROUP BY job) "
-            "latest ON latest.id = r.id"
+    def last_runs(self) -> dict[str, Run]:
+        """The latest run of each job (any status), by job."""
+        rows = self.conn.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN "  # noqa: S608 - fixed columns
+            "(SELECT MAX(id) FROM runs GROUP BY job)"
         )
-        return {r["job"]: {**r, "summary": json.loads(r["summary"] or "{}")} for r in rows}
+        runs = (run_of(row) for row in rows)
+        return {run.job: run for run in runs}
 
     def last_finished_at(self, job: str) -> str | None:
         """When ``job`` last finished successfully (what the daemon's due-ness uses)."""

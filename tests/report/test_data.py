@@ -278,7 +278,7 @@ def test_archive_queue_and_budget_figures(rdb: ReportDB, settings: Settings) -> 
         "captures today": "37 of 100000",
         "as of": "2025-12-31T21:36:00+00:00",
     }
-    assert summary.queue_errors[0]["last_error"].startswith("job failed")
+    assert summary.queue_errors[0].last_error.startswith("job failed")
 
 
 def test_a_document_lists_the_citations_to_act_on(rdb: ReportDB, settings: Settings) -> None:

@@ -8,11 +8,12 @@ from tests.conftest import FakeClock
 
 def test_a_run_is_recorded_from_start_to_finish(store: Store, clock: FakeClock) -> None:
     run_id = store.start_run("check")
-    assert store.last_runs()["check"]["status"] == "running"
+    assert store.last_runs()["check"].status == "running"
     clock.advance(minutes=5)
     store.finish_run(run_id, status="ok", summary={"checked": 3})
     last = store.last_runs()["check"]
-    assert last["status"] == "ok" and last["summary"] == {"checked": 3}
+    assert last.status == "ok" and last.summary == {"checked": 3}
+    assert last.finished_at == "2026-01-01T00:05:00+00:00"
     assert store.last_finished_at("check") == "2026-01-01T00:05:00+00:00"
 
 
@@ -32,3 +33,10 @@ def test_runs_of_a_dead_process_become_aborted(store: Store) -> None:
 def test_runs_of_this_process_are_left_alone(store: Store) -> None:
     store.start_run("scan")
     assert store.abort_stale_runs() == 0
+
+
+def test_an_unreadable_summary_is_kept_as_text_not_a_crash(store: Store) -> None:
+    run_id = store.start_run("scan")
+    with store.write() as db:
+        db.execute("UPDATE runs SET summary = '{broken' WHERE id = ?", [run_id])
+    assert store.last_runs()["scan"].summary == {"unreadable": "{broken"}
