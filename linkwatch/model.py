@@ -355,3 +355,41 @@ class ReportHead:
     #: the archive stage's figures (``archive.*`` meta keys: JSON text or plain text)
     archive_meta: dict[str, str]
     runs: list[Run]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """The archive queue at a glance, for ``linkwatch status``."""
+
+    by_status: dict[str, int]
+    by_reason: dict[str, int]  # open items (pending or submitted) per reason
+    next_attempt_at: str | None
+    links_with_snapshot: int
+    snapshots_known: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "by_status": dict(self.by_status),
+            "by_reason": dict(self.by_reason),
+            "next_attempt_at": self.next_attempt_at,
+            "links_with_snapshot": self.links_with_snapshot,
+            "snapshots_known": self.snapshots_known,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A named piece of work held by one worker until ``expires_at`` unless renewed."""
+
+    name: str
+    holder: str
+    expires_at: str
+    acquired_at: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "holder": self.holder,
+            "expires_at": self.expires_at,
+            "acquired_at": self.acquired_at,
+        }

@@ -191,7 +191,7 @@ def collect_status(app: App) -> dict[str, Any]:
         "last_runs": {job: run.to_json() for job, run in store.last_runs().items()},
         "next_runs": next_runs(settings, store, app.clock()),
         "backend": store.dialect,
-        "leases": store.leases(app.clock()),
+        "leases": [lease.to_json() for lease in store.leases(app.clock())],
     }
     try:
         from linkwatch.jobs.archive import archive_status

@@ -447,7 +447,7 @@ def archive_status(settings: Settings, store: Store) -> dict[str, Any]:
         "credentials": {"access_key": "***", "secret_key": "***"} if has_keys else None,
         "wayback_url": a.wayback_url,
         "availability_url": a.availability_url,
-        "queue": store.archive_queue_figures(),
+        "queue": store.archive_queue_figures().to_json(),
         "held_back": store.held_back_reasons(HELD_BACK),
         # a link whose capture failed while it was down, alive again and queued anew
         "recovered_capture_queued": store.recovered_awaiting_capture(),

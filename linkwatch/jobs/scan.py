@@ -234,7 +234,7 @@ def _record(
         format=str(extraction.format),
         self_url=extraction.self_url,
         access_date=access_date(extraction.access_date, now),
-        warnings=[{"message": w.message, "line": w.line} for w in extraction.warnings],
+        warnings=list(extraction.warnings),
         citations=[
             replace(
                 r,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from linkwatch.clock import iso
-from linkwatch.model import WAYBACK, ArchiveItem, Snapshot
+from linkwatch.model import WAYBACK, ArchiveItem, QueueFigures, Snapshot
 from linkwatch.store.core import StoreCore
 from linkwatch.store.corpus import ACCESS_DATE
 from linkwatch.urls import archive_name, archived_original, host_of
@@ -403,29 +403,24 @@ class ArchiveStore(StoreCore):
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    def archive_queue_figures(self) -> dict[str, Any]:
-        by_status = {
-            r["status"]: r["n"]
-            for r in self.query(
-                "SELECT status, COUNT(*) AS n FROM archive_queue GROUP BY status ORDER BY status"
-            )
-        }
-        by_reason = {
-            r["reason"]: r["n"]
-            for r in self.query(
-                "SELECT reason, COUNT(*) AS n FROM archive_queue WHERE status IN "
-                "('pending', 'submitted') GROUP BY reason ORDER BY reason"
-            )
-        }
-        return {
-            "by_status": by_status,
-            "by_reason": by_reason,
-            "next_attempt_at": self.scalar(
-                "SELECT MIN(next_attempt_at) FROM archive_queue WHERE status IN "
-                "('pending', 'submitted')"
+    def archive_queue_figures(self) -> QueueFigures:
+        by_status = self.conn.execute(
+            "SELECT status, COUNT(*) FROM archive_queue GROUP BY status ORDER BY status"
+        )
+        by_reason = self.conn.execute(
+            "SELECT reason, COUNT(*) FROM archive_queue WHERE status IN "
+            "('pending', 'submitted') GROUP BY reason ORDER BY reason"
+        )
+        next_at = self.scalar(
+            "SELECT MIN(next_attempt_at) FROM archive_queue WHERE status IN "
+            "('pending', 'submitted')"
+        )
+        return QueueFigures(
+            by_status={str(k): int(n) for k, n in by_status},
+            by_reason={str(k): int(n) for k, n in by_reason},
+            next_attempt_at=None if next_at is None else str(next_at),
+            links_with_snapshot=int(
+                self.scalar("SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL") or 0
             ),
-            "links_with_snapshot": self.scalar(
-                "SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL"
-            ),
-            "snapshots_known": self.scalar("SELECT COUNT(*) FROM snapshots"),
-        }
+            snapshots_known=int(self.scalar("SELECT COUNT(*) FROM snapshots") or 0),
+        )

@@ -14,8 +14,8 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from linkwatch.model import ExtractWarning
 from linkwatch.store.core import StoreCore
 
 
@@ -63,7 +63,7 @@ class DocumentRecord:
     format: str
     self_url: str | None = None
     access_date: str | None = None
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[ExtractWarning] = field(default_factory=list)
     citations: list[CitationRecord] = field(default_factory=list)
 
 
@@ -135,7 +135,9 @@ class CorpusStore(StoreCore):
         return ended
 
     def _upsert_document(self, doc: DocumentRecord, now: str) -> int:
-        warnings = json.dumps(doc.warnings, ensure_ascii=False)
+        warnings = json.dumps(
+            [{"message": w.message, "line": w.line} for w in doc.warnings], ensure_ascii=False
+        )
         row = self.conn.execute(
             """
             INSERT INTO documents (path, content_hash, size, mtime, format, front_matter_url,

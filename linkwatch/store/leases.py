@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from linkwatch.clock import iso, parse_instant
+from linkwatch.model import Lease
 from linkwatch.store.checks import HOLD_HOST, due_selection
 from linkwatch.store.core import StoreCore
 
@@ -125,13 +126,11 @@ class LeaseStore(StoreCore):
         with self.write() as db:
             db.execute("DELETE FROM leases WHERE holder = ?", [holder])
 
-    def leases(self, now: datetime) -> list[dict[str, str]]:
+    def leases(self, now: datetime) -> list[Lease]:
         """Running leases, for ``status``."""
-        return [
-            {k: str(v) for k, v in r.items()}
-            for r in self.query(
-                "SELECT name, holder, expires_at, acquired_at FROM leases "
-                "WHERE expires_at > ? ORDER BY name",
-                [iso(now)],
-            )
-        ]
+        rows = self.conn.execute(
+            "SELECT name, holder, expires_at, acquired_at FROM leases "
+            "WHERE expires_at > ? ORDER BY name",
+            [iso(now)],
+        )
+        return [Lease(str(n), str(h), str(e), str(a)) for n, h, e, a in rows]
