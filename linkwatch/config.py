@@ -20,10 +20,11 @@ import os
 import re
 import stat
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from linkwatch.errors import ConfigError
@@ -151,37 +152,64 @@ class Secret:
         return hash(self._value)
 
 
-#: the settings that are durations ("90s", "15m", "7d", "1h 30m"), declared once: they are
-#: checked when the settings are loaded and each has a ``<key>_s`` field in seconds
-DURATIONS: dict[str, tuple[str, ...]] = {
-    "check": (
-        "strike_spacing", "recheck_alive", "recheck_max", "recheck_failing",
-        "unverifiable_after", "retry_after_cap", "fingerprint_every", "recheck_rate_limited",
-        "run_deadline",
-    ),
-    "archive": ("if_not_archived_within",),
-    "schedule": ("scan_every", "check_every", "archive_every", "report_every", "stall_after"),
-    "worker": ("lease", "idle"),
-}  # fmt: skip
-#: the settings that are a time of day ("06:00"), or empty
-TIMES_OF_DAY: dict[str, tuple[str, ...]] = {"schedule": ("report_at",)}
+@dataclass(frozen=True)
+class Rule:
+    """What a setting's declared type says beyond its Python type (``Annotated``)."""
+
+    name: str
 
 
-def _seconds(section: object, name: str) -> None:
+DURATION = Rule("duration")  # "90s", "15m", "7d", "1h 30m"; a ``<key>_s`` field holds seconds
+TIME_OF_DAY = Rule("time of day")  # "06:00", or empty
+POSITIVE = Rule("positive")  # a zero would stop the work or divide by it
+FRACTION = Rule("fraction")  # between 0 and 1
+AT_LEAST_ZERO = Rule("zero or more")
+
+#: the declared types of settings: each section below is its schema, read by ``_coerce``
+Duration = Annotated[str, DURATION]
+TimeOfDay = Annotated[str, TIME_OF_DAY]
+PositiveInt = Annotated[int, POSITIVE]
+PositiveFloat = Annotated[float, POSITIVE]
+PositiveDuration = Annotated[str, DURATION, POSITIVE]
+Fraction = Annotated[float, FRACTION]
+Count = Annotated[int, AT_LEAST_ZERO]
+
+
+_SCHEMAS: dict[type, dict[str, Any]] = {}
+
+
+def schema(section: type) -> dict[str, Any]:
+    """A settings section's keys and their declared types (the derived ``*_s`` seconds of
+    durations are not keys)."""
+    if section not in _SCHEMAS:
+        hints = typing.get_type_hints(section, include_extras=True)
+        _SCHEMAS[section] = {f.name: hints[f.name] for f in fields(section) if f.init}
+    return _SCHEMAS[section]
+
+
+def _rules(hint: Any) -> tuple[Any, tuple[Rule, ...]]:
+    if typing.get_origin(hint) is Annotated:
+        base, *extra = typing.get_args(hint)
+        return base, tuple(r for r in extra if isinstance(r, Rule))
+    return hint, ()
+
+
+def _seconds(section: object) -> None:
     """Set ``<key>_s`` for every duration of ``section`` (a frozen dataclass)."""
-    for key in DURATIONS[name]:
-        text = getattr(section, key)
-        object.__setattr__(section, f"{key}_s", parse_duration(text) if text else 0.0)
+    for key, hint in schema(type(section)).items():
+        if DURATION in _rules(hint)[1]:
+            text = getattr(section, key)
+            object.__setattr__(section, f"{key}_s", parse_duration(text) if text else 0.0)
 
 
 @dataclass(frozen=True)
 class CorpusSettings:
     paths: tuple[str, ...] = DEFAULT_CORPUS_PATHS
     exclude: tuple[str, ...] = DEFAULT_CORPUS_EXCLUDE
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    max_links_per_doc: int = DEFAULT_MAX_LINKS_PER_DOC
-    max_url_length: int = DEFAULT_MAX_URL_LENGTH
-    jobs: int = DEFAULT_CORPUS_JOBS
+    max_file_bytes: PositiveInt = DEFAULT_MAX_FILE_BYTES
+    max_links_per_doc: PositiveInt = DEFAULT_MAX_LINKS_PER_DOC
+    max_url_length: PositiveInt = DEFAULT_MAX_URL_LENGTH
+    jobs: PositiveInt = DEFAULT_CORPUS_JOBS
     #: a citation's access date from the first git commit that added its URL to the file
     #: (when the document states none and the corpus is a git work tree)
     git_dates: bool = True
@@ -207,21 +235,21 @@ class StateSettings:
 class ReportSettings:
     dir: str = DEFAULT_REPORT_DIR
     title: str = "linkwatch report"
-    index_rows: int = DEFAULT_REPORT_INDEX_ROWS
-    page_rows: int = DEFAULT_REPORT_PAGE_ROWS
-    trend_days: int = DEFAULT_REPORT_TREND_DAYS
+    index_rows: PositiveInt = DEFAULT_REPORT_INDEX_ROWS
+    page_rows: PositiveInt = DEFAULT_REPORT_PAGE_ROWS
+    trend_days: PositiveInt = DEFAULT_REPORT_TREND_DAYS
     timeline: int = DEFAULT_REPORT_TIMELINE
 
 
 @dataclass(frozen=True)
 class CheckSettings:
-    concurrency: int = DEFAULT_CONCURRENCY
-    per_host: int = DEFAULT_PER_HOST
+    concurrency: PositiveInt = DEFAULT_CONCURRENCY
+    per_host: PositiveInt = DEFAULT_PER_HOST
     host_interval_s: float = DEFAULT_HOST_INTERVAL_S
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-    max_redirects: int = DEFAULT_MAX_REDIRECTS
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    timeout_s: PositiveFloat = DEFAULT_TIMEOUT_S
+    connect_timeout_s: PositiveFloat = DEFAULT_CONNECT_TIMEOUT_S
+    max_redirects: PositiveInt = DEFAULT_MAX_REDIRECTS
+    max_body_bytes: PositiveInt = DEFAULT_MAX_BODY_BYTES
     contact: str = DEFAULT_CONTACT
     user_agent: str = ""
     host_user_agents: Mapping[str, str] = field(default_factory=dict)
@@ -235,13 +263,13 @@ class CheckSettings:
     # extra CA certificates (PEM file) trusted besides the system's, e.g. an intranet CA
     ca_bundle: str = ""
     honor_robots: bool = False
-    strikes: int = DEFAULT_STRIKES
-    strike_spacing: str = DEFAULT_STRIKE_SPACING
-    recheck_alive: str = DEFAULT_RECHECK_ALIVE
-    recheck_max: str = DEFAULT_RECHECK_MAX
-    recheck_failing: str = DEFAULT_RECHECK_FAILING
-    unverifiable_after: str = DEFAULT_UNVERIFIABLE_AFTER
-    retry_after_cap: str = DEFAULT_RETRY_AFTER_CAP
+    strikes: PositiveInt = DEFAULT_STRIKES
+    strike_spacing: Duration = DEFAULT_STRIKE_SPACING
+    recheck_alive: Duration = DEFAULT_RECHECK_ALIVE
+    recheck_max: Duration = DEFAULT_RECHECK_MAX
+    recheck_failing: Duration = DEFAULT_RECHECK_FAILING
+    unverifiable_after: Duration = DEFAULT_UNVERIFIABLE_AFTER
+    retry_after_cap: Duration = DEFAULT_RETRY_AFTER_CAP
     soft404_probe: bool = True
     #: URLs never requested (regexes, or ``glob:`` patterns), shown "not checked"
     exclude: tuple[str, ...] = ()
@@ -250,11 +278,11 @@ class CheckSettings:
     #: a live page whose main text is less alike than this to the first time it was read
     #: (SimHash similarity: ~1.0 edited, ~0.5 replaced) has drifted: its citation points
     #: at something else now
-    drift_below: float = 0.75
-    fingerprint_every: str = DEFAULT_FINGERPRINT_EVERY
-    recheck_rate_limited: str = DEFAULT_RECHECK_RATE_LIMITED
-    run_deadline: str = DEFAULT_RUN_DEADLINE
-    # seconds, set from the durations above (DURATIONS)
+    drift_below: Fraction = 0.75
+    fingerprint_every: Duration = DEFAULT_FINGERPRINT_EVERY
+    recheck_rate_limited: Duration = DEFAULT_RECHECK_RATE_LIMITED
+    run_deadline: Duration = DEFAULT_RUN_DEADLINE
+    # seconds, set from the durations above
     strike_spacing_s: float = field(default=0.0, init=False, repr=False)
     recheck_alive_s: float = field(default=0.0, init=False, repr=False)
     recheck_max_s: float = field(default=0.0, init=False, repr=False)
@@ -266,7 +294,7 @@ class CheckSettings:
     run_deadline_s: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _seconds(self, "check")
+        _seconds(self)
 
 
 @dataclass(frozen=True)
@@ -275,16 +303,16 @@ class ArchiveSettings:
     wayback_url: str = DEFAULT_WAYBACK_URL
     availability_url: str = DEFAULT_AVAILABILITY_URL
     credentials_file: str = ""
-    captures_per_minute: int = DEFAULT_CAPTURES_PER_MINUTE
-    concurrent_captures: int = DEFAULT_CONCURRENT_CAPTURES
-    cdx_per_minute: int = DEFAULT_CDX_PER_MINUTE
-    if_not_archived_within: str = DEFAULT_IF_NOT_ARCHIVED_WITHIN
-    request_timeout_s: float = DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S
-    poll_timeout_s: float = DEFAULT_POLL_TIMEOUT_S
+    captures_per_minute: PositiveInt = DEFAULT_CAPTURES_PER_MINUTE
+    concurrent_captures: PositiveInt = DEFAULT_CONCURRENT_CAPTURES
+    cdx_per_minute: PositiveInt = DEFAULT_CDX_PER_MINUTE
+    if_not_archived_within: Duration = DEFAULT_IF_NOT_ARCHIVED_WITHIN
+    request_timeout_s: PositiveFloat = DEFAULT_ARCHIVE_REQUEST_TIMEOUT_S
+    poll_timeout_s: PositiveFloat = DEFAULT_POLL_TIMEOUT_S
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
-    max_attempts: int = DEFAULT_ARCHIVE_MAX_ATTEMPTS
+    max_attempts: PositiveInt = DEFAULT_ARCHIVE_MAX_ATTEMPTS
     backoff_429_s: float = DEFAULT_BACKOFF_429_S
-    rate_window_s: float = DEFAULT_ARCHIVE_RATE_WINDOW_S
+    rate_window_s: PositiveFloat = DEFAULT_ARCHIVE_RATE_WINDOW_S
     #: CIDRs whose (non-public) addresses may still be submitted for capture: a private
     #: archive instance, tests on loopback. Public addresses never need it.
     submit_networks: tuple[str, ...] = ()
@@ -294,24 +322,24 @@ class ArchiveSettings:
     #: other archives asked (RFC 7089 TimeMaps) for a dead link the Wayback Machine has
     #: no good copy of from before it was cited: ``name=TimeMap URL prefix``
     memento_sources: tuple[str, ...] = DEFAULT_MEMENTO_SOURCES
-    memento_per_minute: int = DEFAULT_MEMENTO_PER_MINUTE
-    # seconds, set from the durations above (DURATIONS)
+    memento_per_minute: PositiveInt = DEFAULT_MEMENTO_PER_MINUTE
+    # seconds, set from the durations above
     if_not_archived_within_s: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _seconds(self, "archive")
+        _seconds(self)
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    scan_every: str = DEFAULT_SCAN_EVERY
-    check_every: str = DEFAULT_CHECK_EVERY
-    archive_every: str = DEFAULT_ARCHIVE_EVERY
-    report_every: str = DEFAULT_REPORT_EVERY
-    report_at: str = DEFAULT_REPORT_AT
+    scan_every: Duration = DEFAULT_SCAN_EVERY
+    check_every: Duration = DEFAULT_CHECK_EVERY
+    archive_every: Duration = DEFAULT_ARCHIVE_EVERY
+    report_every: Duration = DEFAULT_REPORT_EVERY
+    report_at: TimeOfDay = DEFAULT_REPORT_AT
     # the watchdog stops pinging when a running job has made no progress for this long
-    stall_after: str = DEFAULT_STALL_AFTER
-    # seconds, set from the durations above (DURATIONS)
+    stall_after: Duration = DEFAULT_STALL_AFTER
+    # seconds, set from the durations above
     scan_every_s: float = field(default=0.0, init=False, repr=False)
     check_every_s: float = field(default=0.0, init=False, repr=False)
     archive_every_s: float = field(default=0.0, init=False, repr=False)
@@ -319,7 +347,7 @@ class ScheduleSettings:
     stall_after_s: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _seconds(self, "schedule")
+        _seconds(self)
 
 
 @dataclass(frozen=True)
@@ -328,21 +356,21 @@ class WorkerSettings:
 
     #: how long a claim on a host (or the archive lane, or the leader role) holds without
     #: renewal: a crashed worker's hosts go to the others after this
-    lease: str = "60s"
+    lease: PositiveDuration = "60s"
     #: hosts claimed at once (a worker claims again as soon as it has finished them);
     #: 0: a fair share (hosts no other worker holds, divided among the live workers and
     #: the slots), at most four times the slot's share of ``check.concurrency``
-    hosts_per_claim: int = 0
+    hosts_per_claim: Count = 0
     #: the wait between looks for work when nothing is due or everything is claimed
-    idle: str = "2s"
+    idle: PositiveDuration = "2s"
     #: checking threads per worker, each claiming its own hosts and sharing
     #: ``check.concurrency``: a slot that finishes claims again at once
-    slots: int = 4
+    slots: PositiveInt = 4
     lease_s: float = field(default=0.0, init=False, repr=False)
     idle_s: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _seconds(self, "worker")
+        _seconds(self)
 
 
 NOTIFY_EVENTS = ("dead", "recovered", "drifted", "moved", "capture_failed", "stalled")
@@ -368,12 +396,9 @@ class NotifySettings:
 class FixSettings:
     #: "robustlinks": keep href, add data-originalurl/-versionurl/-versiondate;
     #: "replace": also point href at the snapshot
-    html_style: str = "robustlinks"
+    html_style: Literal["robustlinks", "replace"] = "robustlinks"
     #: "append": [text](original) ([archived](snapshot)); "replace": the snapshot instead
-    markdown_style: str = "append"
-
-
-FIX_STYLES = {"html_style": ("robustlinks", "replace"), "markdown_style": ("append", "replace")}
+    markdown_style: Literal["append", "replace"] = "append"
 
 
 @dataclass(frozen=True)
@@ -467,51 +492,71 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _coerce(section: str, key: str, raw: Any, default: Any, origin: str, *, typed: bool) -> Any:
-    """Check and convert one value; ``typed`` sources (TOML) must already have the type,
-    text sources (env, flags) are parsed."""
-    where = f"{section}.{key} in {origin}"
-    try:
-        if isinstance(default, bool):
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if isinstance(raw, str) and raw.lower() in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(f"expected true or false, got {raw!r}")
-        if isinstance(default, int):
-            if isinstance(raw, bool):
-                raise ValueError("expected an integer")
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        if isinstance(default, tuple):
-            if isinstance(raw, str) and not typed:
-                raw = (
-                    json.loads(raw)
-                    if raw.strip().startswith("[")
-                    else [p.strip() for p in raw.split(",") if p.strip()]
-                )
-            if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
-                raise ValueError("expected a list of strings")
-            return tuple(raw)
-        if isinstance(default, Mapping):
-            if isinstance(raw, str):
-                raw = json.loads(raw)
-            if not isinstance(raw, Mapping):
-                raise ValueError("expected a table")
-            return dict(raw)
-        if not isinstance(raw, str):
-            raise ValueError(f"expected a string, got {type(raw).__name__}")
-        if key in TIMES_OF_DAY.get(section, ()) and raw:
-            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
-                raise ValueError(f"expected a time of day HH:MM, got {raw!r}")
-        if key in DURATIONS.get(section, ()) and raw:
-            parse_duration(raw)
-        return raw
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"invalid value for {where}: {exc}") from None
+def _coerce(hint: Any, raw: Any, *, typed: bool) -> Any:
+    """Check and convert one value to its declared type; ``typed`` sources (TOML) must
+    already have the type, text sources (env, flags) are parsed. Raises ``ValueError``."""
+    kind, rules = _rules(hint)
+    value = _convert(kind, raw, typed=typed)
+    for rule in rules:
+        _enforce(rule, value)
+    return value
+
+
+def _convert(kind: Any, raw: Any, *, typed: bool) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(raw, str) and raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool) or (typed and not isinstance(raw, int)):
+            raise ValueError(f"expected an integer, got {raw!r}")
+        return int(raw)
+    if kind is float:
+        if isinstance(raw, bool) or (typed and not isinstance(raw, int | float)):
+            raise ValueError(f"expected a number, got {raw!r}")
+        return float(raw)
+    if origin is tuple:
+        if isinstance(raw, str) and not typed:
+            raw = (
+                json.loads(raw)
+                if raw.strip().startswith("[")
+                else [p.strip() for p in raw.split(",") if p.strip()]
+            )
+        if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
+            raise ValueError("expected a list of strings")
+        return tuple(raw)
+    if origin is Mapping:
+        if isinstance(raw, str):
+            raw = json.loads(raw)
+        if not isinstance(raw, Mapping):
+            raise ValueError("expected a table")
+        return dict(raw)
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {type(raw).__name__}")
+    if origin is Literal and raw not in typing.get_args(kind):
+        raise ValueError(f"must be one of {', '.join(typing.get_args(kind))}, got {raw!r}")
+    return raw
+
+
+def _enforce(rule: Rule, value: Any) -> None:
+    if rule is DURATION and value:
+        parse_duration(value)
+    elif rule is TIME_OF_DAY and value:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"expected a time of day HH:MM, got {value!r}")
+    elif rule is POSITIVE:
+        number = parse_duration(value) if isinstance(value, str) else value
+        if number <= 0:
+            raise ValueError(f"must be greater than 0 (it is {value})")
+    elif rule is FRACTION and not 0 <= value <= 1:
+        raise ValueError(f"must be between 0 and 1 (it is {value})")
+    elif rule is AT_LEAST_ZERO and value < 0:
+        raise ValueError(f"must be 0 or more (it is {value})")
 
 
 def _merge(
@@ -528,8 +573,7 @@ def _merge(
             raise ConfigError(f"unknown section [{section}] in {origin}{hint}")
         if not isinstance(values, Mapping):
             raise ConfigError(f"[{section}] in {origin} must be a table")
-        defaults = _SECTIONS[section]()
-        known = {f.name for f in fields(defaults) if f.init}  # not the derived *_s seconds
+        known = schema(_SECTIONS[section])
         for key, raw in values.items():
             if f"{section}.{key}" in REMOVED_KEYS:
                 raise ConfigError(
@@ -540,7 +584,10 @@ def _merge(
                 near = difflib.get_close_matches(key, sorted(known), n=1)
                 hint = f" (did you mean {section}.{near[0]}?)" if near else ""
                 raise ConfigError(f"unknown key {section}.{key} in {origin}{hint}")
-            value = _coerce(section, key, raw, getattr(defaults, key), origin, typed=typed)
+            try:
+                value = _coerce(known[key], raw, typed=typed)
+            except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+                raise ConfigError(f"{section}.{key} in {origin}: {exc}") from None
             layers.setdefault(section, {})[key] = value
 
 
@@ -556,7 +603,7 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
                 continue
             raise ConfigError(f"unknown environment variable {name} (no section {rest!r})")
         key = rest[len(section) + 1 :]
-        if key not in {f.name for f in fields(_SECTIONS[section]) if f.init}:
+        if key not in schema(_SECTIONS[section]):
             raise ConfigError(f"unknown key {section}.{key} in environment variable {name}")
         data.setdefault(section, {})[key] = value
     return data
@@ -620,9 +667,6 @@ def load_settings(
         raise ConfigError(
             f"state.url: {redact_password(state_url)!r} is not postgresql://... or sqlite:///PATH"
         )
-    for key, allowed in FIX_STYLES.items():
-        if getattr(sections["fix"], key) not in allowed:
-            raise ConfigError(f"fix.{key}: must be one of {', '.join(allowed)}")
     creds = load_credentials(sections["archive"].credentials_file, env, base_dir)
     return Settings(**sections, credentials=creds, source=source, base_dir=base_dir)
 
@@ -654,31 +698,8 @@ def _check_networks(sections: Mapping[str, Any]) -> None:
                 ) from None
 
 
-#: numbers that must be positive (a zero would stop the work or divide by it)
-POSITIVE = {
-    "check": ("concurrency", "per_host", "timeout_s", "connect_timeout_s", "max_redirects",
-              "max_body_bytes", "strikes"),
-    "archive": ("captures_per_minute", "concurrent_captures", "cdx_per_minute",
-                "request_timeout_s", "poll_timeout_s", "max_attempts", "rate_window_s",
-                "memento_per_minute"),
-    "corpus": ("max_file_bytes", "max_links_per_doc", "max_url_length", "jobs"),
-    "report": ("index_rows", "page_rows", "trend_days"),
-    "worker": ("lease_s", "idle_s", "slots"),
-}  # fmt: skip
-
-
 def _check_ranges(sections: Mapping[str, Any]) -> None:
-    for section, keys in POSITIVE.items():
-        for key in keys:
-            value = getattr(sections[section], key, None)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
-                raise ConfigError(f"{section}.{key} must be greater than 0 (it is {value})")
     _check_host_headers(sections["check"].host_headers)
-    if sections["worker"].hosts_per_claim < 0:
-        raise ConfigError("worker.hosts_per_claim must be 0 (automatic) or more")
-    drift = sections["check"].drift_below
-    if not 0 <= drift <= 1:
-        raise ConfigError(f"check.drift_below must be between 0 and 1 (it is {drift})")
 
 
 #: headers the HTTP client owns: a per-host value would break the request framing

@@ -3,9 +3,11 @@ model), stages never touch the store, the store loads no HTTP library."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
+import typing
 import warnings
 from pathlib import Path
 
@@ -45,3 +47,25 @@ def test_the_suite_turns_every_warning_into_a_failure() -> None:
     # ResourceWarning) fails the test that leaked it instead of scrolling past
     with pytest.raises(ResourceWarning):
         warnings.warn("unclosed database", ResourceWarning, stacklevel=1)
+
+
+def _carries_rows(hint: object) -> bool:
+    """Whether a type hint is, or holds, a ``dict[str, Any]`` row."""
+    if typing.get_origin(hint) is dict and typing.get_args(hint) == (str, typing.Any):
+        return True
+    return any(_carries_rows(arg) for arg in typing.get_args(hint))
+
+
+def test_the_store_speaks_in_records_not_rows() -> None:
+    # the raw SQL primitives are for the store's own record readers (and tests)
+    raw = {"query", "scalar"}
+    json_payloads = {"finish_run(summary)"}  # a job's own figures, free-form JSON
+    from linkwatch.store import Store
+
+    offenders = []
+    for name, method in inspect.getmembers(Store, inspect.isfunction):
+        if name.startswith("_") or name in raw:
+            continue
+        hints = typing.get_type_hints(method)
+        offenders += [f"{name}({arg})" for arg, hint in hints.items() if _carries_rows(hint)]
+    assert [o for o in offenders if o not in json_payloads] == []

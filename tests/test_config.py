@@ -181,10 +181,16 @@ class TestSecrets:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[check]\nconcurrency = 0\n", "check.concurrency must be greater than 0 (it is 0)"),
-        ("[check]\ntimeout_s = 0\n", "check.timeout_s must be greater than 0"),
-        ("[archive]\ncaptures_per_minute = -1\n", "archive.captures_per_minute must be greater"),
-        ("[check]\ndrift_below = 1.5\n", "check.drift_below must be between 0 and 1"),
+        ("[check]\nconcurrency = 0\n", "check.concurrency in * must be greater than 0 (it is 0)"),
+        ("[check]\ntimeout_s = 0\n", "check.timeout_s in * must be greater than 0"),
+        ("[archive]\ncaptures_per_minute = -1\n", "archive.captures_per_minute in * greater"),
+        ("[check]\ndrift_below = 1.5\n", "check.drift_below in * must be between 0 and 1"),
+        ('[worker]\nlease = "0s"\n', "worker.lease in * must be greater than 0"),
+        ("[worker]\nhosts_per_claim = -2\n", "worker.hosts_per_claim in * 0 or more"),
+        ('[fix]\nhtml_style = "inline"\n', "fix.html_style in * one of robustlinks, replace"),
+        ('[schedule]\nreport_at = "25:00"\n', "schedule.report_at in * time of day HH:MM"),
+        ("[check]\nstrikes = 2.5\n", "check.strikes in * expected an integer, got 2.5"),
+        ('[check]\nrecheck_alive = "soon"\n', "check.recheck_alive in * not a duration"),
         ("[corpus]\npath = ['x']\n", "unknown key corpus.path in"),
         ("[corpus]\npath = ['x']\n", "(did you mean corpus.paths?)"),
         ("[chek]\ntimeout_s = 3\n", "(did you mean [check]?)"),
@@ -197,7 +203,10 @@ def test_values_are_checked_for_range_and_unknown_keys_get_a_suggestion(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_settings(path)
-    assert message in str(info.value)
+    text = str(info.value)  # the parts of ``message`` around " * ", in that order
+    for part in message.split(" * "):
+        assert part in text, text
+        text = text[text.index(part) + len(part) :]
 
 
 def test_a_backup_into_a_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
@@ -243,3 +252,24 @@ def test_an_unknown_state_url_scheme_is_a_config_error_without_the_password() ->
     with pytest.raises(ConfigError, match=r"state.url: 'mysql://u:\*\*\*@h/d'") as caught:
         load_settings(None, overrides={"state": {"url": "mysql://u:pw@h/d"}})
     assert "pw" not in str(caught.value)
+
+
+def test_every_declared_duration_has_a_seconds_field_and_env_text_is_held_to_the_schema() -> None:
+    from dataclasses import fields
+
+    from linkwatch.config import DURATION, Settings, schema
+
+    for section in fields(Settings):
+        if not isinstance(section.default_factory, type):
+            continue
+        cls = section.default_factory
+        names = {f.name for f in fields(cls)}
+        for key, hint in schema(cls).items():
+            if DURATION in getattr(hint, "__metadata__", ()):
+                assert f"{key}_s" in names, f"{section.name}.{key} has no {key}_s field"
+    s = load_settings(None, env={"LINKWATCH_WORKER_LEASE": "90s", "LINKWATCH_CHECK_STRIKES": "4"})
+    assert (s.worker.lease_s, s.check.strikes) == (90.0, 4)
+    with pytest.raises(ConfigError, match="worker.lease in the environment: must be greater"):
+        load_settings(None, env={"LINKWATCH_WORKER_LEASE": "0s"})
+    with pytest.raises(ConfigError, match="fix.markdown_style in the environment: must be one"):
+        load_settings(None, env={"LINKWATCH_FIX_MARKDOWN_STYLE": "inline"})

@@ -12,13 +12,13 @@ good snapshot). ``links.snapshot_url`` / ``links.snapshot_timestamp`` carry the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from linkwatch.clock import iso
 from linkwatch.model import WAYBACK, ArchiveItem, QueueFigures, Snapshot
-from linkwatch.store.core import StoreCore
+from linkwatch.store.core import Row, StoreCore
 from linkwatch.store.corpus import ACCESS_DATE
 from linkwatch.urls import archive_name, archived_original, host_of
 
@@ -46,7 +46,7 @@ def _at(now: datetime | str) -> str:
 _SNAPSHOT_COLUMNS = "timestamp, url, status, source, verified, archive"
 
 
-def _snapshot(row: Mapping[str, Any]) -> Snapshot:
+def _snapshot(row: Row) -> Snapshot:
     return Snapshot(
         row["timestamp"],
         row["url"],
@@ -249,7 +249,7 @@ class ArchiveStore(StoreCore):
         )
         return self._item(rows[0]) if rows else None
 
-    def _item(self, row: dict[str, Any]) -> ArchiveItem:
+    def _item(self, row: Row) -> ArchiveItem:
         dates = self.query(
             f"SELECT {ACCESS_DATE} AS at FROM citations c "  # noqa: S608 - fixed SQL
             "JOIN documents d ON d.id = c.document_id WHERE c.link_id = ? AND c.ended_at IS NULL",

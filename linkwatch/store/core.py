@@ -22,6 +22,11 @@ from linkwatch.store.sqlite import SqliteBackend
 
 SQLITE_PREFIX = "sqlite:///"
 
+Row = dict[str, Any]
+"""A database row by column name. Rows never leave the store: the method that read one
+turns it into a record of ``linkwatch.model`` (``tests/test_architecture.py`` holds the
+store's public methods to that)."""
+
 
 def backend_for(target: str | Path, *, busy_timeout_s: float) -> SqliteBackend | PostgresBackend:
     """``postgresql://...`` -> PostgreSQL; ``sqlite:///path`` or a path -> SQLite."""
@@ -119,7 +124,8 @@ class StoreCore:
             if own:
                 self.backend.commit()
 
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Any = ()) -> list[Row]:
+        """Rows by column name, for the store's own record readers."""
         cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from linkwatch.store.core import StoreCore
+from linkwatch.store.core import Row, StoreCore
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +28,7 @@ class Event:
         }
 
 
-def _event(row: dict[str, Any]) -> Event:
+def _event(row: Row) -> Event:
     return Event(
         row["kind"], row["url"], row["at"], row["detail"], row["id"], row["attempts"],
         row["last_error"],
