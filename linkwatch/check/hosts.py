@@ -14,7 +14,7 @@ Rules, in the order a lane applies them:
   previous request than the spacing. Spacing waits are not network time: they do not
   count against a check's deadline.
 * A ``Retry-After`` (429, or 503 with the header) pauses that host only. When the window
-  ends before the run's own deadline (``run_deadline``, monotonic), the host's lanes wait
+  ends before the run's own deadline (``run_deadline``, on the loop's clock), the host's lanes wait
   for it and go on with its remaining URLs in the same run; a window beyond it defers the
   rest of the host (``defer``) to a later run. A URL answered ``503`` is asked once more
   after the window (most are transient); a ``429`` is the URL's answer for this run.
@@ -29,7 +29,6 @@ import collections
 import contextvars
 import math
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +40,12 @@ CLAIMED: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "linkwatch_claimed_turn", default=None
 )
 STOP_POLL_S = 0.25  # how often a lane waiting out a window looks at ``stop``
+
+
+def now() -> float:
+    """The schedule's clock: the running event loop's (``time.monotonic`` unless a test
+    runs the lanes on a loop whose time is virtual)."""
+    return asyncio.get_running_loop().time()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +67,8 @@ class Host:
     interval_s: float
     queue: collections.deque[Job] = field(default_factory=collections.deque)
     in_flight: int = 0
-    next_turn: float = -math.inf  # monotonic: the earliest start of the next request
-    not_before: float = 0.0  # monotonic: the end of its Retry-After window
+    next_turn: float = -math.inf  # now(): the earliest start of the next request
+    not_before: float = 0.0  # now(): the end of its Retry-After window
     requested: int = 0  # requests sent (every hop and probe)
     rate_limited: int = 0  # answers that asked us to wait
     waited_s: float = 0.0  # time spent waiting out its windows
@@ -72,11 +77,11 @@ class Host:
 
     def claim_turn(self) -> float:
         """Claim the next request start; returns how long to sleep until it."""
-        now = time.monotonic()
-        start = max(now, self.next_turn)
+        at = now()
+        start = max(at, self.next_turn)
         self.next_turn = start + self.interval_s
         self.requested += 1
-        return start - now
+        return start - at
 
     async def take_turn(self) -> float:
         """Sleep until this host's next turn (unless the lane already claimed it for
@@ -97,12 +102,12 @@ class Host:
     def hold(self, seconds: float) -> None:
         """The host asked us to wait ``seconds`` (``Retry-After``, already capped)."""
         self.rate_limited += 1
-        self.not_before = max(self.not_before, time.monotonic() + seconds)
+        self.not_before = max(self.not_before, now() + seconds)
 
     @property
     def window_s(self) -> float:
         """Seconds left of its ``Retry-After`` window (0 when none)."""
-        return max(0.0, self.not_before - time.monotonic())
+        return max(0.0, self.not_before - now())
 
 
 class HostPool:
@@ -169,21 +174,21 @@ async def _lane(
 ) -> None:
     while host.queue and not stop.is_set():
         if host.window_s > 0:
-            if host.not_before > run_deadline:
+            if host.not_before >= run_deadline:  # the run would end waiting
                 rest = list(host.queue)
                 host.queue.clear()
                 defer(host, rest)
                 return
             await _wait_out(host, stop)
             continue
-        turn = host.next_turn - time.monotonic()
+        turn = host.next_turn - now()
         if turn > 0:  # wait for the host's turn before taking a global slot
             await asyncio.sleep(turn)
             continue
         async with pool.slots:
             if stop.is_set():
                 return
-            if host.next_turn > time.monotonic() or not host.queue or host.window_s > 0:
+            if host.next_turn > now() or not host.queue or host.window_s > 0:
                 continue  # another lane took the turn (or the last job) meanwhile
             job = host.queue.popleft()
             host.claim_turn()  # the turn is claimed when the request really starts
@@ -213,7 +218,7 @@ def _answered(
         if (
             result.status == 503
             and job.key not in host.rechecked
-            and host.not_before <= run_deadline
+            and host.not_before < run_deadline
         ):
             host.rechecked.add(job.key)
             host.held[job.key] = result
@@ -225,10 +230,10 @@ def _answered(
 
 async def _wait_out(host: Host, stop: threading.Event) -> None:
     """Sleep until ``host``'s window ends (or ``stop``)."""
-    started = time.monotonic()
+    started = now()
     while not stop.is_set():
-        left = host.not_before - time.monotonic()
+        left = host.not_before - now()
         if left <= 0:
             break
         await asyncio.sleep(min(left, STOP_POLL_S))
-    host.waited_s += time.monotonic() - started
+    host.waited_s += now() - started

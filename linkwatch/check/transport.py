@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -107,14 +106,14 @@ SentHook = Callable[[str, float], None]
 
 def _on_sent(hook: SentHook) -> aiohttp.TraceConfig:
     """A trace that reports when a request's head has really gone out (after any DNS
-    look-up and connect), by host and monotonic time: politeness spacing is measured
+    look-up and connect), by host and the loop's time: politeness spacing is measured
     from there."""
     trace = aiohttp.TraceConfig()
 
     async def sent(
         session: aiohttp.ClientSession, ctx: object, params: aiohttp.TraceRequestHeadersSentParams
     ) -> None:
-        hook(params.url.raw_host or "", time.monotonic())
+        hook(params.url.raw_host or "", asyncio.get_running_loop().time())
 
     trace.on_request_headers_sent.append(sent)
     return trace

@@ -44,6 +44,7 @@ from linkwatch.check import CheckContext, check_url, open_context
 from linkwatch.check.body import similarity
 from linkwatch.check.classify import is_unreachable
 from linkwatch.check.hosts import Host, Job, run_hosts
+from linkwatch.check.hosts import now as hosts_now
 from linkwatch.check.loop import run as run_loop
 from linkwatch.check.transport import Resolver, system_resolver
 from linkwatch.clock import Clock, iso, parse_instant
@@ -231,8 +232,6 @@ class _Run:
         self.waiting: list[tuple[Target, CheckResult]] = []
         self.last_flush = time.monotonic()
         self.fingerprint_every_s = settings.check.fingerprint_every_s
-        #: monotonic: the run waits for no Retry-After window that ends after this
-        self.deadline = time.monotonic() + settings.check.run_deadline_s
 
     def execute(self, targets: list[Target]) -> None:
         self.targets = targets
@@ -248,8 +247,10 @@ class _Run:
         async with open_context(
             self.settings, self.clock, resolver=self.resolver, rng=self.rng
         ) as ctx:
-            hosts = self._hosts(ctx, queues)
             cs = self.settings.check
+            # the run waits for no Retry-After window that ends at or after this
+            deadline = hosts_now() + cs.run_deadline_s
+            hosts = self._hosts(ctx, queues)
 
             async def check(job: Job) -> CheckResult:
                 # validators only for a liveness check: a wanted body must not be a 304
@@ -272,7 +273,7 @@ class _Run:
                 defer=self._defer_host,
                 retry_wait=self._retry_wait,
                 stop=self.stop,
-                run_deadline=self.deadline,
+                run_deadline=deadline,
             )
             for host in hosts:  # stopped: what is left was not requested
                 if host.queue:
@@ -290,7 +291,7 @@ class _Run:
             host.queue.extend(jobs)
             if name in held:
                 left = (held[name] - self.clock()).total_seconds()
-                host.not_before = max(host.not_before, time.monotonic() + left)
+                host.not_before = max(host.not_before, hosts_now() + left)
             hosts.append(host)
         return hosts
 

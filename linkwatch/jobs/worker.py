@@ -108,8 +108,10 @@ def work(
         for n in range(ws.slots)
     ]
     name = WORKER_PREFIX + summary.holder
+    renewer = _Renewer(settings, summary.holder, clock)
     try:
         store.acquire_lease(name, summary.holder, clock(), ws.lease_s)
+        renewer.start()
         if roles:  # a due scan first, so the slots find its links
             _take_roles(settings, store, clock, stop, summary)
         for slot in slots:
@@ -129,6 +131,7 @@ def work(
             stop.set()  # an error here: the slots finish their checks in flight and stop
         for slot in slots:
             slot.join()
+        renewer.close()
         summary.stopped = stop.is_set()
         summary.elapsed_s = time.monotonic() - started
         store.release_all(summary.holder)
@@ -164,8 +167,7 @@ def _slot(
                     return
                 stop.wait(ws.idle_s)
                 continue
-            renew = _Renewer(store, holder, clock, ws.lease_s)
-            result = check_links(mine, store, clock=clock, stop=stop, progress=renew, hosts=hosts)
+            result = check_links(mine, store, clock=clock, stop=stop, hosts=hosts)
             store.release_hosts(holder, hosts, clock() + timedelta(seconds=cs.host_interval_s))
             with lock:
                 summary.claims += 1
@@ -183,17 +185,33 @@ def _slot(
 
 
 class _Renewer:
-    """The checker's progress callback: renews this slot's leases every third of their
-    length, so a long batch never loses its hosts while it is alive."""
+    """Renews every lease of the worker and its slots every third of their length, from
+    a thread with its own connection: a slot waiting out a long ``Retry-After`` window,
+    or the leader running a long scan, keeps what it holds while the worker lives."""
 
-    def __init__(self, store: Store, holder: str, clock: Clock, ttl_s: float) -> None:
-        self.store, self.holder, self.clock, self.ttl_s = store, holder, clock, ttl_s
-        self.last = time.monotonic()
+    def __init__(self, settings: Settings, holder: str, clock: Clock) -> None:
+        self.settings, self.holder, self.clock = settings, holder, clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="linkwatch-leases", daemon=True)
 
-    def __call__(self, done: int, total: int) -> None:
-        if time.monotonic() - self.last >= self.ttl_s / 3:
-            self.store.renew_leases(self.holder, self.clock(), self.ttl_s)
-            self.last = time.monotonic()
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        from linkwatch.store import open_store
+
+        ttl = self.settings.worker.lease_s
+        try:
+            with open_store(self.settings.state_target, clock=self.clock) as store:
+                while not self._done.wait(ttl / 3):
+                    store.renew_leases(self.holder, self.clock(), ttl)
+        except Exception:  # the slots go on; without renewals their hosts go to others
+            log.exception("renewing the worker's leases failed")
 
 
 def _take_roles(

@@ -37,12 +37,18 @@ def _after(at: datetime) -> datetime:
     return whole if whole == at else whole + timedelta(seconds=1)
 
 
+def _until(now: datetime, ttl_s: float) -> str:
+    """When a lease taken at ``now`` runs out, rounded up: stored in whole seconds, a
+    lease rounded down would be up to a second shorter than its holder renews for."""
+    return iso(_after(now + timedelta(seconds=ttl_s)))
+
+
 class LeaseStore(StoreCore):
     def claim_hosts(self, holder: str, now: datetime, ttl_s: float, limit: int) -> list[str]:
         """Up to ``limit`` hosts with due links that no other holder has (or whose lease
         ran out), leased to ``holder`` for ``ttl_s``; the hosts that waited longest first
         (a host ``holder`` already has is renewed)."""
-        at, until = iso(now), iso(now + timedelta(seconds=ttl_s))
+        at, until = iso(now), _until(now, ttl_s)
         where, params = due_selection(now, "due", None)
         with self.write() as db:
             rows = db.execute(
@@ -82,11 +88,13 @@ class LeaseStore(StoreCore):
         return max(1, -(-hosts // max(1, workers)))
 
     def renew_leases(self, holder: str, now: datetime, ttl_s: float) -> int:
-        """Push out every lease ``holder`` still holds; how many it holds."""
+        """Push out every lease ``holder`` still holds, and those of its slots
+        (``<holder>#<n>``); how many they hold."""
         with self.write() as db:
             cur = db.execute(
-                "UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at > ?",
-                [iso(now + timedelta(seconds=ttl_s)), holder, iso(now)],
+                "UPDATE leases SET expires_at = ? WHERE expires_at > ? "
+                "AND (holder = ? OR substr(holder, 1, length(?)) = ?)",
+                [_until(now, ttl_s), iso(now), holder, holder + "#", holder + "#"],
             )
             return int(cur.rowcount)
 
@@ -104,7 +112,7 @@ class LeaseStore(StoreCore):
 
     def acquire_lease(self, name: str, holder: str, now: datetime, ttl_s: float) -> bool:
         """Take (or renew) the lease ``name`` unless another holder's is still running."""
-        at, until = iso(now), iso(now + timedelta(seconds=ttl_s))
+        at, until = iso(now), _until(now, ttl_s)
         with self.write() as db:
             row = db.execute(
                 "SELECT holder, expires_at FROM leases WHERE name = ?", [name]

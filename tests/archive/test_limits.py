@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from linkwatch.archive.limits import ArchiveLimiter, Limits, shared_limiter
 from tests.archive.conftest import fast_settings
 
 
 class FakeTime:
-    """Injected time for one thread: it passes only when the limiter waits."""
+    """Injected time for one thread: it passes only when the limiter waits, and what
+    another thread would do meanwhile (``after``) happens when its moment has passed."""
 
     def __init__(self) -> None:
         self.now = 1000.0
         self.waits: list[float] = []
+        self._due: list[tuple[float, Callable[[], object]]] = []
 
     def monotonic(self) -> float:
         return self.now
 
+    def after(self, seconds: float, action: Callable[[], object]) -> None:
+        self._due = sorted([*self._due, (self.now + seconds, action)], key=lambda d: d[0])
+
     def wait(self, stop: threading.Event, seconds: float) -> bool:
         self.waits.append(seconds)
         self.now += seconds
+        while self._due and self._due[0][0] <= self.now:
+            self._due.pop(0)[1]()
         return stop.is_set()
 
 
@@ -47,27 +55,27 @@ def test_captures_never_exceed_the_per_window_budget() -> None:
 
 def test_a_request_still_in_flight_keeps_its_place_in_the_window() -> None:
     """The archive counts arrivals: the window runs from our answer, not our send."""
-    limiter = ArchiveLimiter(Limits(100, 5, 1, window_s=0.1, patience_s=5.0))
+    limiter, clock = _limiter(Limits(100, 5, 1, window_s=10.0, patience_s=500.0))
     stop = threading.Event()
     first = limiter.acquire_lookup(stop)
     assert first is not None
-    threading.Timer(0.3, first.answered).start()
-    started = time.monotonic()
+    clock.after(30.0, first.answered)  # a slow answer
+    started = clock.now
     assert limiter.acquire_lookup(stop) is not None
-    assert time.monotonic() - started >= 0.39
+    assert clock.now - started >= 30.0 + 10.0
 
 
 def test_concurrent_captures_wait_for_a_free_slot() -> None:
-    limiter = ArchiveLimiter(Limits(100, 2, 100, window_s=1.0, patience_s=5.0))
+    limiter, clock = _limiter(Limits(100, 2, 100, window_s=1.0, patience_s=5.0))
     stop = threading.Event()
     for _ in range(2):
         ticket = limiter.acquire_capture(stop)
         assert ticket is not None
         ticket.answered()  # submitted and answered; the job still holds its slot
-    threading.Timer(0.2, limiter.release_slot).start()
-    started = time.monotonic()
+    clock.after(2.0, limiter.release_slot)  # one job is final
+    started = clock.now
     assert limiter.acquire_capture(stop)
-    assert time.monotonic() - started >= 0.15
+    assert clock.now - started >= 2.0
 
 
 def test_a_backoff_holds_every_kind_of_request() -> None:
@@ -90,10 +98,10 @@ def test_stop_ends_a_wait() -> None:
     limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=30.0))
     limiter.back_off(20)
     stop = threading.Event()
-    threading.Timer(0.1, stop.set).start()
+    threading.Timer(0.1, stop.set).start()  # real time and a real Event: nothing faked
     started = time.monotonic()
     assert not limiter.acquire_lookup(stop)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 15.0  # long before the back-off's 20 s
 
 
 def test_one_limiter_per_archive_in_the_process(wayback) -> None:
@@ -104,14 +112,14 @@ def test_one_limiter_per_archive_in_the_process(wayback) -> None:
 
 def test_no_capture_leaves_while_the_previous_submission_is_unanswered() -> None:
     """So a 429 to the first is seen before the second is on the wire."""
-    limiter = ArchiveLimiter(Limits(100, 5, 100, window_s=1.0, patience_s=5.0))
+    limiter, clock = _limiter(Limits(100, 5, 100, window_s=1.0, patience_s=50.0))
     stop = threading.Event()
     first = limiter.acquire_capture(stop)
     assert first is not None
-    threading.Timer(0.2, first.answered).start()
-    started = time.monotonic()
+    clock.after(20.0, first.answered)
+    started = clock.now
     assert limiter.acquire_capture(stop) is not None
-    assert time.monotonic() - started >= 0.18
+    assert clock.now - started >= 20.0
 
 
 def test_captures_are_spread_over_the_minute_not_burst() -> None:

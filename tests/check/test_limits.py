@@ -204,26 +204,6 @@ def test_not_found_wording(html: bytes, expected: bool) -> None:
     assert parse_page(html).says_not_found is expected
 
 
-def test_requests_waiting_for_the_same_host_get_successive_turns() -> None:
-    from linkwatch.check.hosts import Host
-
-    async def three_at_once() -> list[float]:
-        host = Host("a.test", interval_s=0.1)
-        starts: list[float] = []
-
-        async def request() -> None:
-            await host.take_turn()
-            starts.append(time.monotonic())
-
-        await host.take_turn()  # a request just went out
-        await asyncio.gather(request(), request(), request())
-        return sorted(starts)
-
-    starts = asyncio.run(three_at_once())
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= 0.09  # not two at the same moment
-
-
 @pytest.mark.parametrize(
     ("original", "final", "expected"),
     [
