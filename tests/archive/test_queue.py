@@ -100,10 +100,14 @@ def test_a_restart_mid_queue_resumes_without_loss_or_duplicates(wayback, tmp_pat
         target=work_archive_queue, args=(settings, first), kwargs={"clock": clock, "stop": stop}
     )
     worker.start()
+
+    def job_ids_stored() -> int:  # what a restart would find
+        with open_store(path, clock=clock) as peek:
+            return int(peek.scalar("SELECT count(job_id) FROM archive_queue") or 0)
+
     deadline = time.monotonic() + 10
-    while len(wayback.requests_of("save")) < 4 and time.monotonic() < deadline:
+    while job_ids_stored() < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.1)  # let the job ids reach the database
     stop.set()
     stopping = time.monotonic()
     worker.join(10)
@@ -250,16 +254,17 @@ def test_success_for_an_error_page_is_not_a_good_snapshot(wayback, store, clock)
 def test_a_capture_of_a_soft_404_is_rejected(wayback, store, clock) -> None:
     url = "http://soft.test/missing"
     link_id = add_link(store, url, state="alive", last_outcome="ok")
-    wayback.faults.pending_polls = 3
+    wayback.faults.pending_polls = 10**6  # the job stays pending until the check below
 
     def check_flips_to_soft404() -> None:
-        # a check beside the run sees a soft 404 once the capture is submitted (the job
-        # stays pending for three polls, 0.15 s, before it is verified)
+        # a check beside the run sees a soft 404 once the capture is submitted; only then
+        # does the archive finish the job (no race: the poll answers "pending" till then)
         deadline = time.monotonic() + 5
         while not wayback.requests_of("save") and time.monotonic() < deadline:
             time.sleep(0.005)
         with store.write() as db:
             update(db, "links", link_id, {"last_outcome": "soft404"})
+        wayback.faults.pending_polls = 0
 
     worker_store_update = threading.Thread(target=check_flips_to_soft404)
     worker_store_update.start()
