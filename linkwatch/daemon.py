@@ -231,8 +231,8 @@ class Daemon:
                 store.close()
 
     def _run_one(self, lane: _Lane, job: str, store: Store | None) -> Store | None:
+        lane.beat(0, 0)  # first: the watchdog must never see the new job with an old beat
         lane.busy = job
-        lane.beat(0, 0)
         settings = self.settings
         try:
             if store is None:

@@ -60,9 +60,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def state_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the test's state lives: a SQLite file, or a fresh PostgreSQL database."""
+    """Where the test's state lives: a SQLite file, or a PostgreSQL database with the
+    schema and no rows (``pg_url`` is an empty one, for tests of migrations or copies)."""
     if backend == "postgresql":
-        return str(request.getfixturevalue("pg_url"))
+        return str(request.getfixturevalue("pg_migrated_url"))
     return str(tmp_path / "state" / "linkwatch.db")
 
 
@@ -97,6 +98,12 @@ def pg_cluster() -> Iterator[Any]:
 def pg_url(pg_cluster: Any) -> str:
     """A fresh, empty PostgreSQL database for one test."""
     return str(pg_cluster.database())
+
+
+@pytest.fixture
+def pg_migrated_url(pg_cluster: Any) -> str:
+    """The test process's migrated PostgreSQL database, emptied for this test."""
+    return str(pg_cluster.migrated_database())
 
 
 @pytest.fixture(autouse=True)

@@ -58,6 +58,7 @@ class PgCluster:
         self.socket_dir = self.root
         self.account = _account()
         self.pid: int | None = None
+        self._migrated: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> PgCluster:
@@ -99,6 +100,44 @@ class PgCluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def migrated_database(self) -> str:
+        """A database with every schema step applied and no rows, as a new one would be
+        after its first ``open_store``: one per test process, emptied for each test
+        (``TRUNCATE ... RESTART IDENTITY``, ids start at 1 again) in ~20 ms instead of
+        the 150-300 ms a new database and its migrations take."""
+        import psycopg
+
+        from linkwatch.store import open_store
+
+        if self._migrated is None:
+            url = self.database("m")
+            open_store(url).close()
+            self._migrated = url
+        name = self._migrated.split("@/", 1)[1].split("?", 1)[0]
+        try:
+            with psycopg.connect(self.url(), autocommit=True) as admin:
+                # what an earlier test left connected (a process it killed) goes first
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [name],
+                )
+            with psycopg.connect(self._migrated, autocommit=True) as conn:
+                conn.execute("SET lock_timeout = '5s'")
+                tables = [
+                    str(row[0])
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename <> 'linkwatch_migrations'"
+                    )
+                ]
+                listed = ", ".join(f'"{t}"' for t in tables)
+                conn.execute(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
+        except psycopg.Error:  # cannot be emptied: a new one, migrated
+            self._migrated = None
+            return self.migrated_database()
+        return self._migrated
 
     def _run(self, program: str, *args: str) -> None:
         kwargs: dict[str, object] = {}
