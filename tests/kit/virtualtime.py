@@ -23,7 +23,7 @@ class Deadlock(RuntimeError):
     """The loop had nothing to run and no timer to wait for."""
 
 
-class _Skipping(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _Skipping(selectors.DefaultSelector):
     """Polls without blocking and tells the loop how long it would have slept."""
 
     def __init__(self, loop: VirtualTimeLoop) -> None:
