@@ -7,8 +7,10 @@ Pure numbers; the template draws them as inline SVG (no script, no external reso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from linkwatch.model import LinkState
 from linkwatch.report.views import TrendDay
 
 WIDTH = 720
@@ -19,11 +21,11 @@ PAD_TOP = 8
 SERIES = (("ok", "OK"), ("warn", "inconclusive"), ("fail", "failed (conclusive)"))
 #: link states, bottom to top: (state, CSS class, label)
 STATE_SERIES = (
-    ("alive", "ok", "alive"),
-    ("failing", "warn", "failing"),
-    ("unverifiable", "unv", "unverifiable"),
-    ("dead", "fail", "dead"),
-    ("new", "none", "not checked yet"),
+    (LinkState.ALIVE, "ok", "alive"),
+    (LinkState.FAILING, "warn", "failing"),
+    (LinkState.UNVERIFIABLE, "unv", "unverifiable"),
+    (LinkState.DEAD, "fail", "dead"),
+    (LinkState.NEW, "none", "not checked yet"),
 )
 
 
@@ -80,7 +82,7 @@ def state_chart(days: list[TrendDay]) -> Chart:
     return _stacked(days, stacks)
 
 
-def _stacked(days: list[TrendDay], stacks: list[list[tuple[str, str, str, int]]]) -> Chart:
+def _stacked(days: list[TrendDay], stacks: Sequence[Sequence[tuple[str, str, str, int]]]) -> Chart:
     """Stacked bars per day, with a few date and count ticks."""
     plot_w = WIDTH - PAD_LEFT - 4
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM

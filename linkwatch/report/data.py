@@ -71,7 +71,7 @@ def best_snapshot(
     return None
 
 
-_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
+_RANK: dict[str, int] = {state: rank for rank, state in enumerate(STATE_ORDER)}
 
 
 def _text(at: datetime | None) -> str | None:
@@ -263,8 +263,8 @@ class _Tally:
             self.problems.append(link.id)
         if link.acknowledged:
             self.acknowledged.append(link.id)
-        if state in ("unverifiable", "invalid") or (
-            state == "new" and link.last_outcome is not None
+        if state in (LinkState.UNVERIFIABLE, LinkState.INVALID) or (
+            state == LinkState.NEW and link.last_outcome is not None
         ):
             self.unverifiable.append(link.id)
         if link.needs_snapshot:

@@ -14,10 +14,17 @@ from typing import Any
 
 from linkwatch.model import ArchiveError, Citation, LinkState, Outcome, PastCheck, Run
 
-STATE_ORDER = ("dead", "failing", "unverifiable", "invalid", "new", "alive")
+STATE_ORDER = (
+    LinkState.DEAD,
+    LinkState.FAILING,
+    LinkState.UNVERIFIABLE,
+    LinkState.INVALID,
+    LinkState.NEW,
+    LinkState.ALIVE,
+)
 PROBLEM_STATES = frozenset({LinkState.DEAD, LinkState.FAILING})
 ATTENTION_STATES = PROBLEM_STATES | {LinkState.UNVERIFIABLE, LinkState.INVALID}
-BLOCKING_OUTCOMES = frozenset({"blocked", "rate_limited", "skipped_robots"})
+BLOCKING_OUTCOMES = frozenset({Outcome.BLOCKED, Outcome.RATE_LIMITED, Outcome.SKIPPED_ROBOTS})
 #: outcomes of a URL linkwatch did not request at all (shown as "not checked: <why>")
 SKIPPED_OUTCOMES = frozenset(
     {"skipped_policy", "skipped_scheme", "skipped_robots", "skipped_excluded"}
@@ -251,13 +258,13 @@ class DocumentView:
 
     @property
     def problems(self) -> int:
-        return self.states["dead"] + self.states["failing"]
+        return self.states[LinkState.DEAD] + self.states[LinkState.FAILING]
 
     @property
     def health(self) -> float:
         """Share of the document's checked links that are alive, in percent."""
-        checked = self.links - self.states["new"] - self.states["invalid"]
-        return 100.0 * self.states["alive"] / checked if checked else 100.0
+        checked = self.links - self.states[LinkState.NEW] - self.states[LinkState.INVALID]
+        return 100.0 * self.states[LinkState.ALIVE] / checked if checked else 100.0
 
     def to_json(self) -> dict[str, Any]:
         return {
