@@ -31,10 +31,10 @@ from sqlite_utils import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings  # noqa: E402
-from linkwatch.jobs.archive import work_archive_queue  # noqa: E402
-from linkwatch.store import Store, open_store  # noqa: E402
-from tests.kit.fakewayback import FakeWayback  # noqa: E402
+from linkwatch.config import ArchiveSettings, Credentials, Secret, Settings
+from linkwatch.jobs.archive import work_archive_queue
+from linkwatch.store import Store, open_store
+from tests.kit.fakewayback import FakeWayback
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 KEYS = ("bench-access", "bench-secret")

@@ -45,7 +45,7 @@ RETRY_AFTER_S = 2
 
 
 def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -67,7 +67,7 @@ def start_web(hosts: int, latency_ms: float) -> tuple[subprocess.Popen[str], int
 def admin(port: int, what: str) -> dict[str, Any]:
     """The simulated web's referee door (``/__simweb/stats``, ``/__simweb/reset``)."""
     with urllib.request.urlopen(
-        f"http://127.0.0.2:{port}/__simweb/{what}",  # noqa: S310
+        f"http://127.0.0.2:{port}/__simweb/{what}",
         timeout=10,
     ) as answer:
         return dict(json.loads(answer.read()))
@@ -125,7 +125,7 @@ def measure(cmd: list[str], out: Path, cwd: Path) -> dict[str, Any]:
         proc = subprocess.Popen(
             cmd,
             cwd=cwd,
-            stdout=sink,  # noqa: S603 - fixed tools
+            stdout=sink,
             stderr=subprocess.DEVNULL,
         )
         done = threading.Event()

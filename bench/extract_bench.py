@@ -91,7 +91,7 @@ def _text(rng: random.Random, n: int) -> str:
 
 
 def generate(folder: Path, docs: int, seed: int = 7) -> None:
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    rng = random.Random(seed)
     if folder.exists():
         shutil.rmtree(folder)
     for i in range(docs):
@@ -118,7 +118,7 @@ PROBE = (
 def measure(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int, bytes]:
     """Wall time, CPU time (user+sys, all processes), peak RSS (KiB) of the biggest
     process, and stdout of one fresh run."""
-    proc = subprocess.run(  # noqa: S603 - our own fixed commands
+    proc = subprocess.run(
         [sys.executable, "-c", PROBE, *cmd], capture_output=True, cwd=cwd, check=True
     )
     elapsed, cpu, rss = proc.stderr.decode().split()[-3:]
@@ -148,7 +148,7 @@ def _scan_times(corpus: Path, work: Path) -> dict[str, float]:
     first = measure(cmd)[0]
     rescan_cli, _, _, out = best_of(3, cmd)
     inner = [
-        subprocess.run(  # noqa: S603 - our own fixed command
+        subprocess.run(
             [sys.executable, "-c", IN_PROCESS_SCAN, str(config)],
             capture_output=True,
             check=True,

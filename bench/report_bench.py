@@ -114,7 +114,7 @@ def _checks(link: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
 
 
 def build_store(path: Path, links: int, seed: int = 5) -> Store:
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    rng = random.Random(seed)
     store = open_store(path, clock=fixed_clock(NOW))
     rows = [_link(i, rng) for i in range(links)]
     docs = max(links // 20, 1)
@@ -178,7 +178,7 @@ def measure(links: int) -> dict[str, Any]:
         build_store(Path(tmp) / "state.db", links).close()
         build_s = time.perf_counter() - built
         result = json.loads(
-            subprocess.run(  # noqa: S603 - our own script
+            subprocess.run(
                 [sys.executable, __file__, "--report", tmp],
                 check=True,
                 capture_output=True,
@@ -264,7 +264,7 @@ def main() -> None:
     else:
         result = [
             json.loads(
-                subprocess.run(  # noqa: S603 - our own script
+                subprocess.run(
                     [sys.executable, __file__, "--size", str(n), "--json"],
                     check=True,
                     capture_output=True,

@@ -116,7 +116,7 @@ def run_workers(cluster: PgCluster, n: int, urls: list[str], work: Path, interva
     sampler.start()
     started = time.monotonic()
     procs = [
-        subprocess.Popen(  # noqa: S603 - our own interpreter
+        subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -166,7 +166,7 @@ def run_lychee(urls: list[str], work: Path, interval_ms: int, port: int) -> dict
     listing.write_text("\n".join(urls) + "\n")
     admin(port, "reset")
     started = time.monotonic()
-    proc = subprocess.Popen(  # noqa: S603 - the peer's binary
+    proc = subprocess.Popen(
         [str(BIN / "lychee"), "--no-progress", "--format", "json", "--output",
          str(work / "lychee.json"), "--host-concurrency", str(PER_HOST),
          "--host-request-interval", f"{interval_ms}ms", "--max-concurrency",

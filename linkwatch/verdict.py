@@ -178,9 +178,9 @@ def judge(
     interval = new.check_interval_s or rules.recheck_failing_s
     # a first check spreads a freshly imported corpus over the whole interval
     width = FIRST_SPREAD if prev.state is LinkState.NEW else rules.jitter
-    spread = 1 + (rng or random).uniform(-width, width)  # noqa: S311
+    spread = 1 + (rng or random).uniform(-width, width)
     next_at = now + timedelta(seconds=interval * spread)
     if retry_after_s is not None:  # the host said when to come back: then, a little later
-        late = (rng or random).uniform(0, rules.jitter)  # noqa: S311
+        late = (rng or random).uniform(0, rules.jitter)
         next_at = now + timedelta(seconds=retry_after_s * (1 + late))
     return Verdict(new, strike, next_at, _reason(prev, new, outcome, rules) if changed else None)

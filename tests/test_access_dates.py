@@ -57,8 +57,8 @@ def _git(repo: Path, *args: str, when: str | None = None) -> None:
     }
     if when:
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
-    subprocess.run(  # noqa: S603
-        ["git", *args],  # noqa: S607
+    subprocess.run(
+        ["git", *args],
         cwd=repo,
         env=env,
         check=True,

@@ -29,8 +29,8 @@ def test_ctrl_c_finishes_what_is_in_flight_keeps_the_results_and_exits_130(
             encoding="utf-8",
         )
         cmd = [sys.executable, "-m", "linkwatch", "--config", str(config)]
-        subprocess.run([*cmd, "scan"], check=True, capture_output=True, timeout=60)  # noqa: S603
-        proc = subprocess.Popen(  # noqa: S603
+        subprocess.run([*cmd, "scan"], check=True, capture_output=True, timeout=60)
+        proc = subprocess.Popen(
             [*cmd, "check", "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         try:

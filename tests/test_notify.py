@@ -25,7 +25,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
     replies: list[int] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         status = self.replies.pop(0) if self.replies else 200
         self.received.append(

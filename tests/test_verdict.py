@@ -40,7 +40,7 @@ class Link:
             RULES,  # type: ignore[arg-type]
             rng=random.Random(1),
             **kw,
-        )  # noqa: S311
+        )
         self.status = self.last.status
         return self.last
 
@@ -174,7 +174,7 @@ def test_failing_links_are_rechecked_sooner(clock: FakeClock) -> None:
 
 def test_next_checks_are_spread_by_jitter() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     alive = LinkStatus(LinkState.ALIVE, check_interval_s=86400, last_ok_at=now)
     times = {judge(alive, Outcome.OK, now, RULES, rng=rng).next_check_at for _ in range(50)}
     spread = max(times) - min(times)
@@ -184,7 +184,7 @@ def test_next_checks_are_spread_by_jitter() -> None:
 
 def test_first_checks_of_an_imported_corpus_spread_over_the_interval() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    rng = random.Random(3)  # noqa: S311
+    rng = random.Random(3)
     times = [judge(LinkStatus(), Outcome.OK, now, RULES, rng=rng).next_check_at for _ in range(200)]
     assert min(times) < now + timedelta(hours=15)
     assert max(times) > now + timedelta(hours=33)

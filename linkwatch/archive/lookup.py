@@ -37,7 +37,7 @@ GOOD_STATUS = "statuscode:2.."
 T = TypeVar("T")
 
 
-class Stopped(Exception):  # noqa: N818 - control flow, not an error
+class Stopped(Exception):
     """The caller's stop event was set while waiting for the budget."""
 
 

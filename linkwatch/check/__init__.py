@@ -208,7 +208,7 @@ async def open_context(
         await session.close()
 
 
-class _Ended(Exception):  # noqa: N818 - control flow inside this module only
+class _Ended(Exception):
     """A hop ended the check early with this outcome."""
 
     def __init__(self, outcome: Outcome, error: str) -> None:

@@ -28,7 +28,7 @@ _IPV4_COMPAT = ipaddress.IPv6Network("::/96")
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 
 
-class AddressBlocked(Exception):  # noqa: N818 - a link fault carried to the check boundary
+class AddressBlocked(Exception):
     """A connection was refused by the address policy; the message is the reason."""
 
 

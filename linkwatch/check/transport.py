@@ -40,7 +40,7 @@ MAX_FIELD_BYTES = 16 * 1024
 KEEPALIVE_S = 5.0
 
 
-class NameNotResolved(Exception):  # noqa: N818 - a link fault carried to the check boundary
+class NameNotResolved(Exception):
     """DNS gave no address. ``permanent`` is True for NXDOMAIN-like answers."""
 
     def __init__(self, host: str, message: str, permanent: bool) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 from bisect import bisect_left
-from html.entities import html5 as _ENTITIES
+from html.entities import html5 as _ENTITIES  # noqa: N812 - a constant table
 
 from linkwatch.extract.collect import Collector, stated_date
 from linkwatch.extract.text import find_urls, url_starts

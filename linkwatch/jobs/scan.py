@@ -286,7 +286,7 @@ def extract_paths(
     results = _run_tasks(tasks, workers)
     try:
         for scanned in results:
-            assert scanned.extraction is not None  # noqa: S101 - no previous hash was given
+            assert scanned.extraction is not None  # no previous hash was given
             yield scanned.label, scanned.extraction
     finally:
         results.close()

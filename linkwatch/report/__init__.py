@@ -34,7 +34,7 @@ class LinksJson:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - a context manager
+        self._handle = open(path, "w", encoding="utf-8")  # closed by close(), or on exit
         self._count = 0
 
     def __enter__(self) -> LinksJson:

@@ -21,7 +21,7 @@ from linkwatch.model import CheckResult, Outcome
 
 
 class Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = f"<html><title>Secure {self.path}</title><p>{self.path}</p></html>".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -29,7 +29,7 @@ class Page(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_HEAD = do_GET
+    do_HEAD = do_GET  # noqa: N815 - http.server names its handlers so
 
     def log_message(self, *args: object) -> None:
         return None

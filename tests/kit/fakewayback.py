@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
     state: FakeState
     stopping: threading.Event
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     # -- plumbing ----------------------------------------------------------------------
@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     # -- routes ------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith("/save/status/user"):
             self._user_status()
@@ -190,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._log("other")
             self._send(404, "<html>Wayback Machine: not found</html>", "text/html")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path.rstrip("/")
         if path == "/save":
             self._save(self._form())
