@@ -187,6 +187,8 @@ def run_linkwatch(
 def seed_links(db: Path, urls: list[str]) -> None:
     """The URLs as known links (what a scan records), for the daemon-style runs."""
     sys.path.insert(0, str(ROOT))
+    from sqlite_utils import Database
+
     from linkwatch.clock import iso, system_clock
     from linkwatch.store import open_store
     from linkwatch.urls import canonicalize, host_of
@@ -194,8 +196,8 @@ def seed_links(db: Path, urls: list[str]) -> None:
     store = open_store(db)
     try:
         now = iso(system_clock())
-        with store.write() as tables:
-            tables.table("links").insert_all(
+        with store.write() as conn:  # a SQLite state: sqlite-utils' bulk inserts
+            Database(conn)["links"].insert_all(
                 {"url": canonicalize(u), "host": host_of(u), "first_seen_at": now} for u in urls
             )
     finally:
