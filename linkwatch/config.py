@@ -650,7 +650,7 @@ def load_settings(
         )
     sections = {name: factory(**layers.get(name, {})) for name, factory in _SECTIONS.items()}
     _check_networks(sections)
-    _check_ranges(sections)
+    _check_host_headers(sections["check"].host_headers)
     _check_memento_sources(sections["archive"].memento_sources)
     from linkwatch.urlrules import UrlRules
 
@@ -696,10 +696,6 @@ def _check_networks(sections: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"{section}.{key}: {text!r} is not a CIDR network (e.g. 10.0.0.0/8)"
                 ) from None
-
-
-def _check_ranges(sections: Mapping[str, Any]) -> None:
-    _check_host_headers(sections["check"].host_headers)
 
 
 #: headers the HTTP client owns: a per-host value would break the request framing

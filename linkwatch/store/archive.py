@@ -404,20 +404,18 @@ class ArchiveStore(StoreCore):
         return counts
 
     def archive_queue_figures(self) -> QueueFigures:
-        by_status = self.conn.execute(
-            "SELECT status, COUNT(*) FROM archive_queue GROUP BY status ORDER BY status"
-        )
-        by_reason = self.conn.execute(
-            "SELECT reason, COUNT(*) FROM archive_queue WHERE status IN "
-            "('pending', 'submitted') GROUP BY reason ORDER BY reason"
-        )
         next_at = self.scalar(
             "SELECT MIN(next_attempt_at) FROM archive_queue WHERE status IN "
             "('pending', 'submitted')"
         )
         return QueueFigures(
-            by_status={str(k): int(n) for k, n in by_status},
-            by_reason={str(k): int(n) for k, n in by_reason},
+            by_status=self.counts(
+                "SELECT status, COUNT(*) FROM archive_queue GROUP BY status ORDER BY status"
+            ),
+            by_reason=self.counts(
+                "SELECT reason, COUNT(*) FROM archive_queue WHERE status IN "
+                "('pending', 'submitted') GROUP BY reason ORDER BY reason"
+            ),
             next_attempt_at=None if next_at is None else str(next_at),
             links_with_snapshot=int(
                 self.scalar("SELECT COUNT(*) FROM links WHERE snapshot_url IS NOT NULL") or 0

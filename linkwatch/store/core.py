@@ -130,6 +130,10 @@ class StoreCore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    def counts(self, sql: str, params: Any = ()) -> dict[str, int]:
+        """A ``SELECT key, count(*) ...`` as key -> count."""
+        return {str(key): int(n) for key, n in self.conn.execute(sql, params)}
+
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

@@ -19,6 +19,31 @@ from linkwatch.model import ExtractWarning
 from linkwatch.store.core import StoreCore
 
 
+def warnings_json(warnings: Sequence[ExtractWarning]) -> str:
+    """``documents.warnings``: a JSON list of ``{"message", "line"}`` (read by
+    ``warnings_of``)."""
+    return json.dumps(
+        [{"message": w.message, "line": w.line} for w in warnings], ensure_ascii=False
+    )
+
+
+def warnings_of(path: str, raw: str | None) -> tuple[ExtractWarning, ...]:
+    """``documents.warnings`` (a JSON list of ``{"message", "line"}``) as records; text
+    that is not such a list is kept as one warning rather than lost."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return (ExtractWarning(path, str(raw)),)
+    if not isinstance(value, list):
+        return (ExtractWarning(path, str(value)),)
+    return tuple(
+        ExtractWarning(path, str(w.get("message", w)), w.get("line"))
+        if isinstance(w, dict)
+        else ExtractWarning(path, str(w))
+        for w in value
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CitationRecord:
     """One citation as the store keeps it (link key already canonical or invalid)."""
@@ -135,9 +160,7 @@ class CorpusStore(StoreCore):
         return ended
 
     def _upsert_document(self, doc: DocumentRecord, now: str) -> int:
-        warnings = json.dumps(
-            [{"message": w.message, "line": w.line} for w in doc.warnings], ensure_ascii=False
-        )
+        warnings = warnings_json(doc.warnings)
         row = self.conn.execute(
             """
             INSERT INTO documents (path, content_hash, size, mtime, format, front_matter_url,

@@ -10,7 +10,6 @@ held at once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,6 @@ from linkwatch.model import (
     ArchiveError,
     Citation,
     DayCount,
-    ExtractWarning,
     Link,
     LinkState,
     PastCheck,
@@ -29,7 +27,7 @@ from linkwatch.model import (
 from linkwatch.store.archive import RECOVERED_AWAITING_CAPTURE
 from linkwatch.store.checks import LINK_COLUMNS, link_of
 from linkwatch.store.core import StoreCore
-from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE
+from linkwatch.store.corpus import ACCESS_DATE, ACCESS_SOURCE, warnings_of
 from linkwatch.store.runs import RUN_COLUMNS, run_of
 
 LAST_GENERATED_KEY = "report.last_generated_at"
@@ -133,23 +131,8 @@ ORDER BY f.at, f.id
 
 def _document(row: Sequence[Any]) -> ScannedDocument:
     id_, path, format_, warnings, scanned_at = row
-    return ScannedDocument(int(id_), str(path), str(format_), _warnings(path, warnings), scanned_at)
-
-
-def _warnings(path: str, raw: str | None) -> tuple[ExtractWarning, ...]:
-    """``documents.warnings`` (a JSON list of ``{"message", "line"}``) as records; text
-    that is not such a list is kept as one warning rather than lost."""
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return (ExtractWarning(path, str(raw)),)
-    if not isinstance(value, list):
-        return (ExtractWarning(path, str(value)),)
-    return tuple(
-        ExtractWarning(path, str(w.get("message", w)), w.get("line"))
-        if isinstance(w, dict)
-        else ExtractWarning(path, str(w))
-        for w in value
+    return ScannedDocument(
+        int(id_), str(path), str(format_), warnings_of(path, warnings), scanned_at
     )
 
 
@@ -218,9 +201,9 @@ class ReportStore(StoreCore):
                 DayCount(str(day), str(outcome), bool(down), int(n))
                 for day, outcome, down, n in self.conn.execute(_TREND, [trend_since])
             ],
-            states_at_start=self._counts(_STATES_AT_START, [trend_since]),
+            states_at_start=self.counts(_STATES_AT_START, [trend_since]),
             new_at_start=int(self.scalar(_NEW_AT_START, [trend_since, trend_since]) or 0),
-            arrivals=self._counts(_ARRIVALS, [trend_since]),
+            arrivals=self.counts(_ARRIVALS, [trend_since]),
             moves=[
                 StateMove(str(day), str(before), str(after), int(n))
                 for day, before, after, n in self.conn.execute(_STATE_MOVES, [trend_since])
@@ -231,7 +214,7 @@ class ReportStore(StoreCore):
                 self.scalar("SELECT count(*) FROM checks WHERE checked_at > ?", [after]) or 0
             ),
             checks_total=int(self.scalar("SELECT count(*) FROM checks") or 0),
-            queue=self._counts(
+            queue=self.counts(
                 "SELECT status, count(*) FROM archive_queue GROUP BY status ORDER BY status"
             ),
             recovered_queued=int(self.scalar(RECOVERED_AWAITING_CAPTURE) or 0),
@@ -258,10 +241,6 @@ class ReportStore(StoreCore):
                 )
             ],
         )
-
-    def _counts(self, sql: str, params: Sequence[Any] = ()) -> dict[str, int]:
-        """A ``SELECT key, count`` as key -> count."""
-        return {str(key): int(n) for key, n in self.conn.execute(sql, params)}
 
     def last_report_at(self) -> str | None:
         return self.get_meta(LAST_GENERATED_KEY)

@@ -99,12 +99,11 @@ class RunStore(StoreCore):
         """Links by the state a curator reads (as the report shows it): a ``new`` link
         that was checked is ``not checked`` (its scheme, the address policy or robots.txt
         kept it from being requested) or ``inconclusive``, not "new"."""
-        rows = self.conn.execute(
+        return self.counts(
             "SELECT CASE WHEN state != 'new' OR last_outcome IS NULL THEN state "
             "WHEN last_outcome LIKE 'skipped_%' THEN 'not checked' ELSE 'inconclusive' END "
             "AS shown, COUNT(*) FROM links GROUP BY shown"
-        ).fetchall()
-        return {str(state): int(n) for state, n in rows}
+        )
 
     def table_counts(self) -> dict[str, int]:
         tables = ("documents", "links", "citations", "checks", "snapshots", "archive_queue")
