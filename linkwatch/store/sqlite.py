@@ -7,6 +7,7 @@ Readers never block the writer (WAL); writers queue on SQLite's busy timeout
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,22 @@ _MIGRATIONS = sqlite_migrations()
 
 def _busy(exc: BaseException) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Put the file in WAL mode (it stays so). Switching takes an exclusive lock and
+    SQLite answers "locked" at once, without its busy handler, while another connection
+    opens the same new file: so the switch is retried until ``deadline``, and skipped
+    when the file is in WAL mode already (every open after the first)."""
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteBackend:
@@ -43,7 +60,7 @@ class SqliteBackend:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             if not memory:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn, time.monotonic() + busy_timeout_s)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:

@@ -112,6 +112,31 @@ def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
         reader.close()
 
 
+def test_processes_opening_one_new_database_at_once_all_get_in(tmp_path: Path) -> None:
+    """A CLI started beside a starting daemon: whoever switches the new file to WAL
+    first, the others wait for it (SQLite answers "locked" at once, not after the busy
+    timeout) instead of failing."""
+    failures: list[str] = []
+    for attempt in range(20):
+        path = tmp_path / str(attempt) / "l.db"
+        together = threading.Barrier(6)
+
+        def open_it(path: Path = path, together: threading.Barrier = together) -> None:
+            together.wait()
+            try:
+                with open_store(path, busy_timeout_s=5) as s:
+                    s.last_finished_at("scan")
+            except StoreError as exc:
+                failures.append(str(exc))
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    assert failures == []
+
+
 def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     open_store(path).close()
