@@ -53,6 +53,8 @@ STORE_BACKOFF_MAX_S = 60.0
 #: which lane runs which job: the archive waits on the archive, never on the others
 LANES = {"archive": ("archive",), "main": ("scan", "check", "report")}
 LANE_OF = {job: lane for lane, jobs in LANES.items() for job in jobs}
+#: put in every lane's queue at stop, so an idle lane ends now rather than after a tick
+_WAKE = ""
 
 
 class _Lane:
@@ -222,6 +224,8 @@ class Daemon:
                 try:
                     job = lane.requests.get(timeout=TICK_S)
                 except queue.Empty:
+                    continue
+                if job == _WAKE:
                     continue
                 with self._pending_lock:
                     lane.pending.discard(job)
@@ -425,6 +429,9 @@ class Daemon:
             self.stop.wait(min(TICK_S, ping_every or TICK_S))
         self.stop.set()
         self.notifier.stopping()
+        self._checked.set()  # the archive lane may still wait for the first check
+        for lane in self._lanes.values():
+            lane.requests.put(_WAKE)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
