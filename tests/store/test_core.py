@@ -11,6 +11,7 @@ import pytest
 
 from linkwatch.errors import StoreBusyError, StoreError
 from linkwatch.store import Store, open_store
+from linkwatch.store.migrations import KNOWN_STEPS
 from tests.kit.rows import insert, insert_all
 
 
@@ -112,29 +113,42 @@ def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
         reader.close()
 
 
+def _open_together(target: str, n: int = 6) -> list[str]:
+    """``n`` threads open ``target`` at the same instant; the errors they got."""
+    failures: list[str] = []
+    together = threading.Barrier(n)
+
+    def open_it() -> None:
+        together.wait()
+        try:
+            with open_store(target, busy_timeout_s=5) as s:
+                s.last_finished_at("scan")
+        except StoreError as exc:
+            failures.append(str(exc))
+
+    threads = [threading.Thread(target=open_it) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return failures
+
+
 def test_processes_opening_one_new_database_at_once_all_get_in(tmp_path: Path) -> None:
     """A CLI started beside a starting daemon: whoever switches the new file to WAL
     first, the others wait for it (SQLite answers "locked" at once, not after the busy
     timeout) instead of failing."""
-    failures: list[str] = []
-    for attempt in range(20):
-        path = tmp_path / str(attempt) / "l.db"
-        together = threading.Barrier(6)
-
-        def open_it(path: Path = path, together: threading.Barrier = together) -> None:
-            together.wait()
-            try:
-                with open_store(path, busy_timeout_s=5) as s:
-                    s.last_finished_at("scan")
-            except StoreError as exc:
-                failures.append(str(exc))
-
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
+    failures = [f for n in range(20) for f in _open_together(str(tmp_path / str(n) / "l.db"))]
     assert failures == []
+
+
+def test_workers_migrating_one_new_postgresql_database_at_once_all_get_in(
+    pg_url: str,
+) -> None:
+    assert _open_together(pg_url) == []
+    with open_store(pg_url) as s:
+        names = [r["name"] for r in s.query("SELECT name FROM linkwatch_migrations")]
+    assert len(names) == len(set(names)) == len(KNOWN_STEPS)  # each step applied once
 
 
 def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
