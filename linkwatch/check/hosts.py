@@ -14,10 +14,11 @@ Rules, in the order a lane applies them:
   previous request than the spacing. Spacing waits are not network time: they do not
   count against a check's deadline.
 * A ``Retry-After`` (429, or 503 with the header) pauses that host only. When the window
-  ends before the run's own deadline (``run_deadline``, on the loop's clock), the host's lanes wait
-  for it and go on with its remaining URLs in the same run; a window beyond it defers the
-  rest of the host (``defer``) to a later run. A URL answered ``503`` is asked once more
-  after the window (most are transient); a ``429`` is the URL's answer for this run.
+  ends before the run's own deadline (``run_deadline``, on the loop's clock), the host's
+  lanes wait for it and go on with its remaining URLs in the same run; a window reaching
+  it defers the rest of the host (``defer``) to a later run. A URL answered ``503`` is
+  asked once more after the window (most are transient); a ``429`` is the URL's answer for
+  this run.
 * Once ``stop`` is set no lane starts another URL; checks in flight finish within their
   deadline, and what is left stays in the hosts' queues for the caller to account for.
 """
